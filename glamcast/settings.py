@@ -1,0 +1,130 @@
+"""One typed settings object for every part of Glamcast.
+
+Values come from environment variables prefixed ``GLAMCAST_`` (``GLAMCAST_PROFILE=prod``,
+``GLAMCAST_KAFKA_BOOTSTRAP=broker:9092``...). The ``local`` profile needs nothing set: it runs the
+embedded stack under the state dir. The ``prod`` profile refuses to start while a required
+address or secret is missing, rather than falling back to an empty default.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Profile(StrEnum):
+    LOCAL = "local"
+    PROD = "prod"
+
+
+#: Settings a `prod` deployment must set (as GLAMCAST_<NAME>); infra/ checks its env files against it.
+PROD_REQUIRED = (
+    "kafka_bootstrap",
+    "mlflow_tracking_uri",
+    "spark_master",
+    "lake_uri",
+    "redis_url",
+    "registry_db_url",
+    "api_keys",
+)
+
+
+class MissingSettingError(ValueError):
+    """A setting the active profile needs is not set."""
+
+
+class Settings(BaseSettings):
+    """Glamcast configuration; every field reads ``GLAMCAST_<FIELD>`` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="GLAMCAST_", extra="ignore")
+
+    profile: Profile = Field(Profile.LOCAL, description="`local` (embedded stack) or `prod`.")
+    state_dir: Path = Field(
+        Path(".glamcast"),
+        description="Where the local profile keeps its stack state, lake, MLflow store and logs.",
+    )
+    data_dir: Path = Field(
+        Path("../shared/data"),
+        description="Real data sets for tests and benchmarks (MovieLens, REES46, Prophet series).",
+    )
+
+    # --- Kafka -----------------------------------------------------------------------------
+    kafka_bootstrap: str | None = Field(
+        None,
+        description="Bootstrap servers of an existing cluster; when unset, `local` uses the "
+        "embedded broker recorded by `glamcast up`.",
+    )
+    kafka_port: int = Field(0, description="Port of the embedded broker; 0 picks a free one.")
+    replication_factor: int = Field(1, description="Replication factor of created topics.")
+    session_timeout_ms: int = Field(
+        6_000,
+        description="Consumer session timeout. Short locally: the embedded broker joins a "
+        "group in about the rebalance timeout.",
+    )
+    max_event_bytes: int = Field(
+        64 * 1024, description="Largest accepted event payload; larger ones go to the DLQ."
+    )
+    max_future_skew_s: int = Field(
+        86_400, description="How far in the future an event timestamp may lie (clock skew)."
+    )
+
+    # --- MLflow ----------------------------------------------------------------------------
+    mlflow_tracking_uri: str | None = Field(
+        None, description="Tracking server; when unset, `local` uses the one `glamcast up` started."
+    )
+    mlflow_port: int = Field(0, description="Port of the local MLflow server; 0 picks a free one.")
+
+    # --- Spark, lake and stores ----------------------------------------------------------------
+    spark_master: str | None = Field(
+        None, description="Spark master URL for the batch jobs; `local` uses local[*]."
+    )
+    lake_uri: str | None = Field(
+        None, description="Root of the Parquet lake; `local` defaults to <state_dir>/lake."
+    )
+    redis_url: str | None = Field(None, description="Feast online store (prod).")
+    registry_db_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL of the Feast SQL registry (prod); holds a password."
+    )
+
+    # --- API ---------------------------------------------------------------------------------
+    api_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Keys accepted in X-API-Key by the ingest gateway; `local` adds `dev-key`.",
+    )
+
+    @model_validator(mode="after")
+    def _require_prod_settings(self) -> Settings:
+        if self.profile is Profile.PROD:
+            missing = [name for name in PROD_REQUIRED if not getattr(self, name)]
+            if missing:
+                names = ", ".join(f"GLAMCAST_{name.upper()}" for name in missing)
+                raise MissingSettingError(f"profile 'prod' needs {names}")
+        return self
+
+    @cached_property
+    def state_path(self) -> Path:
+        """Absolute state dir (resolved once, so a later chdir does not move it)."""
+        return self.state_dir.expanduser().resolve()
+
+    @property
+    def lake_root(self) -> str:
+        """Root of the lake as a path or URI."""
+        return self.lake_uri or str(self.state_path / "lake")
+
+    @property
+    def spark_master_url(self) -> str:
+        return self.spark_master or "local[*]"
+
+    @property
+    def accepted_api_keys(self) -> list[str]:
+        keys = [key.get_secret_value() for key in self.api_keys]
+        return keys if keys or self.profile is Profile.PROD else ["dev-key"]
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment now (tests change it between calls)."""
+    return Settings()
