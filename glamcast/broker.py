@@ -7,10 +7,11 @@ not implement InitProducerId, and downstream consumers deduplicate by `event_id`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -92,17 +93,35 @@ def create_topics(
         admin.close()
 
 
-def end_offsets(settings: Settings, topic_names: Iterable[str]) -> dict[str, int]:
-    """Total number of records ever written to each topic (sum of partition end offsets)."""
-    from kafka import TopicPartition
+def read_all(
+    settings: Settings, topic_names: Iterable[str], *, idle_ms: int = 3000
+) -> Iterator[ConsumerRecord]:
+    """Every record now in the topics, from the beginning, without joining a group.
 
-    probe = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings), group_id=None)
+    Reads until no record arrives for `idle_ms`. End offsets are not used as the stop condition:
+    the embedded Tansu broker reports a high watermark a few records short of the last offset
+    (it points just past the first record of the last batch), so only consuming proves arrival.
+    """
+    reader = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings), group_id=None,
+                           enable_auto_commit=False, consumer_timeout_ms=idle_ms,
+                           max_poll_records=5000, fetch_max_bytes=32 * 1024 * 1024)
     try:
-        totals = {}
-        for name in topic_names:
-            partitions = probe.partitions_for_topic(name) or set()
-            ends = probe.end_offsets([TopicPartition(name, p) for p in partitions])
-            totals[name] = sum(ends.values())
-        return totals
+        partitions = [
+            TopicPartition(name, index)
+            for name in topic_names
+            for index in sorted(reader.partitions_for_topic(name) or ())
+        ]
+        reader.assign(partitions)
+        reader.seek_to_beginning(*partitions)
+        yield from reader
     finally:
-        probe.close()
+        reader.close()
+
+
+def count_records(settings: Settings, topic_names: Iterable[str], *, idle_ms: int = 3000) -> dict[str, int]:
+    """How many records each topic holds, counted by reading them (see `read_all`)."""
+    names = list(topic_names)
+    counts = dict.fromkeys(names, 0)
+    for record in read_all(settings, names, idle_ms=idle_ms):
+        counts[record.topic] += 1
+    return counts

@@ -1,0 +1,145 @@
+"""The `glamcast` command line: a thin layer that parses, calls the core, and prints.
+
+Every command reads the settings from the environment (GLAMCAST_*); the work lives in the
+modules it calls, which tests call directly.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from glamcast import stack
+from glamcast.settings import get_settings
+
+app = typer.Typer(help="Glamcast: real-time beauty recommendations and trend forecasting.",
+                  no_args_is_help=True, add_completion=False)
+topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
+schema_app = typer.Typer(help="Event schemas.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(schema_app, name="schema")
+
+console = Console()
+
+
+def progress_bar(transient: bool = False) -> Progress:
+    """The progress display every long command uses."""
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+        console=console, transient=transient,
+    )
+
+
+def print_parts(parts: list[stack.PartStatus]) -> None:
+    table = Table(title="Glamcast local stack")
+    for column in ("part", "address", "pid", "state"):
+        table.add_column(column)
+    for part in parts:
+        if part.healthy:
+            state = "[green]healthy[/]"
+        elif part.running:
+            state = "[yellow]running, not answering[/]"
+        else:
+            state = f"[red]{part.note or 'down'}[/]"
+        pid = "external" if part.external else (str(part.pid) if part.pid else "-")
+        table.add_row(part.name, part.address or "-", pid, state)
+    console.print(table)
+
+
+@app.command()
+def up() -> None:
+    """Start the embedded broker and MLflow server (or use the configured external ones)."""
+    parts = stack.up(get_settings(), on_event=lambda part, msg: console.print(f"{part}: {msg}"))
+    print_parts(parts)
+
+
+@app.command()
+def status() -> None:
+    """Report each part of the local stack; exit 1 when one is not healthy."""
+    parts = stack.status(get_settings())
+    print_parts(parts)
+    if not all(part.healthy for part in parts):
+        raise typer.Exit(1)
+
+
+@app.command()
+def down(purge: Annotated[bool, typer.Option(help="Also delete the state dir.")] = False) -> None:
+    """Stop exactly what `up` started."""
+    settings = get_settings()
+    stopped = stack.down(settings, purge=purge)
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+    if purge:
+        console.print(f"removed {settings.state_path}")
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the platform's topics; existing ones are left as they are."""
+    from glamcast.broker import create_topics
+    from glamcast.topics import TOPICS
+
+    outcome = create_topics(get_settings())
+    table = Table(title="Topics")
+    for column in ("topic", "partitions", "compacted", "result"):
+        table.add_column(column)
+    for name, result in outcome.items():
+        spec = TOPICS[name]
+        table.add_row(name, str(spec.partitions), "yes" if spec.compacted else "no", result)
+    console.print(table)
+
+
+@schema_app.command("export")
+def schema_export(directory: Annotated[Path, typer.Argument(help="Where to write the files.")]) -> None:
+    """Write one JSON Schema file per topic, for producers in any language."""
+    from glamcast.events import export_schemas
+
+    for path in export_schemas(directory):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or CSV.gz export.")],
+    format: Annotated[str, typer.Option("--format", help="Export format.")] = "rees46",
+) -> None:
+    """Stream a real shop export into the commerce topic; bad rows are reported and skipped."""
+    from glamcast.broker import producer
+    from glamcast.replay import replay_rees46
+
+    if format != "rees46":
+        raise typer.BadParameter(f"unknown format {format!r}; supported: rees46", param_hint="--format")
+    settings = get_settings()
+    kafka = producer(settings)
+    with progress_bar() as progress:
+        task = progress.add_task(f"replaying {file.name}", total=None, rate="")
+        report = replay_rees46(file, kafka, on_progress=lambda rows: progress.update(task, completed=rows))
+    kafka.close()
+    for line, message in report.errors:
+        console.print(f"[red]rejected[/] {message}")
+    if report.bad > len(report.errors):
+        console.print(f"... and {report.bad - len(report.errors)} more rejected rows")
+    console.print(f"good rows: {report.good}  bad rows: {report.bad}")
+
+
+def main() -> None:
+    """Entry point: click handles usage errors and Ctrl-C; configuration errors get exit codes."""
+    try:
+        app()
+    except (stack.StackNotRunningError, stack.StackStartError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)
+    except ValidationError as exc:  # settings: a missing prod secret or a malformed value
+        console.print(f"[red]configuration error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
