@@ -96,6 +96,35 @@ class Settings(BaseSettings):
         description="Keys accepted in X-API-Key by the ingest gateway; `local` adds `dev-key`.",
     )
 
+    # --- Streams (Faust workers) -----------------------------------------------------------------
+    topic_prefix: str = Field(
+        "",
+        description="Prepended to every topic name (`topic_name`), so tests and side-by-side "
+        "stacks can share one broker without seeing each other's records.",
+    )
+    streams_app_id: str = Field(
+        "glamcast-streams",
+        description="Faust app id: the consumer group of the stream workers and the prefix of "
+        "their internal topics.",
+    )
+    streams_web_port: int = Field(
+        6066,
+        description="Web port (/metrics, /trending-now/) of the first stream worker; worker i "
+        "listens on this + i; 0 picks free ports.",
+    )
+    streams_batch_events: int = Field(
+        20_000,
+        description="Records a stream worker buffers before it writes a lake batch.",
+    )
+    streams_flush_s: float = Field(
+        2.0, description="Longest a buffered record waits for its lake batch (seconds)."
+    )
+    rebalance_timeout_ms: int | None = Field(
+        None,
+        description="Consumer-group rebalance timeout; unset: the session timeout in `local` "
+        "(the embedded broker joins a group in about this long), 60 s in `prod`.",
+    )
+
     @model_validator(mode="after")
     def _require_prod_settings(self) -> Settings:
         if self.profile is Profile.PROD:
@@ -114,6 +143,17 @@ class Settings(BaseSettings):
     def lake_root(self) -> str:
         """Root of the lake as a path or URI."""
         return self.lake_uri or str(self.state_path / "lake")
+
+    def topic_name(self, name: str) -> str:
+        """The broker-side name of a topic from `glamcast.topics` (with `topic_prefix`)."""
+        return self.topic_prefix + name
+
+    @property
+    def rebalance_timeout(self) -> int:
+        """Rebalance timeout in ms for consumer groups (see `rebalance_timeout_ms`)."""
+        if self.rebalance_timeout_ms is not None:
+            return self.rebalance_timeout_ms
+        return self.session_timeout_ms if self.profile is Profile.LOCAL else 60_000
 
     @property
     def spark_master_url(self) -> str:
