@@ -1,0 +1,186 @@
+"""Where the simulated records go: a Kafka cluster (optionally rate-limited) or files per topic.
+
+In: an iterable of `Record`s (usually `World.records()`). Out: the records in Kafka or under a
+directory, and the number written per topic. `simulate_to_kafka` and `simulate_to_files` are the
+one-call entry points behind `glamcast simulate`; both also save the world's truth as Parquet.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from kafka import KafkaProducer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from glamcast import broker
+from glamcast.settings import Settings
+from glamcast.simulator.config import SimulationConfig
+from glamcast.simulator.records import Record
+from glamcast.simulator.world import World
+
+FileFormat = Literal["jsonl", "parquet"]
+#: Fields holding timestamps, stored as Parquet timestamps rather than strings.
+_TIME_FIELDS = ("ts", "event_time", "launched_at")
+#: Records between progress-bar refreshes (refreshing per record would cost more than sending).
+_PROGRESS_EVERY = 2_000
+TRUTH_DIR = "truth"
+
+
+class TokenBucket:
+    """Paces calls to `rate` per second on average, allowing bursts of `burst` calls."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.rate = rate
+        self.capacity = burst if burst is not None else max(1.0, rate / 20)  # ≤ 50 ms of events
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+
+    def take(self) -> None:
+        """Wait until one token is available and take it."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1.0:
+            time.sleep((1.0 - self.tokens) / self.rate)
+            self.tokens = 1.0
+            self.updated = time.monotonic()
+        self.tokens -= 1.0
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]simulate"), BarColumn(),
+        TextColumn("{task.completed:,.0f} events"), TextColumn("{task.fields[speed]}"),
+        TimeElapsedColumn(), disable=not enabled, transient=False,
+    )
+
+
+def write_to_kafka(
+    records: Iterable[Record],
+    producer: KafkaProducer,
+    *,
+    rate: float | None = None,
+    progress: bool = False,
+    total: int | None = None,
+) -> dict[str, int]:
+    """Send every record with `producer`; returns records sent per topic.
+
+    `rate` caps the send rate in events per second (token bucket; None sends as fast as the
+    producer takes them). Waits for every send to be acknowledged and raises if any failed.
+    """
+    failures: list[BaseException] = []
+    counts: Counter[str] = Counter()
+    bucket = TokenBucket(rate) if rate else None
+    started = time.monotonic()
+    with _progress(progress) as bar:
+        task = bar.add_task("send", total=total, speed="")
+        sent = 0
+        for record in records:
+            if bucket is not None:
+                bucket.take()
+            future = producer.send(record.topic, key=record.key, value=record.value,
+                                   timestamp_ms=record.timestamp_ms)
+            future.add_errback(failures.append)
+            counts[record.topic] += 1
+            sent += 1
+            if sent % _PROGRESS_EVERY == 0:
+                speed = sent / max(1e-9, time.monotonic() - started)
+                bar.update(task, completed=sent, speed=f"{speed:,.0f}/s")
+        producer.flush()
+        bar.update(task, completed=sent, total=sent,
+                   speed=f"{sent / max(1e-9, time.monotonic() - started):,.0f}/s")
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {sent} records were not written; "
+                           f"first error: {failures[0]!r}")
+    return dict(counts)
+
+
+def write_to_files(
+    records: Iterable[Record], out_dir: Path, fmt: FileFormat = "jsonl"
+) -> dict[str, int]:
+    """Write one file per topic under `out_dir`; returns records written per topic.
+
+    `jsonl`: ``<topic>.jsonl``, one event value per line, exactly the bytes Kafka would carry.
+    `parquet`: ``<topic>.parquet``, one column per event field (timestamps as UTC timestamps,
+    the face attributes as a struct).
+    """
+    if fmt not in ("jsonl", "parquet"):
+        raise ValueError(f"unknown format {fmt!r}; expected 'jsonl' or 'parquet'")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if fmt == "jsonl":
+        return _write_jsonl(records, out_dir)
+    return _write_parquet(records, out_dir)
+
+
+def _write_jsonl(records: Iterable[Record], out_dir: Path) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    with ExitStack() as files:
+        handles: dict[str, BinaryIO] = {}
+        for record in records:
+            handle = handles.get(record.topic)
+            if handle is None:
+                path = out_dir / f"{record.topic}.jsonl"
+                handle = handles[record.topic] = files.enter_context(open(path, "wb"))
+            handle.write(record.value + b"\n")
+            counts[record.topic] += 1
+    return dict(counts)
+
+
+def _write_parquet(records: Iterable[Record], out_dir: Path) -> dict[str, int]:
+    rows: dict[str, list[dict]] = {}
+    for record in records:
+        rows.setdefault(record.topic, []).append(json.loads(record.value))
+    for topic, events in rows.items():
+        # Inferred over all rows (from_pylist would take the columns of the first row only).
+        table = pa.Table.from_struct_array(pa.array(events))
+        for name in _TIME_FIELDS:
+            if name in table.column_names:
+                index = table.column_names.index(name)
+                table = table.set_column(
+                    index, name, pc.cast(table[name], pa.timestamp("us", tz="UTC"))
+                )
+        pq.write_table(table, out_dir / f"{topic}.parquet")
+    return {topic: len(events) for topic, events in rows.items()}
+
+
+def simulate_to_files(
+    config: SimulationConfig, out_dir: Path, fmt: FileFormat = "jsonl"
+) -> dict[str, int]:
+    """Simulate `config` into ``out_dir`` (one file per topic, truth under ``out_dir/truth``)."""
+    world = World.build(config)
+    counts = write_to_files(world.records(), out_dir, fmt)
+    world.save_truth(out_dir / TRUTH_DIR)
+    return counts
+
+
+def simulate_to_kafka(
+    settings: Settings,
+    config: SimulationConfig,
+    *,
+    rate: float | None = None,
+    progress: bool = True,
+    truth_dir: Path | None = None,
+) -> dict[str, int]:
+    """Simulate `config` into the cluster of `settings` (topics created if missing).
+
+    The truth goes to `truth_dir`, by default ``<state_dir>/simulation/truth``.
+    """
+    world = World.build(config)
+    world.save_truth(truth_dir or settings.state_path / "simulation" / TRUTH_DIR)
+    broker.create_topics(settings)
+    producer = broker.producer(settings)
+    try:
+        return write_to_kafka(world.records(), producer, rate=rate, progress=progress)
+    finally:
+        producer.close()
