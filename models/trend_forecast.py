@@ -1,0 +1,532 @@
+"""Forecast one trend term: Prophet fit, rolling-origin backtest, growth score, anomaly alert.
+
+Pure pandas/Prophet code, no Spark: `jobs/forecast_trends.py` runs `forecast_term` once per term
+inside ``groupBy(term).applyInPandas``; the benchmark runs it in a loop for comparison.
+
+In:  the observed values of one series (``ds``, ``y``; missing periods allowed), the last period
+     of the data window, a `TrendForecastConfig`, and the holiday calendar.
+Out: a `TermForecast`: status ("ok", "set_aside" with a reason, or "failed" with the error),
+     the forecast frame (history and horizon, `FORECAST_COLUMNS`), the backtest table
+     (`BACKTEST_COLUMNS`: one row per cutoff and model) and the growth score (`GrowthScore`).
+
+Growth score (documented in docs/forecasting.md): three signals mapped to [-1, 1], then a
+weighted mean (weights 0.4, 0.4, 0.2 by default):
+
+- level:  tanh(((recent − baseline) / |baseline|) / level_scale), recent = mean of the last
+          `recent_periods` actuals, baseline = mean of the `baseline_periods` before them;
+- trend:  tanh(((trend[T+h] − trend[T]) / |recent|) / slope_scale), the change of Prophet's
+          trend component over the horizon, relative to the recent level;
+- p_up:   2·P(mean of the next `compare_periods` > mean of the last `compare_periods`) − 1,
+          from Prophet's posterior predictive samples.
+
+score ≥ rising_threshold → "rising"; score ≤ fading_threshold → "fading"; else "steady".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.beauty_calendar import DEFAULT_HOLIDAYS, beauty_holidays, holiday_names_by_day
+
+DS_COL = "ds"
+Y_COL = "y"
+
+#: Columns of a term's forecast frame (history rows carry `y`; horizon rows have y = NaN).
+FORECAST_COLUMNS = (
+    "ds", "y", "yhat", "yhat_lower", "yhat_upper",
+    "trend", "weekly", "yearly", "holidays", "holiday", "is_forecast",
+)
+#: Additive components kept from Prophet's output (0 where the model has no such component).
+COMPONENTS = ("trend", "weekly", "yearly", "holidays")
+#: Columns of a term's backtest table: one row per cutoff and model.
+BACKTEST_COLUMNS = ("cutoff", "model", "horizon", "mase", "smape", "coverage")
+
+PROPHET = "prophet"
+SEASONAL_NAIVE = "seasonal_naive"
+NAIVE = "naive"
+MODELS = (PROPHET, SEASONAL_NAIVE, NAIVE)
+
+RISING, STEADY, FADING = "rising", "steady", "fading"
+OK, SET_ASIDE, FAILED = "ok", "set_aside", "failed"
+
+SUPPORTED_FREQS = ("D", "MS")
+STAN_LOGGERS = ("cmdstanpy", "prophet", "prophet.models", "prophet.plot")
+
+
+@dataclass(frozen=True)
+class TrendForecastConfig:
+    """Hyperparameters of the per-term forecast, backtest and scores (logged with every run)."""
+
+    # --- series ---
+    freq: str = "D"  # pandas frequency of the series: "D" daily, "MS" monthly (month starts)
+    season_length: int = 7  # m: lag of seasonal naive and of the MASE scale (7 daily, 12 monthly)
+    gap_fill: str = "zero"  # missing periods: "zero" (counts: nothing seen) or "interpolate" (levels)
+    min_nonzero_share: float = 0.2  # set a term aside when fewer periods than this are non-zero
+    min_train_periods: int = 84  # shortest training window of any fit (12 weeks of days)
+    # --- Prophet ---
+    horizon: int = 28  # periods forecast ahead (and evaluated per backtest cutoff)
+    interval_width: float = 0.8  # coverage of yhat_lower..yhat_upper
+    uncertainty_samples: int = 200  # posterior draws for the band and P(up); Prophet's default 1000
+    changepoint_prior_scale: float = 0.05  # trend flexibility (Prophet's default)
+    changepoint_range: float = 0.9  # share of history with trend changepoints (Prophet: 0.8);
+    # later changepoints let the trend follow a rise or fall of the last weeks
+    seasonality_prior_scale: float = 10.0
+    holidays_prior_scale: float = 10.0
+    seasonality_mode: str = "additive"  # or "multiplicative"
+    weekly_min_days: int = 14  # weekly seasonality from two weeks of daily history
+    yearly_min_days: int = 730  # yearly seasonality from two years of history (Prophet's rule)
+    holidays: tuple[str, ...] = DEFAULT_HOLIDAYS  # events of models.beauty_calendar (daily only)
+    holiday_windows: tuple[tuple[str, int, int], ...] = ()  # (name, lower, upper) overrides
+    clip_at_zero: bool = True  # counts cannot be negative: clip yhat and its band at 0
+    # --- backtest ---
+    n_cutoffs: int = 3  # rolling origins; the last one leaves exactly `horizon` periods to test
+    cutoff_spacing: int | None = None  # periods between cutoffs; None: the horizon
+    # --- growth score and classes ---
+    recent_periods: int = 14  # "recent level": mean of the last two weeks
+    baseline_periods: int = 56  # "baseline": mean of the eight weeks before those
+    level_scale: float = 0.25  # a 25% level change maps to tanh(1) = 0.76
+    slope_scale: float = 0.10  # a trend change of 10% of the level over the horizon → 0.76
+    compare_periods: int | None = None  # P(next k > last k) over k periods; None: 2 seasons
+    level_weight: float = 0.4  # weights of the three signals in the score (they sum to 1);
+    trend_weight: float = 0.4  # either signal alone at tanh(1) = 0.76 gives 0.30: enough to
+    p_up_weight: float = 0.2  # classify; P(up) alone (at most 0.2) cannot
+    rising_threshold: float = 0.3  # growth score at or above: rising
+    fading_threshold: float = -0.3  # growth score at or below: fading
+    # --- anomaly alert ---
+    anomaly_periods: int = 7  # the last actuals checked against the fitted band
+    anomaly_min_outside: int = 3  # this many on one side of the band raise the alert
+
+    def __post_init__(self) -> None:
+        if self.freq not in SUPPORTED_FREQS:
+            raise ValueError(f"freq must be one of {SUPPORTED_FREQS}, got {self.freq!r}")
+        if self.gap_fill not in ("zero", "interpolate"):
+            raise ValueError(f"gap_fill must be 'zero' or 'interpolate', got {self.gap_fill!r}")
+        if not 0 < self.interval_width < 1:
+            raise ValueError(f"interval_width must lie in (0, 1), got {self.interval_width}")
+        if self.horizon < 1 or self.n_cutoffs < 1 or self.season_length < 1:
+            raise ValueError("horizon, n_cutoffs and season_length must be positive")
+        if not math.isclose(self.level_weight + self.trend_weight + self.p_up_weight, 1.0):
+            raise ValueError("level_weight + trend_weight + p_up_weight must be 1")
+        if self.fading_threshold >= self.rising_threshold:
+            raise ValueError("fading_threshold must be below rising_threshold")
+
+    @property
+    def spacing(self) -> int:
+        return self.cutoff_spacing or self.horizon
+
+    @property
+    def compare(self) -> int:
+        return self.compare_periods or 2 * self.season_length
+
+    @property
+    def required_periods(self) -> int:
+        """Shortest history that allows every backtest cutoff a full training window."""
+        return self.min_train_periods + self.horizon + self.spacing * (self.n_cutoffs - 1)
+
+    def holiday_calendar(self, first_year: int, last_year: int) -> pd.DataFrame:
+        """The configured events for a year range (empty for non-daily series)."""
+        if self.freq != "D" or not self.holidays:
+            return beauty_holidays(first_year, last_year, names=())
+        windows = {name: (lower, upper) for name, lower, upper in self.holiday_windows}
+        return beauty_holidays(first_year, last_year, self.holidays, windows)
+
+    def as_params(self) -> dict[str, Any]:
+        """Flat, string-friendly parameters for MLflow."""
+        params = asdict(self)
+        params["holidays"] = ",".join(self.holidays) or "none"
+        params["holiday_windows"] = ";".join(f"{n}:{lo}:{hi}" for n, lo, hi in self.holiday_windows)
+        return params
+
+
+@dataclass
+class GrowthScore:
+    """The growth signals of one term and its class."""
+
+    score: float  # weighted mean of the three signals, in [-1, 1]
+    trend_class: str  # rising, steady or fading
+    recent_level: float
+    baseline_level: float
+    level_change: float  # (recent − baseline) / |baseline|
+    trend_change: float  # (trend[T+h] − trend[T]) / |recent|
+    p_up: float  # P(next compare periods' mean > last compare periods' mean)
+    anomaly: str | None  # "spike", "drop" or None
+    anomaly_outside: int  # of the last anomaly_periods actuals, how many left the band
+    last_actual: float
+
+
+@dataclass
+class TermForecast:
+    """Everything forecast_term learns about one term."""
+
+    status: str  # ok, set_aside or failed
+    reason: str | None = None
+    n_periods: int = 0  # periods in the filled history
+    n_filled: int = 0  # of them, filled by gap_fill
+    forecast: pd.DataFrame | None = None  # FORECAST_COLUMNS
+    backtest: pd.DataFrame | None = None  # BACKTEST_COLUMNS
+    growth: GrowthScore | None = None
+    fit_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- console hygiene ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def quiet_stan(verbose: bool = False) -> Iterator[None]:
+    """Keep cmdstan/Prophet chatter off the console while fitting, unless `verbose`.
+
+    Lowers the `cmdstanpy` and `prophet` loggers to errors and swallows what the fit writes to
+    Python's stdout; both are restored afterwards.
+    """
+    if verbose:
+        yield
+        return
+    from cmdstanpy.utils import get_logger
+
+    get_logger()  # cmdstanpy sets its logger to DEBUG the first time; let that happen first
+    loggers = [logging.getLogger(name) for name in STAN_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+# --- series preparation ------------------------------------------------------------------------
+
+
+def naive_day(value: Any) -> pd.Timestamp:
+    """A date or timestamp (UTC when aware) as a naive midnight timestamp."""
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.normalize()
+
+
+def period_index(start: pd.Timestamp, end: pd.Timestamp, freq: str) -> pd.DatetimeIndex:
+    return pd.date_range(start, end, freq=freq)
+
+
+def periods_between(first: pd.Timestamp, end: pd.Timestamp, freq: str) -> int:
+    """Periods from `first` to `end` inclusive."""
+    if freq == "MS":
+        return (end.year - first.year) * 12 + end.month - first.month + 1
+    return (end.normalize() - first.normalize()).days + 1
+
+
+def set_aside_reason(n_periods: int, n_nonzero: int, config: TrendForecastConfig) -> str | None:
+    """Why a series cannot be forecast and backtested, or None when it can."""
+    if n_periods < config.required_periods:
+        return (
+            f"too little history: {n_periods} periods < {config.required_periods} needed "
+            f"({config.min_train_periods} training + {config.n_cutoffs} backtest cutoffs "
+            f"{config.spacing} apart, horizon {config.horizon})"
+        )
+    share = n_nonzero / n_periods if n_periods else 0.0
+    if share < config.min_nonzero_share:
+        return (
+            f"too sparse: non-zero on {n_nonzero} of {n_periods} periods ({share:.0%} < "
+            f"{config.min_nonzero_share:.0%})"
+        )
+    return None
+
+
+def fill_gaps(
+    observed: pd.DataFrame, end: pd.Timestamp, config: TrendForecastConfig
+) -> tuple[pd.DataFrame, int]:
+    """One row per period from the first observation to `end`; returns (series, periods filled).
+
+    Duplicate periods are summed. "zero" fills missing periods with 0; "interpolate" fills them
+    linearly in time and carries the last value forward to `end`.
+    """
+    values = observed[[DS_COL, Y_COL]].dropna(subset=[DS_COL])
+    stamps = pd.to_datetime(values[DS_COL], utc=True).dt.tz_localize(None).dt.normalize()
+    values = values.assign(ds=stamps)
+    values = values[values[DS_COL] <= end].groupby(DS_COL)[Y_COL].sum(min_count=1)
+    if values.empty:
+        return pd.DataFrame({DS_COL: pd.to_datetime([]), Y_COL: []}), 0
+    index = period_index(values.index.min(), end, config.freq)
+    series = values.reindex(index)
+    missing = int(series.isna().sum())
+    if config.gap_fill == "zero":
+        series = series.fillna(0.0)
+    else:
+        series = series.interpolate(method="time").ffill().bfill()
+    frame = pd.DataFrame({DS_COL: index, Y_COL: series.to_numpy(dtype=float)})
+    return frame, missing
+
+
+# --- baselines and metrics ---------------------------------------------------------------------
+
+
+def naive_forecast(train: np.ndarray, horizon: int) -> np.ndarray:
+    """The last value, repeated."""
+    return np.full(horizon, float(train[-1]))
+
+
+def seasonal_naive_forecast(train: np.ndarray, horizon: int, m: int) -> np.ndarray:
+    """The last season, repeated: ŷ[T+k] = y[T+k−m·⌈k/m⌉]."""
+    if len(train) < m:
+        return naive_forecast(train, horizon)
+    last_season = np.asarray(train[-m:], dtype=float)
+    return np.resize(last_season, horizon)
+
+
+def mase(actual: np.ndarray, predicted: np.ndarray, train: np.ndarray, m: int) -> float:
+    """Mean absolute scaled error: MAE / in-sample MAE of seasonal naive with lag m.
+
+    Below 1: better than seasonal naive was inside the training data. NaN when the training
+    series is constant over every lag m (no scale).
+    """
+    train = np.asarray(train, dtype=float)
+    if len(train) <= m:
+        return math.nan
+    scale = float(np.mean(np.abs(train[m:] - train[:-m])))
+    if scale == 0:
+        return math.nan
+    return float(np.mean(np.abs(np.asarray(actual) - np.asarray(predicted)))) / scale
+
+
+def smape(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """Symmetric MAPE in percent, 0..200: mean of 2|y−ŷ| / (|y|+|ŷ|); 0/0 counts as 0."""
+    actual, predicted = np.asarray(actual, dtype=float), np.asarray(predicted, dtype=float)
+    denominator = np.abs(actual) + np.abs(predicted)
+    ratio = np.divide(2 * np.abs(actual - predicted), denominator,
+                      out=np.zeros_like(denominator), where=denominator > 0)
+    return float(100 * ratio.mean())
+
+
+def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
+    """Share of actuals inside [lower, upper]."""
+    actual = np.asarray(actual, dtype=float)
+    return float(np.mean((actual >= lower) & (actual <= upper)))
+
+
+# --- Prophet -----------------------------------------------------------------------------------
+
+
+def make_prophet(history_days: int, calendar: pd.DataFrame, config: TrendForecastConfig) -> Any:
+    """A Prophet model with the seasonalities this much history supports."""
+    from prophet import Prophet
+
+    daily = config.freq == "D"
+    return Prophet(
+        growth="linear",
+        yearly_seasonality=history_days >= config.yearly_min_days,
+        weekly_seasonality=daily and history_days >= config.weekly_min_days,
+        daily_seasonality=False,
+        holidays=calendar if daily and not calendar.empty else None,
+        seasonality_mode=config.seasonality_mode,
+        changepoint_prior_scale=config.changepoint_prior_scale,
+        changepoint_range=config.changepoint_range,
+        seasonality_prior_scale=config.seasonality_prior_scale,
+        holidays_prior_scale=config.holidays_prior_scale,
+        interval_width=config.interval_width,
+        uncertainty_samples=config.uncertainty_samples,
+        mcmc_samples=0,  # MAP fit: seconds per thousand terms instead of minutes per term
+    )
+
+
+def fit_prophet(history: pd.DataFrame, calendar: pd.DataFrame, config: TrendForecastConfig,
+                verbose: bool = False) -> Any:
+    """Fit Prophet on `history` (ds, y), quietly."""
+    days = int((history[DS_COL].iloc[-1] - history[DS_COL].iloc[0]).days) + 1
+    model = make_prophet(days, calendar, config)
+    with quiet_stan(verbose):
+        model.fit(history[[DS_COL, Y_COL]])
+    return model
+
+
+def _clip(values: np.ndarray, config: TrendForecastConfig) -> np.ndarray:
+    return np.maximum(values, 0.0) if config.clip_at_zero else values
+
+
+def _future(last: pd.Timestamp, periods: int, freq: str) -> pd.DataFrame:
+    return pd.DataFrame({DS_COL: pd.date_range(last, periods=periods + 1, freq=freq)[1:]})
+
+
+def predict_frame(model: Any, history: pd.DataFrame, config: TrendForecastConfig,
+                  calendar: pd.DataFrame) -> pd.DataFrame:
+    """History and `horizon` future periods with yhat, band and components (FORECAST_COLUMNS)."""
+    frame = pd.concat([history[[DS_COL]], _future(history[DS_COL].iloc[-1], config.horizon,
+                                                  config.freq)], ignore_index=True)
+    with quiet_stan():
+        predicted = model.predict(frame)
+    out = pd.DataFrame({DS_COL: predicted[DS_COL]})
+    out[Y_COL] = np.concatenate([history[Y_COL].to_numpy(float), np.full(config.horizon, np.nan)])
+    for column in ("yhat", "yhat_lower", "yhat_upper"):
+        out[column] = _clip(predicted[column].to_numpy(float), config)
+    for component in COMPONENTS:
+        out[component] = predicted[component].to_numpy(float) if component in predicted else 0.0
+    names = holiday_names_by_day(calendar)
+    out["holiday"] = out[DS_COL].map(names).astype(object).where(out[DS_COL].isin(names.index), None)
+    out["is_forecast"] = np.arange(len(out)) >= len(history)
+    return out[list(FORECAST_COLUMNS)]
+
+
+# --- backtest ----------------------------------------------------------------------------------
+
+
+def cutoff_positions(n_periods: int, config: TrendForecastConfig) -> list[int]:
+    """Index of the last training period of each cutoff, oldest first.
+
+    The newest cutoff leaves exactly `horizon` periods; the others are `spacing` apart before it.
+    """
+    last = n_periods - 1 - config.horizon
+    return [last - config.spacing * k for k in range(config.n_cutoffs - 1, -1, -1)]
+
+
+def backtest(series: pd.DataFrame, calendar: pd.DataFrame, config: TrendForecastConfig,
+             verbose: bool = False) -> pd.DataFrame:
+    """Rolling-origin backtest of Prophet, seasonal naive and naive (BACKTEST_COLUMNS).
+
+    Each cutoff fits Prophet once on the periods up to it and scores the next `horizon` periods.
+    """
+    y = series[Y_COL].to_numpy(float)
+    rows = []
+    for position in cutoff_positions(len(series), config):
+        train, test = series.iloc[: position + 1], series.iloc[position + 1: position + 1 + config.horizon]
+        actual = test[Y_COL].to_numpy(float)
+        model = fit_prophet(train, calendar, config, verbose)
+        with quiet_stan(verbose):
+            predicted = model.predict(test[[DS_COL]])
+        yhat = _clip(predicted["yhat"].to_numpy(float), config)
+        lower = _clip(predicted["yhat_lower"].to_numpy(float), config)
+        upper = _clip(predicted["yhat_upper"].to_numpy(float), config)
+        train_y = y[: position + 1]
+        candidates = {
+            PROPHET: (yhat, coverage(actual, lower, upper)),
+            SEASONAL_NAIVE: (seasonal_naive_forecast(train_y, len(actual), config.season_length), math.nan),
+            NAIVE: (naive_forecast(train_y, len(actual)), math.nan),
+        }
+        cutoff = series[DS_COL].iloc[position]
+        for name, (forecast, covered) in candidates.items():
+            rows.append((cutoff, name, len(actual), mase(actual, forecast, train_y, config.season_length),
+                         smape(actual, forecast), covered))
+    return pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
+
+
+def summarize_backtest(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean MASE, sMAPE and coverage per model over the cutoffs (index: model)."""
+    return table.groupby("model")[["mase", "smape", "coverage"]].mean().reindex(list(MODELS))
+
+
+# --- growth score and anomaly ------------------------------------------------------------------
+
+
+def classify(score: float, config: TrendForecastConfig) -> str:
+    """rising / steady / fading by the documented thresholds."""
+    if score >= config.rising_threshold:
+        return RISING
+    if score <= config.fading_threshold:
+        return FADING
+    return STEADY
+
+
+def probability_up(model: Any, history: pd.DataFrame, config: TrendForecastConfig) -> float:
+    """P(mean of the next `compare` periods > mean of the last `compare` actuals)."""
+    k = config.compare
+    last_mean = float(history[Y_COL].iloc[-k:].mean())
+    future = _future(history[DS_COL].iloc[-1], k, config.freq)
+    if config.uncertainty_samples <= 0:
+        with quiet_stan():
+            yhat = model.predict(future)["yhat"].to_numpy(float)
+        return float(_clip(yhat, config).mean() > last_mean)
+    with quiet_stan():
+        samples = model.predictive_samples(future)["yhat"]  # (k, uncertainty_samples)
+    next_means = _clip(np.asarray(samples, dtype=float), config).mean(axis=0)
+    return float(np.mean(next_means > last_mean))
+
+
+def anomaly_alert(forecast: pd.DataFrame, config: TrendForecastConfig) -> tuple[str | None, int]:
+    """("spike"|"drop"|None, outside): the last actuals against the fitted band.
+
+    An alert needs at least `anomaly_min_outside` of the last `anomaly_periods` actuals on the
+    same side of the band; with an 80% band each side holds 10% of points by chance, so three of
+    seven on one side happen about 3% of the time without a real change.
+    """
+    history = forecast[~forecast["is_forecast"]].tail(config.anomaly_periods)
+    above = int((history[Y_COL] > history["yhat_upper"]).sum())
+    below = int((history[Y_COL] < history["yhat_lower"]).sum())
+    if above >= config.anomaly_min_outside and above >= below:
+        return "spike", above + below
+    if below >= config.anomaly_min_outside:
+        return "drop", above + below
+    return None, above + below
+
+
+def growth_score(model: Any, series: pd.DataFrame, forecast: pd.DataFrame,
+                 config: TrendForecastConfig) -> GrowthScore:
+    """The growth signals, score and class of a fitted term (see the module docstring)."""
+    y = series[Y_COL].to_numpy(float)
+    eps = max(1e-9, 0.05 * float(np.mean(np.abs(y))))
+    recent = float(y[-config.recent_periods:].mean())
+    before = y[-(config.recent_periods + config.baseline_periods): -config.recent_periods]
+    baseline = float(before.mean()) if len(before) else recent
+    level_change = (recent - baseline) / max(abs(baseline), eps)
+    trend = forecast["trend"].to_numpy(float)
+    last = len(series) - 1
+    trend_change = (trend[-1] - trend[last]) / max(abs(recent), eps)
+    p_up = probability_up(model, series, config)
+    score = (config.level_weight * math.tanh(level_change / config.level_scale)
+             + config.trend_weight * math.tanh(trend_change / config.slope_scale)
+             + config.p_up_weight * (2 * p_up - 1))
+    anomaly, outside = anomaly_alert(forecast, config)
+    return GrowthScore(
+        score=score, trend_class=classify(score, config), recent_level=recent,
+        baseline_level=baseline, level_change=level_change, trend_change=trend_change, p_up=p_up,
+        anomaly=anomaly, anomaly_outside=outside, last_actual=float(y[-1]),
+    )
+
+
+# --- one term ----------------------------------------------------------------------------------
+
+
+def forecast_term(
+    observed: pd.DataFrame,
+    end: pd.Timestamp,
+    config: TrendForecastConfig,
+    calendar: pd.DataFrame | None = None,
+    verbose: bool = False,
+) -> TermForecast:
+    """Fill gaps, screen, backtest, fit, forecast and score one series.
+
+    `observed`: columns ds, y (missing periods allowed); `end`: the last period of the window.
+    `calendar`: Prophet holidays; None builds the configured one for the series' years.
+    Never raises for a bad series: the result says "set_aside" or "failed" with the reason.
+    """
+    import time
+
+    started = time.perf_counter()
+    end = naive_day(end)
+    series, n_filled = fill_gaps(observed, end, config)
+    n_nonzero = int((series[Y_COL] != 0).sum()) if len(series) else 0
+    reason = set_aside_reason(len(series), n_nonzero, config)
+    if reason:
+        return TermForecast(SET_ASIDE, reason, len(series), n_filled)
+    if calendar is None:
+        last_future = end + pd.Timedelta(days=31 * config.horizon if config.freq == "MS" else config.horizon)
+        calendar = config.holiday_calendar(series[DS_COL].iloc[0].year, last_future.year)
+    try:
+        table = backtest(series, calendar, config, verbose)
+        model = fit_prophet(series, calendar, config, verbose)
+        forecast = predict_frame(model, series, config, calendar)
+        growth = growth_score(model, series, forecast, config)
+    except Exception as exc:  # one bad series must not stop the other terms
+        return TermForecast(FAILED, f"{type(exc).__name__}: {exc}", len(series), n_filled)
+    return TermForecast(OK, None, len(series), n_filled, forecast, table, growth,
+                        fit_seconds=time.perf_counter() - started)
