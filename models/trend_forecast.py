@@ -526,7 +526,7 @@ def forecast_term(
         model = fit_prophet(series, calendar, config, verbose)
         forecast = predict_frame(model, series, config, calendar)
         growth = growth_score(model, series, forecast, config)
-    except Exception as exc:  # one bad series must not stop the other terms
+    except Exception as exc:  # noqa: BLE001  one bad series must not stop the other terms
         return TermForecast(FAILED, f"{type(exc).__name__}: {exc}", len(series), n_filled)
     return TermForecast(OK, None, len(series), n_filled, forecast, table, growth,
                         fit_seconds=time.perf_counter() - started)

@@ -1,0 +1,676 @@
+"""Trend forecasts for marketing: one Prophet model per trend term, fitted in parallel on Spark.
+
+Reads
+    The lake dataset `trend_counts` (hour, term_type, term, source, weight, events): `weight`
+    (or `events`) summed per term and UTC day over the window --since..--until. Default window:
+    the two years up to the last complete day in the data (today, still filling, is left out).
+    Or, with --input-csv, a CSV export with columns date|ds, value|y and optionally term and
+    term_type (a file without `term` is one series named after the file).
+
+Does
+    Fills missing days explicitly (zero for counts, or linear interpolation for levels), sets
+    aside terms with too little or too sparse history (each with its reason), then per term in
+    ``groupBy(term_type, term).applyInPandas``: a rolling-origin backtest of Prophet against
+    seasonal-naive and naive forecasts (MASE, sMAPE, band coverage), a final fit with the beauty
+    holiday calendar, a forecast with its band, a growth score and class (rising, steady, fading)
+    and an anomaly alert (models/trend_forecast.py holds the per-term logic).
+
+Writes
+    Lake dataset `forecasts` at ``forecasts/date=<until>/source=<source>/`` (replaced when the
+    same window and source run again): term_type, term, ds, y (actual, null ahead), yhat,
+    yhat_lower, yhat_upper, trend, weekly, yearly, holidays, holiday, is_forecast, origin,
+    run_id, generated_at. One row per term and day, history and horizon, with no gaps.
+    Report files under ``<state_dir>/reports/forecast_trends/<until>-<source>/``.
+
+Logs (MLflow experiment `trend_forecast`)
+    params: every field of the config, the data window and source; metrics: row counts
+    (input rows, series rows, forecast rows), n_terms, n_forecast, n_set_aside, n_failed,
+    share_beating_seasonal_naive, mean/median MASE and mean sMAPE per model, mean band coverage,
+    n_rising/n_steady/n_fading, n_anomalies, fit_seconds; artifacts: backtest.csv,
+    backtest_summary.csv, rising.csv, rising.json, set_aside.csv, config.json and plots/*.png
+    (one per top rising/fading term, and overview.png).
+
+Entry points: ``glamcast forecast ...`` and ``spark-submit jobs/forecast_trends.py ...`` (the same
+options); tests call `forecast_trends` directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from glamcast import lake
+from glamcast.settings import Settings
+from models.trend_forecast import (
+    COMPONENTS,
+    FADING,
+    FAILED,
+    MODELS,
+    OK,
+    PROPHET,
+    RISING,
+    SET_ASIDE,
+    STEADY,
+    TrendForecastConfig,
+    forecast_term,
+    periods_between,
+    set_aside_reason,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+EXPERIMENT = "trend_forecast"
+LAKE_SOURCE = lake.TREND_COUNTS
+
+TERM_TYPE_COL = lake.TERM_TYPE_COL
+TERM_COL = lake.TERM_COL
+KEYS = [TERM_TYPE_COL, TERM_COL]
+CSV_TERM_TYPE = "series"  # term_type of CSV series that do not name one
+
+#: Columns of the `forecasts` dataset, in order.
+FORECAST_DATASET_COLUMNS = (
+    TERM_TYPE_COL, TERM_COL, "ds", "y", "yhat", "yhat_lower", "yhat_upper",
+    *COMPONENTS, "holiday", "is_forecast", "origin", "run_id", "generated_at",
+)
+#: Columns of the ranked rising list.
+RISING_COLUMNS = (
+    "rank", TERM_TYPE_COL, TERM_COL, "trend_class", "growth_score", "level_change",
+    "trend_change", "p_up", "recent_level", "baseline_level", "last_actual", "anomaly",
+    "anomaly_outside", "prophet_mase", "seasonal_naive_mase", "naive_mase", "prophet_smape",
+    "seasonal_naive_smape", "naive_smape", "prophet_coverage", "beats_seasonal_naive",
+    "n_periods", "n_filled",
+)
+CLASS_ORDER = {RISING: 0, STEADY: 1, FADING: 2}
+
+# What the fit stage returns per term: its forecast rows, and one summary row (JSON payload).
+_FIT_SCHEMA = (
+    "term_type string, term string, record string, ds date, y double, yhat double, "
+    "yhat_lower double, yhat_upper double, trend double, weekly double, yearly double, "
+    "holidays double, holiday string, is_forecast boolean, payload string"
+)
+_FORECAST_RECORD, _SUMMARY_RECORD = "forecast", "summary"
+
+ProgressCallback = Callable[[str, int | None, int | None], None]
+
+
+@dataclass(frozen=True)
+class ForecastTrendsConfig:
+    """One run of the job: what to read, the per-term model config, what to produce."""
+
+    model: TrendForecastConfig = field(default_factory=TrendForecastConfig)
+    since: date | None = None  # first day of history; None: `history_days` before `until` (lake)
+    until: date | None = None  # last day of history; None: last complete day in the data
+    history_days: int = 730  # lake window when `since` is not given: two years
+    input_csv: Path | None = None  # read this CSV export instead of the lake's trend_counts
+    value_column: str = lake.WEIGHT_COL  # trend_counts column forecast: weight or events
+    term_types: tuple[str, ...] = ()  # only these term types (hashtag, brand...); () = all
+    top_plots: int = 6  # plots for this many top rising and as many top fading terms
+    plot_history_days: int = 365  # history shown in a term's plot
+    tasks_per_core: int = 4  # fit tasks per Spark core: balance and progress granularity
+    write_lake: bool = True  # write the `forecasts` dataset
+    report_dir: Path | None = None  # None: <state_dir>/reports/forecast_trends/<until>-<source>
+    experiment: str = EXPERIMENT
+    verbose_stan: bool = False  # let cmdstan/Prophet log to the console
+
+    def as_params(self) -> dict[str, Any]:
+        params = {f"model.{key}": value for key, value in self.model.as_params().items()}
+        for key, value in asdict(self).items():
+            if key != "model":
+                params[key] = ",".join(value) if isinstance(value, tuple) else value
+        return {key: "none" if value is None or value == "" else value for key, value in params.items()}
+
+
+@dataclass
+class ForecastResult:
+    """What a run produced; the DataFrames are small (one row per term, or term × cutoff)."""
+
+    source: str  # "trend_counts" or "csv:<file name>"
+    since: date
+    until: date
+    run_id: str | None
+    rising: pd.DataFrame  # RISING_COLUMNS, ranked: rising, steady, fading
+    backtest: pd.DataFrame  # term_type, term, cutoff, model, horizon, mase, smape, coverage
+    backtest_summary: pd.DataFrame  # per term and model: mean mase, smape, coverage
+    set_aside: pd.DataFrame  # term_type, term, status (set_aside/failed), reason, n_periods
+    metrics: dict[str, float]
+    forecasts_path: str | None
+    report_dir: Path
+    plots: list[Path] = field(default_factory=list)
+
+
+class ForecastInputError(ValueError):
+    """The input cannot be read as trend series (missing dataset, column or rows)."""
+
+
+# --- input -------------------------------------------------------------------------------------
+
+
+def _today_utc() -> date:
+    return datetime.now(UTC).date()
+
+
+def source_name(config: ForecastTrendsConfig) -> str:
+    if config.input_csv is None:
+        return LAKE_SOURCE
+    return "csv:" + re.sub(r"[^A-Za-z0-9_.-]+", "_", config.input_csv.stem)
+
+
+def _pick(columns: Sequence[str], candidates: Sequence[str], what: str, path: Path) -> str:
+    lowered = {name.lower(): name for name in columns}
+    for candidate in candidates:
+        if candidate in lowered:
+            return lowered[candidate]
+    raise ForecastInputError(
+        f"{path}: no {what} column (expected one of {', '.join(candidates)}; found {', '.join(columns)})"
+    )
+
+
+def read_csv_series(spark: SparkSession, config: ForecastTrendsConfig) -> DataFrame:
+    """A CSV export → (term_type, term, ds, y), values summed per term and period."""
+    from pyspark.sql import functions as F
+
+    path = config.input_csv
+    assert path is not None
+    if not path.is_file():
+        raise ForecastInputError(f"input CSV not found: {path}")
+    raw = spark.read.option("header", True).csv(str(path.resolve()))
+    date_col = _pick(raw.columns, ("date", "ds", "day"), "date", path)
+    value_col = _pick(raw.columns, ("value", "y", "count", "weight"), "value", path)
+    lowered = {name.lower(): name for name in raw.columns}
+    term = F.col(lowered["term"]) if "term" in lowered else F.lit(path.stem)
+    term_type = F.col(lowered["term_type"]) if "term_type" in lowered else F.lit(CSV_TERM_TYPE)
+    ds = F.to_date(F.col(date_col))
+    if config.model.freq == "MS":
+        ds = F.trunc(ds, "month")
+    frame = raw.select(term_type.alias(TERM_TYPE_COL), term.alias(TERM_COL), ds.alias("ds"),
+                       F.col(value_col).cast("double").alias("y"))
+    frame = frame.where(F.col("ds").isNotNull() & F.col(TERM_COL).isNotNull())
+    return frame.groupBy(*KEYS, "ds").agg(F.sum("y").alias("y"))
+
+
+def read_lake_counts(spark: SparkSession, settings: Settings) -> DataFrame:
+    path = f"{settings.lake_root.rstrip('/')}/{lake.TREND_COUNTS}"
+    if "://" not in path and not Path(path).is_dir():
+        raise ForecastInputError(
+            f"no {lake.TREND_COUNTS} dataset at {path}; run the streams (or the simulator) first, "
+            "or pass --input-csv"
+        )
+    return spark.read.option("basePath", path).parquet(path)
+
+
+def resolve_window(last_day: date, first_day: date, config: ForecastTrendsConfig) -> tuple[date, date]:
+    """(since, until) of a run, from the data's first and last day and the config."""
+    if config.until is not None:
+        until = config.until
+    elif config.input_csv is None:
+        until = min(last_day, _today_utc() - timedelta(days=1))  # today is still filling up
+    else:
+        until = last_day
+    if config.since is not None:
+        since = config.since
+    elif config.input_csv is None:
+        since = until - timedelta(days=config.history_days - 1)
+    else:
+        since = first_day
+    if since > until:
+        raise ForecastInputError(f"empty window: since {since} is after until {until}")
+    return since, until
+
+
+def load_series(spark: SparkSession, settings: Settings, config: ForecastTrendsConfig
+                ) -> tuple[DataFrame, date, date, int]:
+    """Observed values per term and period in the window: (frame, since, until, input rows).
+
+    frame columns: term_type, term, ds (date), y (double); only periods with data.
+    """
+    from pyspark.sql import functions as F
+
+    if config.input_csv is not None:
+        observed = read_csv_series(spark, config).cache()
+        bounds = observed.agg(F.min("ds").alias("lo"), F.max("ds").alias("hi")).first()
+        if bounds is None or bounds["hi"] is None:
+            raise ForecastInputError(f"{config.input_csv}: no rows with a date and a term")
+        since, until = resolve_window(bounds["hi"], bounds["lo"], config)
+        window = observed.where(F.col("ds").between(since, until))
+        if config.term_types:
+            window = window.where(F.col(TERM_TYPE_COL).isin(list(config.term_types)))
+        return window, since, until, window.count()
+
+    counts = read_lake_counts(spark, settings)
+    if config.value_column not in counts.columns:
+        raise ForecastInputError(f"{lake.TREND_COUNTS} has no column {config.value_column!r}")
+    if config.until is None or config.since is None:
+        bounds = counts.agg(F.min(lake.DATE_COL).alias("lo"), F.max(lake.DATE_COL).alias("hi")).first()
+        if bounds is None or bounds["hi"] is None:
+            raise ForecastInputError(f"{lake.TREND_COUNTS} is empty")
+        since, until = resolve_window(bounds["hi"], bounds["lo"], config)
+    else:
+        since, until = resolve_window(config.until, config.since, config)
+    rows = counts.where(F.col(lake.DATE_COL).between(since, until))  # partition pruning
+    rows = rows.where(F.to_date(F.col(lake.HOUR_COL)).between(since, until))
+    if config.term_types:
+        rows = rows.where(F.col(TERM_TYPE_COL).isin(list(config.term_types)))
+    rows = rows.cache()
+    n_input = rows.count()
+    observed = rows.groupBy(TERM_TYPE_COL, TERM_COL, F.to_date(F.col(lake.HOUR_COL)).alias("ds")).agg(
+        F.sum(F.col(config.value_column).cast("double")).alias("y"))
+    return observed, since, until, n_input
+
+
+# --- screening ---------------------------------------------------------------------------------
+
+
+def screen_terms(observed: DataFrame, until: date, model: TrendForecastConfig) -> pd.DataFrame:
+    """Per term: first period, periods in the window, non-zero periods, and why it is set aside.
+
+    Computed in Spark (one row per term comes back), so a long tail of rare hashtags never
+    reaches the Prophet stage.
+    """
+    from pyspark.sql import functions as F
+
+    stats = observed.groupBy(*KEYS).agg(
+        F.min("ds").alias("first_ds"),
+        F.sum(F.when(F.col("y") != 0, 1).otherwise(0)).alias("n_nonzero"),
+    ).toPandas()
+    end = pd.Timestamp(until)
+    stats["n_periods"] = [periods_between(pd.Timestamp(first), end, model.freq) for first in stats["first_ds"]]
+    stats["reason"] = [set_aside_reason(int(n), int(nz), model)
+                       for n, nz in zip(stats["n_periods"], stats["n_nonzero"], strict=True)]
+    return stats
+
+
+# --- the per-term fit stage --------------------------------------------------------------------
+
+
+def _nan_to_none(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def fit_terms_udf(model: TrendForecastConfig, until: date, calendar: pd.DataFrame,
+                  verbose: bool) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """The function applyInPandas runs per term: forecast rows plus one JSON summary row."""
+    end = pd.Timestamp(until)
+    columns = [name.split()[0] for name in _FIT_SCHEMA.split(", ")]
+
+    def fit_one(group: pd.DataFrame) -> pd.DataFrame:
+        term_type, term = group[TERM_TYPE_COL].iloc[0], group[TERM_COL].iloc[0]
+        result = forecast_term(group[["ds", "y"]], end, model, calendar, verbose=verbose)
+        summary: dict[str, Any] = {
+            "status": result.status, "reason": result.reason, "n_periods": result.n_periods,
+            "n_filled": result.n_filled, "fit_seconds": result.fit_seconds,
+        }
+        frames = []
+        if result.status == OK:
+            assert result.forecast is not None and result.backtest is not None
+            summary["growth"] = {k: _nan_to_none(v) for k, v in asdict(result.growth).items()}
+            backtest = result.backtest.assign(cutoff=result.backtest["cutoff"].dt.strftime("%Y-%m-%d"))
+            summary["backtest"] = [{k: _nan_to_none(v) for k, v in row.items()}
+                                   for row in backtest.to_dict("records")]
+            rows = result.forecast.assign(term_type=term_type, term=term, record=_FORECAST_RECORD,
+                                          payload=None)
+            frames.append(rows)
+        summary_row = {name: None for name in columns}
+        summary_row.update(term_type=term_type, term=term, record=_SUMMARY_RECORD,
+                           payload=json.dumps(summary))
+        frames.append(pd.DataFrame([summary_row]))
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return out[columns]
+
+    return fit_one
+
+
+class _StageProgress(threading.Thread):
+    """Polls Spark's status tracker and reports completed/total tasks of a job group."""
+
+    def __init__(self, spark: SparkSession, group: str, on_progress: ProgressCallback, stage: str):
+        super().__init__(daemon=True)
+        self.tracker = spark.sparkContext.statusTracker()
+        self.group, self.on_progress, self.stage = group, on_progress, stage
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            done = total = 0
+            for job_id in self.tracker.getJobIdsForGroup(self.group):
+                job = self.tracker.getJobInfo(job_id)
+                for stage_id in job.stageIds if job else []:
+                    info = self.tracker.getStageInfo(stage_id)
+                    if info and info.numTasks > total:  # the widest stage is the fit stage
+                        done, total = info.numCompletedTasks, info.numTasks
+            if total:
+                self.on_progress(self.stage, done, total)
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+
+def _summaries_to_tables(rows: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Summary payloads → (scores, backtest, failed)."""
+    scores, backtests, failed = [], [], []
+    for row in rows:
+        payload = json.loads(row["payload"])
+        key = {TERM_TYPE_COL: row[TERM_TYPE_COL], TERM_COL: row[TERM_COL]}
+        if payload["status"] != OK:
+            failed.append({**key, "status": payload["status"], "reason": payload["reason"],
+                           "n_periods": payload["n_periods"]})
+            continue
+        growth = payload["growth"]
+        scores.append({**key, "trend_class": growth["trend_class"], "growth_score": growth["score"],
+                       **{k: growth[k] for k in ("level_change", "trend_change", "p_up", "recent_level",
+                                                  "baseline_level", "last_actual", "anomaly",
+                                                  "anomaly_outside")},
+                       "n_periods": payload["n_periods"], "n_filled": payload["n_filled"],
+                       "fit_seconds": payload["fit_seconds"]})
+        backtests.extend({**key, **entry} for entry in payload["backtest"])
+    backtest = pd.DataFrame(backtests, columns=[*KEYS, "cutoff", "model", "horizon", "mase", "smape", "coverage"])
+    backtest = backtest.astype({"mase": float, "smape": float, "coverage": float})
+    return pd.DataFrame(scores), backtest, pd.DataFrame(failed, columns=[*KEYS, "status", "reason", "n_periods"])
+
+
+def summarize_backtests(backtest: pd.DataFrame) -> pd.DataFrame:
+    """Per term and model: mean MASE, sMAPE and coverage over the cutoffs."""
+    columns = [*KEYS, "model", "mase", "smape", "coverage", "n_cutoffs"]
+    if backtest.empty:
+        return pd.DataFrame(columns=columns)
+    summary = backtest.groupby([*KEYS, "model"], sort=False).agg(
+        mase=("mase", "mean"), smape=("smape", "mean"), coverage=("coverage", "mean"),
+        n_cutoffs=("cutoff", "nunique")).reset_index()
+    return summary[columns]
+
+
+def rank_terms(scores: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """The rising list: scores joined with backtest means, ranked within rising/steady/fading.
+
+    Rising terms come first, strongest first; then steady ones; then fading ones, the most
+    fading first. `beats_seasonal_naive`: Prophet's mean MASE below seasonal naive's.
+    """
+    if scores.empty:
+        return pd.DataFrame(columns=list(RISING_COLUMNS))
+    wide = summary.pivot_table(index=KEYS, columns="model", values=["mase", "smape", "coverage"])
+    flat = pd.DataFrame(index=wide.index)
+    for model in MODELS:
+        for metric in ("mase", "smape"):
+            flat[f"{model}_{metric}"] = wide.get((metric, model), math.nan)
+    flat["prophet_coverage"] = wide.get(("coverage", PROPHET), math.nan)
+    ranked = scores.merge(flat.reset_index(), on=KEYS, how="left")
+    ranked["beats_seasonal_naive"] = ranked["prophet_mase"] < ranked["seasonal_naive_mase"]
+    order = ranked["trend_class"].map(CLASS_ORDER)
+    strength = ranked["growth_score"].where(ranked["trend_class"] != FADING, -ranked["growth_score"])
+    ranked = ranked.assign(_order=order, _strength=strength).sort_values(
+        ["_order", "_strength", TERM_COL], ascending=[True, False, True], kind="stable")
+    ranked["rank"] = ranked.groupby("trend_class").cumcount() + 1
+    return ranked[list(RISING_COLUMNS)].reset_index(drop=True)
+
+
+def run_metrics(rising: pd.DataFrame, summary: pd.DataFrame, set_aside: pd.DataFrame) -> dict[str, float]:
+    """Run-level metrics for MLflow and the console."""
+    metrics: dict[str, float] = {
+        "n_forecast": float(len(rising)),
+        "n_set_aside": float((set_aside["status"] == SET_ASIDE).sum()) if len(set_aside) else 0.0,
+        "n_failed": float((set_aside["status"] == FAILED).sum()) if len(set_aside) else 0.0,
+    }
+    metrics["n_terms"] = metrics["n_forecast"] + metrics["n_set_aside"] + metrics["n_failed"]
+    comparable = rising.dropna(subset=["prophet_mase", "seasonal_naive_mase"])
+    metrics["share_beating_seasonal_naive"] = (
+        float(comparable["beats_seasonal_naive"].mean()) if len(comparable) else math.nan)
+    for model in MODELS:
+        rows = summary[summary["model"] == model]
+        metrics[f"mean_mase_{model}"] = float(rows["mase"].mean()) if len(rows) else math.nan
+        metrics[f"median_mase_{model}"] = float(rows["mase"].median()) if len(rows) else math.nan
+        metrics[f"mean_smape_{model}"] = float(rows["smape"].mean()) if len(rows) else math.nan
+    metrics["mean_coverage_prophet"] = float(rising["prophet_coverage"].mean()) if len(rising) else math.nan
+    for trend_class in (RISING, STEADY, FADING):
+        metrics[f"n_{trend_class}"] = float((rising["trend_class"] == trend_class).sum())
+    metrics["n_anomalies"] = float(rising["anomaly"].notna().sum()) if len(rising) else 0.0
+    return metrics
+
+
+def _write_reports(result: ForecastResult, config: ForecastTrendsConfig) -> None:
+    out = result.report_dir
+    out.mkdir(parents=True, exist_ok=True)
+    result.backtest.to_csv(out / "backtest.csv", index=False)
+    result.backtest_summary.to_csv(out / "backtest_summary.csv", index=False)
+    result.rising.to_csv(out / "rising.csv", index=False)
+    records = json.loads(result.rising.to_json(orient="records"))
+    (out / "rising.json").write_text(json.dumps(
+        {"source": result.source, "since": str(result.since), "until": str(result.until),
+         "run_id": result.run_id, "terms": records}, indent=2))
+    result.set_aside.to_csv(out / "set_aside.csv", index=False)
+    (out / "config.json").write_text(json.dumps(config.as_params(), indent=2, default=str))
+
+
+# --- the job -----------------------------------------------------------------------------------
+
+
+def forecast_trends(
+    spark: SparkSession,
+    settings: Settings,
+    config: ForecastTrendsConfig,
+    on_progress: ProgressCallback | None = None,
+    log_to_mlflow: bool = True,
+) -> ForecastResult:
+    """Read the series, forecast and backtest every term on Spark, write and log the outputs.
+
+    `on_progress(stage, done, total)` hears about each stage (total None: unknown length).
+    With `log_to_mlflow`, the run is logged to `config.experiment` on the tracking server that
+    `glamcast.mlflow_tracking` resolves; the run is marked FAILED if the job raises.
+    """
+    report = on_progress or (lambda stage, done, total: None)
+    started = time.perf_counter()
+    report("reading series", None, None)
+    observed, since, until, n_input = load_series(spark, settings, config)
+    observed = observed.cache()
+    stats = screen_terms(observed, until, config.model)
+    if log_to_mlflow:
+        import mlflow
+
+        from glamcast.mlflow_tracking import use_experiment
+
+        use_experiment(settings, config.experiment)
+        tracking: Any = mlflow.start_run(run_name=f"{source_name(config)} {until}")
+    else:
+        tracking = contextlib.nullcontext()
+    with tracking as run:
+        result = _forecast_window(spark, settings, config, observed, stats, since, until, n_input,
+                                  run.info.run_id if run else None, report, started)
+        if run is not None:
+            _log_run(result, config)
+    report("done", 1, 1)
+    return result
+
+
+def _forecast_window(spark: SparkSession, settings: Settings, config: ForecastTrendsConfig,
+                     observed: DataFrame, stats: pd.DataFrame, since: date, until: date,
+                     n_input: int, run_id: str | None, report: ProgressCallback,
+                     started: float) -> ForecastResult:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    model, source = config.model, source_name(config)
+    eligible = stats[stats["reason"].isna()][KEYS]
+    screened_out = stats[stats["reason"].notna()].assign(status=SET_ASIDE)[
+        [*KEYS, "status", "reason", "n_periods"]]
+    first_year = min([day.year for day in stats["first_ds"]] or [since.year])
+    calendar = model.holiday_calendar(first_year, until.year + 1 + model.horizon // 365)
+    stage = f"fitting {len(eligible)} terms (tasks)"
+    fitted, summaries, n_fit_rows = None, [], 0
+    if len(eligible):
+        n_tasks = min(len(eligible), spark.sparkContext.defaultParallelism * config.tasks_per_core)
+        keys = spark.createDataFrame(eligible, schema="term_type string, term string")
+        series = observed.join(F.broadcast(keys), on=KEYS).repartition(n_tasks, *KEYS)
+        fitted = series.groupBy(*KEYS).applyInPandas(
+            fit_terms_udf(model, until, calendar, config.verbose_stan), _FIT_SCHEMA,
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        group = f"forecast_trends-{run_id or time.time_ns()}"
+        spark.sparkContext.setJobGroup(group, stage)
+        poller = _StageProgress(spark, group, report, stage)
+        report(stage, 0, n_tasks)
+        poller.start()
+        try:
+            n_fit_rows = fitted.count()  # runs every fit once; later reads hit the cache
+        finally:
+            poller.stopped.set()
+            poller.join()
+        report(stage, n_tasks, n_tasks)
+        summaries = fitted.where(F.col("record") == _SUMMARY_RECORD).select(*KEYS, "payload").collect()
+    fit_seconds = time.perf_counter() - started
+
+    scores, backtest, failed = _summaries_to_tables(summaries)
+    set_aside = pd.concat([frame for frame in (screened_out, failed) if len(frame)] or [screened_out],
+                          ignore_index=True).sort_values(KEYS, kind="stable").reset_index(drop=True)
+    summary = summarize_backtests(backtest)
+    rising = rank_terms(scores, summary)
+
+    forecasts_path = None
+    if fitted is not None and config.write_lake:
+        report("writing forecasts", None, None)
+        forecasts_path = write_forecasts(fitted, settings, source, until, run_id)
+    report_dir = config.report_dir or (
+        settings.state_path / "reports" / "forecast_trends" / f"{until}-{source.replace(':', '-')}")
+    metrics = run_metrics(rising, summary, set_aside)
+    metrics.update(
+        n_input_rows=float(n_input), n_series_rows=float(observed.count()),
+        n_forecast_rows=float(n_fit_rows - len(summaries)),
+        n_filled_periods=float(rising["n_filled"].sum()) if len(rising) else 0.0,
+        fit_seconds=fit_seconds,
+    )
+    result = ForecastResult(source, since, until, run_id, rising, backtest, summary, set_aside,
+                            metrics, forecasts_path, report_dir)
+    _write_reports(result, config)
+    if fitted is not None and config.top_plots > 0 and len(rising):
+        report("plotting", None, None)
+        result.plots = _plot_top_terms(fitted, result, config, calendar)
+    if fitted is not None:
+        fitted.unpersist()
+    observed.unpersist()
+    result.metrics["total_seconds"] = time.perf_counter() - started
+    return result
+
+
+def write_forecasts(fitted: DataFrame, settings: Settings, source: str, until: date,
+                    run_id: str | None) -> str:
+    """Write the forecast rows to ``forecasts/date=<until>/source=<source>`` (replacing it)."""
+    from pyspark.sql import functions as F
+
+    path = (f"{settings.lake_root.rstrip('/')}/{lake.FORECASTS}/{lake.DATE_COL}={until.isoformat()}"
+            f"/source={source.replace(':', '-')}")
+    rows = fitted.where(F.col("record") == _FORECAST_RECORD).select(
+        *KEYS, "ds", "y", "yhat", "yhat_lower", "yhat_upper", *COMPONENTS, "holiday", "is_forecast",
+        F.lit(until).cast("date").alias("origin"), F.lit(run_id).cast("string").alias("run_id"),
+        F.current_timestamp().alias("generated_at"),
+    )
+    rows.write.mode("overwrite").parquet(path)
+    return path
+
+
+def _plot_top_terms(fitted: DataFrame, result: ForecastResult, config: ForecastTrendsConfig,
+                    calendar: pd.DataFrame) -> list[Path]:
+    from pyspark.sql import functions as F
+
+    from models.trend_plots import plot_overview, plot_term
+
+    rising = result.rising
+    top = pd.concat([rising[rising["trend_class"] == RISING].head(config.top_plots),
+                     rising[rising["trend_class"] == FADING].head(config.top_plots)])
+    if top.empty:  # nothing moves: show the strongest steady terms instead
+        top = rising.head(config.top_plots)
+    keys = fitted.sparkSession.createDataFrame(top[KEYS], schema="term_type string, term string")
+    frames = fitted.where(F.col("record") == _FORECAST_RECORD).join(F.broadcast(keys), on=KEYS).toPandas()
+    plots_dir = result.report_dir / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for position, row in enumerate(top.itertuples(index=False), start=1):
+        frame = frames[(frames[TERM_TYPE_COL] == row.term_type) & (frames[TERM_COL] == row.term)]
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{position:02d}-{row.trend_class}-{row.term_type}-{row.term}")
+        paths.append(plot_term(frame, row._asdict(), calendar, plots_dir / f"{name}.png",
+                               history_days=config.plot_history_days))
+    paths.append(plot_overview(rising, plots_dir / "overview.png"))
+    return paths
+
+
+def _log_run(result: ForecastResult, config: ForecastTrendsConfig) -> None:
+    import mlflow
+
+    params = config.as_params()
+    params.update(source=result.source, window_since=str(result.since), window_until=str(result.until),
+                  forecasts_path=result.forecasts_path or "none")
+    mlflow.log_params({key: str(value)[:500] for key, value in params.items()})
+    mlflow.set_tags({"glamcast.job": "forecast_trends", "glamcast.source": result.source,
+                     "glamcast.window": f"{result.since}..{result.until}"})
+    mlflow.log_metrics({key: value for key, value in result.metrics.items() if not math.isnan(value)})
+    mlflow.log_artifacts(str(result.report_dir))
+
+
+# --- entry points ------------------------------------------------------------------------------
+
+
+def build_config(
+    *,
+    horizon: int | None = None,
+    interval_width: float = 0.8,
+    since: date | None = None,
+    until: date | None = None,
+    input_csv: Path | None = None,
+    freq: str = "D",
+    season_length: int | None = None,
+    gap_fill: str = "zero",
+    cutoffs: int = 3,
+    holidays: str | None = None,
+    uncertainty_samples: int = 200,
+    value_column: str = lake.WEIGHT_COL,
+    term_types: Sequence[str] = (),
+    top_plots: int = 6,
+    write_lake: bool = True,
+    verbose_stan: bool = False,
+) -> ForecastTrendsConfig:
+    """The job config from command-line options (None: the frequency's default)."""
+    overrides: dict[str, Any] = {
+        "interval_width": interval_width, "gap_fill": gap_fill, "n_cutoffs": cutoffs,
+        "uncertainty_samples": uncertainty_samples,
+    }
+    if horizon is not None:
+        overrides["horizon"] = horizon
+    if season_length is not None:
+        overrides["season_length"] = season_length
+    if holidays is not None:
+        overrides["holidays"] = tuple(n.strip() for n in holidays.split(",") if n.strip() and n.strip() != "none")
+    model = model_config_for(freq, **overrides)
+    model.holiday_calendar(2024, 2024)  # unknown names fail here, before Spark starts
+    return ForecastTrendsConfig(model=model, since=since, until=until, input_csv=input_csv,
+                                value_column=value_column, term_types=tuple(term_types),
+                                top_plots=top_plots, write_lake=write_lake, verbose_stan=verbose_stan)
+
+
+def model_config_for(freq: str, **overrides: Any) -> TrendForecastConfig:
+    """Per-term defaults for a frequency: daily as in TrendForecastConfig; monthly scaled to months."""
+    if freq == "MS":
+        monthly = {"freq": "MS", "season_length": 12, "horizon": 12, "min_train_periods": 36,
+                   "recent_periods": 3, "baseline_periods": 12, "compare_periods": 3,
+                   "anomaly_periods": 3, "anomaly_min_outside": 2, "holidays": ()}
+        return TrendForecastConfig(**{**monthly, **overrides})
+    return TrendForecastConfig(freq=freq, **overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``spark-submit jobs/forecast_trends.py [options]``: the options of ``glamcast forecast``."""
+    from glamcast import cli
+
+    sys.argv = ["forecast_trends.py", "forecast", *(sys.argv[1:] if argv is None else argv)]
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()
