@@ -184,20 +184,25 @@ class World:
             encoder.social(day, social),
         ])
 
-    def records(self) -> Iterator[Record]:
-        """Every record of the run in time order: the catalogue first, then day by day."""
+    def record_batches(self) -> Iterator[list[Record]]:
+        """The records of `records()`, in time order, as one list per simulated day."""
         encoder = RecordEncoder(self)
         catalog, _ = encoder.catalog().split_sorted(np.iinfo(np.int64).max)
-        yield from catalog
+        yield catalog
         carry = EncodedBatch.empty()
         for day in range(self.config.days):
             # Sessions that run past midnight spill into the next day: hold them back until then.
             ready, carry = EncodedBatch.concat([carry, self.day_batches(day, encoder)]).split_sorted(
                 self.config.start_ms + (day + 1) * DAY_MS
             )
-            yield from ready
+            yield ready
         rest, _ = carry.split_sorted(np.iinfo(np.int64).max)
-        yield from rest
+        yield rest
+
+    def records(self) -> Iterator[Record]:
+        """Every record of the run in time order: the catalogue first, then day by day."""
+        for batch in self.record_batches():
+            yield from batch
 
     # --- truth ---------------------------------------------------------------------------------
 

@@ -8,11 +8,15 @@ one-call entry points behind `glamcast simulate`; both also save the world's tru
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
+import traceback
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
+from queue import Empty
 from typing import BinaryIO, Literal
 
 import pyarrow as pa
@@ -154,6 +158,53 @@ def _write_parquet(records: Iterable[Record], out_dir: Path) -> dict[str, int]:
     return {topic: len(events) for topic, events in rows.items()}
 
 
+class SimulationFailed(RuntimeError):
+    """The background simulation process failed; the message carries its traceback."""
+
+
+def _generate_into(config: SimulationConfig, queue: multiprocessing.Queue) -> None:
+    """Child process body: put each day's records on `queue`, then None (or the error)."""
+    try:
+        for batch in World.build(config).record_batches():
+            queue.put(batch)
+        queue.put(None)
+    except Exception:  # noqa: BLE001 - handed to the parent, which re-raises it
+        queue.put(SimulationFailed(traceback.format_exc()))
+
+
+def records_in_background(config: SimulationConfig, *, days_ahead: int = 3) -> Iterator[Record]:
+    """The records of `World.build(config).records()`, generated in a child process.
+
+    On a machine with two or more cores the generation then overlaps with whatever consumes the
+    records (the Kafka producer), instead of adding to it. At most `days_ahead` days of records
+    wait in memory. The child is stopped if the consumer stops early.
+    """
+    config = replace(config, start=config.start_date)  # parent and child agree on the window
+    context = multiprocessing.get_context("spawn")  # no fork of a process with client threads
+    queue = context.Queue(maxsize=days_ahead)
+    child = context.Process(target=_generate_into, args=(config, queue), daemon=True,
+                            name="glamcast-simulate")
+    child.start()
+    try:
+        while True:
+            try:
+                batch = queue.get(timeout=1.0)
+            except Empty:
+                if not child.is_alive():
+                    raise SimulationFailed(f"simulation process exited with {child.exitcode}")
+                continue
+            if batch is None:
+                break
+            if isinstance(batch, SimulationFailed):
+                raise batch
+            yield from batch
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
+        queue.close()
+
+
 def simulate_to_files(
     config: SimulationConfig, out_dir: Path, fmt: FileFormat = "jsonl"
 ) -> dict[str, int]:
@@ -176,11 +227,12 @@ def simulate_to_kafka(
 
     The truth goes to `truth_dir`, by default ``<state_dir>/simulation/truth``.
     """
-    world = World.build(config)
-    world.save_truth(truth_dir or settings.state_path / "simulation" / TRUTH_DIR)
+    config = replace(config, start=config.start_date)
+    World.build(config).save_truth(truth_dir or settings.state_path / "simulation" / TRUTH_DIR)
     broker.create_topics(settings)
+    records = records_in_background(config)  # overlaps generation with sending
     producer = broker.producer(settings)
     try:
-        return write_to_kafka(world.records(), producer, rate=rate, progress=progress)
+        return write_to_kafka(records, producer, rate=rate, progress=progress)
     finally:
         producer.close()

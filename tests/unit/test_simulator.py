@@ -25,7 +25,13 @@ from glamcast.simulator import config as rates
 from glamcast.simulator.catalog import CATEGORIES
 from glamcast.simulator.records import Record
 from glamcast.simulator.trends import FADING_TERM, RISING_TERM
-from glamcast.simulator.writers import TokenBucket, write_to_files, write_to_kafka
+from glamcast.simulator.writers import (
+    TokenBucket,
+    records_in_background,
+    simulate_to_files,
+    write_to_files,
+    write_to_kafka,
+)
 
 START = date(2025, 1, 20)
 CONFIG = SimulationConfig(users=800, days=35, start=START, seed=11)
@@ -338,3 +344,20 @@ def test_write_to_kafka_sends_everything_and_honours_the_rate():
 def test_token_bucket_rejects_a_non_positive_rate():
     with pytest.raises(ValueError):
         TokenBucket(0)
+
+
+def test_background_generation_yields_the_same_records_and_stops_early():
+    config = _small()
+    assert list(records_in_background(config)) == list(World.build(config).records())
+    stream = records_in_background(config)
+    first = next(stream)
+    assert first.topic == topics.CATALOG
+    stream.close()  # the child process is stopped, not left running
+
+
+def test_simulate_to_files_writes_topics_and_truth(tmp_path: Path):
+    counts = simulate_to_files(_small(), tmp_path, "jsonl")
+    assert counts[topics.TRYON] > 0
+    assert sorted(p.name for p in (tmp_path / "truth").iterdir()) == [
+        "products.parquet", "trends.parquet", "users.parquet", "utility.parquet"]
+    assert len(pd.read_parquet(tmp_path / "truth" / "users.parquet")) == _small().users
