@@ -202,9 +202,10 @@ def _category_counts(total: int) -> np.ndarray:
     """Products per category: the profile shares of `total`, at least two each, summing exactly."""
     shares = np.array([profile.share for profile in CATEGORY_PROFILES.values()])
     counts = np.maximum(2, np.floor(shares / shares.sum() * total)).astype(int)
-    remainder = total - counts.sum()
+    while counts.sum() > total:  # the floor of two pushed small catalogues over: trim the largest
+        counts[np.argmax(counts)] -= 1
     order = np.argsort(-shares, kind="stable")
-    counts[order[: max(0, remainder)]] += 1
+    counts[order[: total - counts.sum()]] += 1
     return counts
 
 
@@ -264,6 +265,11 @@ def make_catalog(config: SimulationConfig, rng: np.random.Generator) -> pd.DataF
     ]
     catalog["quality"] = rng.normal(0.0, 0.35, size=count)  # hidden: how well-made it is
     catalog["launched_at_ms"] = _launch_times(config, rng, count)
+    # Every category keeps one product on sale from the first day, whatever the launch draw.
+    first_of_category = ~catalog["category"].duplicated()
+    catalog.loc[first_of_category, "launched_at_ms"] = np.minimum(
+        catalog.loc[first_of_category, "launched_at_ms"], config.start_ms - 30 * 86_400_000
+    )
     codes = {category.value: profile.rees46_code for category, profile in CATEGORY_PROFILES.items()}
     catalog["category_code"] = catalog["category"].map(codes)
     ids = {category.value: _rees46_category_id(i) for i, category in enumerate(CATEGORIES)}

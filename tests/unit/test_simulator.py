@@ -361,3 +361,12 @@ def test_simulate_to_files_writes_topics_and_truth(tmp_path: Path):
     assert sorted(p.name for p in (tmp_path / "truth").iterdir()) == [
         "products.parquet", "trends.parquet", "users.parquet", "utility.parquet"]
     assert len(pd.read_parquet(tmp_path / "truth" / "users.parquet")) == _small().users
+
+
+@pytest.mark.parametrize("products", [24, 25, 100])
+def test_small_catalogues_have_the_asked_size_and_every_category_on_sale(products: int):
+    world = World.build(SimulationConfig(users=5, days=3, products=products, start=START))
+    catalog = world.catalog
+    assert len(catalog) == products
+    on_sale = catalog[catalog["launched_at_ms"] <= world.config.start_ms]
+    assert set(on_sale["category"]) == {category.value for category in CATEGORIES}
