@@ -36,6 +36,7 @@ FileFormat = Literal["jsonl", "parquet"]
 _TIME_FIELDS = ("ts", "event_time", "launched_at")
 #: Records between progress-bar refreshes (refreshing per record would cost more than sending).
 _PROGRESS_EVERY = 2_000
+_MIN_SLEEP_S = 0.001
 TRUTH_DIR = "truth"
 
 
@@ -52,14 +53,15 @@ class TokenBucket:
 
     def take(self) -> None:
         """Wait until one token is available and take it."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1.0:
-            time.sleep((1.0 - self.tokens) / self.rate)
-            self.tokens = 1.0
-            self.updated = time.monotonic()
-        self.tokens -= 1.0
+        while True:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                return
+            # Sleep at least 1 ms: finer sleeps cost more than they pace; the bucket catches up.
+            time.sleep(max(_MIN_SLEEP_S, (1.0 - self.tokens) / self.rate))
 
 
 def _progress(enabled: bool) -> Progress:
@@ -86,6 +88,7 @@ def write_to_kafka(
     failures: list[BaseException] = []
     counts: Counter[str] = Counter()
     bucket = TokenBucket(rate) if rate else None
+    every = _PROGRESS_EVERY if not rate else max(1, min(_PROGRESS_EVERY, int(rate / 5)))
     started = time.monotonic()
     with _progress(progress) as bar:
         task = bar.add_task("send", total=total, speed="")
@@ -98,7 +101,7 @@ def write_to_kafka(
             future.add_errback(failures.append)
             counts[record.topic] += 1
             sent += 1
-            if sent % _PROGRESS_EVERY == 0:
+            if sent % every == 0:
                 speed = sent / max(1e-9, time.monotonic() - started)
                 bar.update(task, completed=sent, speed=f"{speed:,.0f}/s")
         producer.flush()
