@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from kafka.partitioner.default import DefaultPartitioner
 
 from glamcast import topics
 from glamcast.events import TOPIC_MODELS, Rejection, decode_event
@@ -311,6 +312,22 @@ def test_write_to_files_jsonl_and_parquet(tmp_path: Path):
         write_to_files(records, tmp_path / "x", "csv")  # type: ignore[arg-type]
 
 
+class _Cluster:
+    """Just enough cluster metadata for kafka-python's DefaultPartitioner."""
+
+    def __init__(self, partitions: set[int]) -> None:
+        self._partitions = partitions
+
+    def topics(self):
+        return {topics.SOCIAL}
+
+    def partitions_for_topic(self, topic):
+        return self._partitions
+
+    def available_partitions_for_topic(self, topic):
+        return self._partitions
+
+
 class _Future:
     def add_errback(self, callback):
         return self
@@ -321,9 +338,12 @@ class _FakeProducer:
         self.sent: list[tuple] = []
         self.flushed = False
 
-    def send(self, topic, *, key, value, timestamp_ms):
-        self.sent.append((topic, key, value, timestamp_ms))
+    def send(self, topic, *, key, value, partition, timestamp_ms):
+        self.sent.append((topic, key, value, partition, timestamp_ms))
         return _Future()
+
+    def partitions_for(self, topic):
+        return {0, 1, 2, 3} if topic == topics.SOCIAL else set(range(8))
 
     def flush(self):
         self.flushed = True
@@ -334,7 +354,13 @@ def test_write_to_kafka_sends_everything_and_honours_the_rate():
     producer = _FakeProducer()
     counts = write_to_kafka(records, producer, rate=None)
     assert counts == {topics.SOCIAL: 1_000}
-    assert producer.flushed and producer.sent[5] == (topics.SOCIAL, b"k5", b"{}", 5)
+    assert producer.flushed
+    default = DefaultPartitioner()
+    for topic, key, value, partition, timestamp_ms in producer.sent[:50]:
+        metadata = _Cluster(producer.partitions_for(topic))
+        assert partition == default.partition(topic, key, key, value, value, metadata)
+    assert {sent[3] for sent in producer.sent} == {0, 1, 2, 3}
+    assert (producer.sent[5][1], producer.sent[5][2], producer.sent[5][4]) == (b"k5", b"{}", 5)
 
     started = time.monotonic()
     write_to_kafka(records, _FakeProducer(), rate=2_000.0)
