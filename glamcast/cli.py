@@ -7,8 +7,9 @@ modules it calls, which tests call directly.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from pydantic import ValidationError
@@ -127,6 +128,62 @@ def replay(
     if report.bad > len(report.errors):
         console.print(f"... and {report.bad - len(report.errors)} more rejected rows")
     console.print(f"good rows: {report.good}  bad rows: {report.bad}")
+
+
+@app.command()
+def simulate(
+    users: Annotated[int, typer.Option(help="People in the world.")] = 2_000,
+    days: Annotated[int, typer.Option(help="Simulated days.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 7,
+    start: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="First UTC day; default: today minus --days.")] = None,
+    rate: Annotated[Optional[float], typer.Option(help="Events per second into the broker; default: as fast as it takes them.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write files here instead of producing to Kafka.")] = None,
+    format: Annotated[str, typer.Option("--format", help="File format with --out: jsonl or parquet.")] = "jsonl",
+) -> None:
+    """Simulate the seeded world of try-ons, shop events and social posts (same seed, same events)."""
+    from glamcast.simulator.config import SimulationConfig
+    from glamcast.simulator.writers import simulate_to_files, simulate_to_kafka
+
+    config = SimulationConfig(users=users, days=days, seed=seed, start=start.date() if start else None)
+    if out is not None:
+        if format not in ("jsonl", "parquet"):
+            raise typer.BadParameter("expected jsonl or parquet", param_hint="--format")
+        counts = simulate_to_files(config, out, format)
+    else:
+        counts = simulate_to_kafka(get_settings(), config, rate=rate, progress=True)
+    table = Table(title="Simulated events")
+    table.add_column("topic")
+    table.add_column("events", justify="right")
+    for name, count in sorted(counts.items()):
+        table.add_row(name, f"{count:,}")
+    table.add_row("[bold]total", f"[bold]{sum(counts.values()):,}")
+    console.print(table)
+
+
+@app.command()
+def demo(
+    quick: Annotated[bool, typer.Option(help="A small world, for a first look in a few minutes.")] = False,
+) -> None:
+    """The main job end to end on the local stack, with a summary at the end."""
+    from glamcast.demo import DemoConfig, run_demo
+
+    run_demo(get_settings(), DemoConfig.quick() if quick else DemoConfig(), console)
+
+
+# --- streams
+@app.command()
+def stream(
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes; the partitions are spread over them.")] = 1,
+    loglevel: Annotated[str, typer.Option("--loglevel", "-l", help="crit, error, warn, info or debug.")] = "info",
+) -> None:
+    """Run the stream workers (validation, dead letters, lake, trend counts) until SIGTERM or Ctrl-C."""
+    from streams.worker import run
+
+    settings = get_settings()
+    console.print(f"{workers} stream worker(s), app {settings.streams_app_id}, lake {settings.lake_root}; "
+                  f"metrics on port {settings.streams_web_port or 'auto'}+i at /metrics")
+    raise typer.Exit(run(settings, workers=workers, loglevel=loglevel))
+# --- end streams
 
 
 def main() -> None:

@@ -1,4 +1,8 @@
-"""The embedded stack through the real CLI: up, a harmless second up, status, down, purge."""
+"""The foundation through the real CLI: up, topics, simulate into the broker, read back, down.
+
+Every simulated event must arrive on its topic and validate, with exactly the event ids the same
+seed gives when simulated to files; `down` must leave no process of the stack behind.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,18 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
+
+from collections import defaultdict
 
 import psutil
 import pytest
+
+from glamcast import broker, topics
+from glamcast.events import TOPIC_MODELS, decode_event
+from glamcast.settings import Settings
+from glamcast.simulator.config import SimulationConfig
+from glamcast.simulator.writers import simulate_to_files
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +42,22 @@ def recorded_processes(state_dir) -> dict[str, psutil.Process]:
     return {name: psutil.Process(state[name]["pid"]) for name in ("broker", "mlflow")}
 
 
-def test_up_status_down_purge_leaves_nothing_behind(tmp_path):
+WORLD = {"users": 300, "days": 14, "seed": 11, "start": "2026-10-01"}
+
+
+def expected_event_ids(tmp_path) -> dict[str, set[str]]:
+    config = SimulationConfig(users=WORLD["users"], days=WORLD["days"], seed=WORLD["seed"],
+                              start=date.fromisoformat(WORLD["start"]))
+    out = tmp_path / "files"
+    simulate_to_files(config, out)
+    ids = {}
+    for topic_name in topics.INPUT_TOPICS:
+        path = out / f"{topic_name}.jsonl"
+        ids[topic_name] = {json.loads(line)["event_id"] for line in path.read_text().splitlines()}
+    return ids
+
+
+def test_up_topics_simulate_read_back_down(tmp_path, monkeypatch):
     state_dir = tmp_path / "state"
     glamcast(state_dir, "up")
     processes = recorded_processes(state_dir)
@@ -43,6 +71,21 @@ def test_up_status_down_purge_leaves_nothing_behind(tmp_path):
         n: p.pid for n, p in processes.items()}
 
     assert glamcast(state_dir, "status").stdout.count("healthy") == 2
+    assert glamcast(state_dir, "topics", "create").stdout.count("created") == len(topics.TOPICS)
+    assert glamcast(state_dir, "topics", "create").stdout.count("exists") == len(topics.TOPICS)
+
+    glamcast(state_dir, "simulate", *(f"--{name}={value}" for name, value in WORLD.items()))
+    monkeypatch.setenv("GLAMCAST_STATE_DIR", str(state_dir))
+    arrived: dict[str, list[str]] = defaultdict(list)
+    for record in broker.read_all(Settings(), topics.INPUT_TOPICS):
+        event = decode_event(TOPIC_MODELS[record.topic], record.value)
+        assert isinstance(event, TOPIC_MODELS[record.topic]), event
+        arrived[record.topic].append(event.event_id)
+    expected = expected_event_ids(tmp_path)
+    assert sum(len(ids) for ids in arrived.values()) >= 20_000
+    for topic_name in topics.INPUT_TOPICS:
+        assert len(arrived[topic_name]) == len(expected[topic_name]), topic_name
+        assert set(arrived[topic_name]) == expected[topic_name], topic_name
 
     down = glamcast(state_dir, "down", "--purge")
     assert "stopped: broker, mlflow" in down.stdout
