@@ -49,6 +49,7 @@ BRAND_POPULARITY_WEIGHT = 0.3
 PAIR_NOISE = 0.35
 #: Concentration of personal category interest around the catalogue mix (Dirichlet).
 CATEGORY_CONCENTRATION = 6.0
+_BLOCK_USERS = 8_192
 
 
 @dataclass
@@ -117,22 +118,25 @@ def make_tastes(users: pd.DataFrame, catalog: pd.DataFrame, rng: np.random.Gener
 
     codes = _product_codes(catalog)
     depth = (users["skin_tone"].to_numpy() - 5.5) / 4.5
+    tones = users["skin_tone"].to_numpy()
     lightness = lab_from_hex_array(catalog["shade_hex"])[:, 0]
     complexion = codes["complexion"]
-    utility = (
-        np.where(complexion, 0.0, family[:, codes["family"]])
-        + np.where(complexion, 0.0, DEPTH_WEIGHT * np.outer(depth, (50.0 - lightness) / 25.0))
-        - np.where(
-            complexion,
-            COMPLEXION_MATCH * np.abs(users["skin_tone"].to_numpy()[:, None] - codes["tone"]),
-            0.0,
+    utility = np.empty((n_users, n_products), dtype=np.float32)
+    # In blocks of people: the float64 temporaries of a large world would not fit at once.
+    for lo in range(0, n_users, _BLOCK_USERS):
+        rows = slice(lo, min(n_users, lo + _BLOCK_USERS))
+        utility[rows] = (
+            np.where(complexion, 0.0, family[rows][:, codes["family"]])
+            + np.where(complexion, 0.0,
+                       DEPTH_WEIGHT * np.outer(depth[rows], (50.0 - lightness) / 25.0))
+            - np.where(complexion,
+                       COMPLEXION_MATCH * np.abs(tones[rows, None] - codes["tone"]), 0.0)
+            + finish[rows][:, codes["finish"]]
+            + brand[rows][:, codes["brand"]]
+            + catalog["quality"].to_numpy()
+            - np.outer(price_sensitivity[rows], codes["log_relative_price"])
+            + rng.normal(0, PAIR_NOISE, (utility[rows].shape[0], n_products))
         )
-        + finish[:, codes["finish"]]
-        + brand[:, codes["brand"]]
-        + catalog["quality"].to_numpy()
-        - np.outer(price_sensitivity, codes["log_relative_price"])
-        + rng.normal(0, PAIR_NOISE, (n_users, n_products))
-    ).astype(np.float32)
     return Tastes(
         family=family, finish=finish, category=category, brand=brand,
         price_sensitivity=price_sensitivity, utility=utility,
