@@ -170,6 +170,21 @@ def demo(
     run_demo(get_settings(), DemoConfig.quick() if quick else DemoConfig(), console)
 
 
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Interface; default GLAMCAST_API_HOST.")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port; default GLAMCAST_API_PORT.")] = None,
+) -> None:
+    """Run the HTTP service: event ingest, health, metrics, OpenAPI docs at /docs."""
+    import uvicorn
+
+    from glamcast.api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port,
+                log_level="info")
+
+
 # --- streams
 @app.command()
 def stream(
@@ -184,6 +199,62 @@ def stream(
                   f"metrics on port {settings.streams_web_port or 'auto'}+i at /metrics")
     raise typer.Exit(run(settings, workers=workers, loglevel=loglevel))
 # --- end streams
+
+
+# --- forecast
+@app.command()
+def forecast(
+    horizon: Annotated[int | None, typer.Option(min=1, help="Periods ahead (default: 28 days; 12 with --freq MS).")] = None,
+    interval_width: Annotated[float, typer.Option(min=0.01, max=0.99, help="Coverage of the forecast band.")] = 0.8,
+    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day of history (default: two years before --until; a CSV's first day).")] = None,
+    until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of history (default: the last complete day in the data).")] = None,
+    input_csv: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="CSV export (date,term,value or ds,y) instead of the lake's trend_counts.")] = None,
+    freq: Annotated[str, typer.Option(help="Series frequency: D (daily) or MS (monthly).")] = "D",
+    season_length: Annotated[int | None, typer.Option(min=1, help="Seasonal-naive lag and MASE scale (default: 7 daily, 12 monthly).")] = None,
+    gap_fill: Annotated[str, typer.Option(help="Missing periods: zero (counts) or interpolate (levels).")] = "zero",
+    cutoffs: Annotated[int, typer.Option(min=1, help="Rolling-origin backtest cutoffs.")] = 3,
+    holidays: Annotated[str | None, typer.Option(help="Comma-separated events of models.beauty_calendar, or 'none' (default: all).")] = None,
+    uncertainty_samples: Annotated[int, typer.Option(min=0, help="Posterior draws for the band and P(up).")] = 200,
+    value: Annotated[str, typer.Option(help="trend_counts column to forecast: weight or events.")] = "weight",
+    term_type: Annotated[list[str] | None, typer.Option(help="Only this term type (repeatable).")] = None,
+    top_plots: Annotated[int, typer.Option(min=0, help="Plots for this many top rising and fading terms.")] = 6,
+    write_lake: Annotated[bool, typer.Option(help="Write the forecasts lake dataset.")] = True,
+    verbose_stan: Annotated[bool, typer.Option(help="Show cmdstan/Prophet output.")] = False,
+) -> None:
+    """Forecast every trend term (Prophet on Spark), backtest it, rank rising and fading terms."""
+    from glamcast.mlflow_tracking import tracking_uri
+    from glamcast.spark import spark_session
+    from jobs.forecast_trends import (
+        ForecastInputError,
+        build_config,
+        forecast_trends,
+        print_report,
+        rich_progress,
+    )
+
+    settings = get_settings()
+    try:
+        config = build_config(
+            horizon=horizon, interval_width=interval_width, since=since.date() if since else None,
+            until=until.date() if until else None, input_csv=input_csv, freq=freq,
+            season_length=season_length, gap_fill=gap_fill, cutoffs=cutoffs, holidays=holidays,
+            uncertainty_samples=uncertainty_samples, value_column=value, term_types=term_type or (),
+            top_plots=top_plots, write_lake=write_lake, verbose_stan=verbose_stan,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    uri = tracking_uri(settings)  # fail before Spark starts when no MLflow server is up
+    spark = spark_session(settings, app_name="forecast_trends")
+    try:
+        with progress_bar() as progress:
+            result = forecast_trends(spark, settings, config, on_progress=rich_progress(progress))
+    except ForecastInputError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        spark.stop()
+    print_report(result, console, tracking_uri=uri)
+# --- end forecast
 
 
 def main() -> None:

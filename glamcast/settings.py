@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     )
 
     # --- API ---------------------------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Interface `glamcast serve` binds to.")
+    api_port: int = Field(8000, description="Port of `glamcast serve`.")
+    api_max_request_bytes: int = Field(
+        4 * 1024 * 1024, description="Largest ingest request body; larger ones get 413."
+    )
+    api_max_batch_events: int = Field(
+        5_000, description="Most events one ingest request may carry; more get 413."
+    )
+    api_produce_timeout_s: float = Field(
+        10.0, description="How long ingest waits for the broker to confirm a batch before 503."
+    )
     api_keys: list[SecretStr] = Field(
         default_factory=list,
         description="Keys accepted in X-API-Key by the ingest gateway; `local` adds `dev-key`.",
