@@ -85,6 +85,9 @@ def spark_session(
     cores = local_cores(master) if master else None
     if cores is not None:
         builder = builder.config("spark.ui.enabled", "false")
+        # List a lake's many date=... directories on the driver: a Spark job per listing costs
+        # seconds on one machine, where the parallel listing buys nothing.
+        builder = builder.config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
         builder = builder.config(
             "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_log4j2_file(settings)}"
         )

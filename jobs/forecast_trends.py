@@ -137,6 +137,7 @@ class ForecastTrendsConfig:
 class ForecastResult:
     """What a run produced; the DataFrames are small (one row per term, or term × cutoff)."""
 
+    config: ForecastTrendsConfig
     source: str  # "trend_counts" or "csv:<file name>"
     since: date
     until: date
@@ -198,17 +199,40 @@ def read_csv_series(spark: SparkSession, config: ForecastTrendsConfig) -> DataFr
     frame = raw.select(term_type.alias(TERM_TYPE_COL), term.alias(TERM_COL), ds.alias("ds"),
                        F.col(value_col).cast("double").alias("y"))
     frame = frame.where(F.col("ds").isNotNull() & F.col(TERM_COL).isNotNull())
-    return frame.groupBy(*KEYS, "ds").agg(F.sum("y").alias("y"))
+    return frame.groupBy(*KEYS, "ds").agg(F.sum("y").alias("y"), F.count(F.lit(1)).alias("n_rows"))
 
 
-def read_lake_counts(spark: SparkSession, settings: Settings) -> DataFrame:
-    path = f"{settings.lake_root.rstrip('/')}/{lake.TREND_COUNTS}"
-    if "://" not in path and not Path(path).is_dir():
+def lake_days(settings: Settings, dataset: str = lake.TREND_COUNTS) -> list[date]:
+    """The dates that have a partition in a lake dataset, sorted (read from directory names)."""
+    import pyarrow.fs as pafs
+
+    fs, base = lake.filesystem(settings.lake_root)
+    root = f"{base}/{dataset}"
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
         raise ForecastInputError(
-            f"no {lake.TREND_COUNTS} dataset at {path}; run the streams (or the simulator) first, "
+            f"no {dataset} dataset at {root}; run the streams (or the simulator) first, "
             "or pass --input-csv"
         )
-    return spark.read.option("basePath", path).parquet(path)
+    prefix = f"{lake.DATE_COL}="
+    days = []
+    for info in fs.get_file_info(pafs.FileSelector(root)):
+        name = info.base_name
+        if info.type == pafs.FileType.Directory and name.startswith(prefix):
+            days.append(date.fromisoformat(name[len(prefix):]))
+    if not days:
+        raise ForecastInputError(f"{dataset} at {root} has no date partitions")
+    return sorted(days)
+
+
+def read_lake_counts(spark: SparkSession, settings: Settings, days: Sequence[date]) -> DataFrame:
+    """The `trend_counts` rows of the given date partitions (only those are listed and read)."""
+    base = f"{settings.lake_root.rstrip('/')}/{lake.TREND_COUNTS}"
+    paths = [f"{base}/{lake.partition_dir(lake.TREND_COUNTS, day).split('/', 1)[1]}" for day in days]
+    # The schema is known (glamcast.lake): giving it spares Spark a footer read per file.
+    schema = (f"{lake.HOUR_COL} timestamp, {lake.TERM_TYPE_COL} string, {lake.TERM_COL} string, "
+              f"{lake.SOURCE_COL} string, {lake.WEIGHT_COL} double, {lake.EVENTS_COL} bigint, "
+              f"{lake.DATE_COL} date")
+    return spark.read.schema(schema).option("basePath", base).parquet(*paths)
 
 
 def resolve_window(last_day: date, first_day: date, config: ForecastTrendsConfig) -> tuple[date, date]:
@@ -231,15 +255,16 @@ def resolve_window(last_day: date, first_day: date, config: ForecastTrendsConfig
 
 
 def load_series(spark: SparkSession, settings: Settings, config: ForecastTrendsConfig
-                ) -> tuple[DataFrame, date, date, int]:
-    """Observed values per term and period in the window: (frame, since, until, input rows).
+                ) -> tuple[DataFrame, date, date]:
+    """Observed values per term and period in the window: (frame, since, until).
 
-    frame columns: term_type, term, ds (date), y (double); only periods with data.
+    frame columns: term_type, term, ds (date), y (double), n_rows (input rows summed into it);
+    only periods with data.
     """
     from pyspark.sql import functions as F
 
     if config.input_csv is not None:
-        observed = read_csv_series(spark, config).cache()
+        observed = read_csv_series(spark, config)
         bounds = observed.agg(F.min("ds").alias("lo"), F.max("ds").alias("hi")).first()
         if bounds is None or bounds["hi"] is None:
             raise ForecastInputError(f"{config.input_csv}: no rows with a date and a term")
@@ -247,34 +272,30 @@ def load_series(spark: SparkSession, settings: Settings, config: ForecastTrendsC
         window = observed.where(F.col("ds").between(since, until))
         if config.term_types:
             window = window.where(F.col(TERM_TYPE_COL).isin(list(config.term_types)))
-        return window, since, until, window.count()
+        return window, since, until
 
-    counts = read_lake_counts(spark, settings)
+    days = lake_days(settings)
+    since, until = resolve_window(days[-1], days[0], config)
+    window_days = [day for day in days if since <= day <= until]
+    if not window_days:
+        raise ForecastInputError(f"{lake.TREND_COUNTS} has no data between {since} and {until}")
+    counts = read_lake_counts(spark, settings, window_days)
     if config.value_column not in counts.columns:
         raise ForecastInputError(f"{lake.TREND_COUNTS} has no column {config.value_column!r}")
-    if config.until is None or config.since is None:
-        bounds = counts.agg(F.min(lake.DATE_COL).alias("lo"), F.max(lake.DATE_COL).alias("hi")).first()
-        if bounds is None or bounds["hi"] is None:
-            raise ForecastInputError(f"{lake.TREND_COUNTS} is empty")
-        since, until = resolve_window(bounds["hi"], bounds["lo"], config)
-    else:
-        since, until = resolve_window(config.until, config.since, config)
-    rows = counts.where(F.col(lake.DATE_COL).between(since, until))  # partition pruning
-    rows = rows.where(F.to_date(F.col(lake.HOUR_COL)).between(since, until))
+    rows = counts.where(F.to_date(F.col(lake.HOUR_COL)).between(since, until))
     if config.term_types:
         rows = rows.where(F.col(TERM_TYPE_COL).isin(list(config.term_types)))
-    rows = rows.cache()
-    n_input = rows.count()
     observed = rows.groupBy(TERM_TYPE_COL, TERM_COL, F.to_date(F.col(lake.HOUR_COL)).alias("ds")).agg(
-        F.sum(F.col(config.value_column).cast("double")).alias("y"))
-    return observed, since, until, n_input
+        F.sum(F.col(config.value_column).cast("double")).alias("y"), F.count(F.lit(1)).alias("n_rows"))
+    return observed, since, until
 
 
 # --- screening ---------------------------------------------------------------------------------
 
 
 def screen_terms(observed: DataFrame, until: date, model: TrendForecastConfig) -> pd.DataFrame:
-    """Per term: first period, periods in the window, non-zero periods, and why it is set aside.
+    """Per term: first period, periods in the window, non-zero and observed periods, input rows,
+    and why it is set aside (None when it is forecast).
 
     Computed in Spark (one row per term comes back), so a long tail of rare hashtags never
     reaches the Prophet stage.
@@ -284,6 +305,8 @@ def screen_terms(observed: DataFrame, until: date, model: TrendForecastConfig) -
     stats = observed.groupBy(*KEYS).agg(
         F.min("ds").alias("first_ds"),
         F.sum(F.when(F.col("y") != 0, 1).otherwise(0)).alias("n_nonzero"),
+        F.count(F.lit(1)).alias("n_observed"),
+        F.sum("n_rows").alias("n_rows"),
     ).toPandas()
     end = pd.Timestamp(until)
     stats["n_periods"] = [periods_between(pd.Timestamp(first), end, model.freq) for first in stats["first_ds"]]
@@ -297,6 +320,15 @@ def screen_terms(observed: DataFrame, until: date, model: TrendForecastConfig) -
 
 def _nan_to_none(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _summary_frame(term_type: str, term: str, payload: str) -> pd.DataFrame:
+    """The one summary row of a term, typed like its forecast rows (NaN, NaT, False)."""
+    row: dict[str, Any] = {name: [math.nan] for name in ("y", "yhat", "yhat_lower", "yhat_upper", *COMPONENTS)}
+    row.update(term_type=[term_type], term=[term], record=[_SUMMARY_RECORD],
+               ds=pd.Series([pd.NaT], dtype="datetime64[ns]"), holiday=pd.Series([None], dtype=object),
+               is_forecast=[False], payload=[payload])
+    return pd.DataFrame(row)
 
 
 def fit_terms_udf(model: TrendForecastConfig, until: date, calendar: pd.DataFrame,
@@ -322,36 +354,39 @@ def fit_terms_udf(model: TrendForecastConfig, until: date, calendar: pd.DataFram
             rows = result.forecast.assign(term_type=term_type, term=term, record=_FORECAST_RECORD,
                                           payload=None)
             frames.append(rows)
-        summary_row = {name: None for name in columns}
-        summary_row.update(term_type=term_type, term=term, record=_SUMMARY_RECORD,
-                           payload=json.dumps(summary))
-        frames.append(pd.DataFrame([summary_row]))
-        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        return out[columns]
+        frames.append(_summary_frame(term_type, term, json.dumps(summary)))
+        return pd.concat(frames, ignore_index=True)[columns] if len(frames) > 1 else frames[0][columns]
 
     return fit_one
 
 
 class _StageProgress(threading.Thread):
-    """Polls Spark's status tracker and reports completed/total tasks of a job group."""
+    """Polls Spark's status tracker: completed tasks of the job group's fit stage.
 
-    def __init__(self, spark: SparkSession, group: str, on_progress: ProgressCallback, stage: str):
+    The fit stage is the one with `n_tasks` tasks (stages skipped thanks to the cache are listed
+    too, with no tasks done, so the widest stage is not necessarily the running one).
+    """
+
+    def __init__(self, spark: SparkSession, group: str, n_tasks: int, on_progress: ProgressCallback,
+                 stage: str):
         super().__init__(daemon=True)
         self.tracker = spark.sparkContext.statusTracker()
-        self.group, self.on_progress, self.stage = group, on_progress, stage
+        self.group, self.n_tasks, self.on_progress, self.stage = group, n_tasks, on_progress, stage
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        last = -1
         while not self.stopped.wait(0.5):
-            done = total = 0
+            done = 0
             for job_id in self.tracker.getJobIdsForGroup(self.group):
                 job = self.tracker.getJobInfo(job_id)
                 for stage_id in job.stageIds if job else []:
                     info = self.tracker.getStageInfo(stage_id)
-                    if info and info.numTasks > total:  # the widest stage is the fit stage
-                        done, total = info.numCompletedTasks, info.numTasks
-            if total:
-                self.on_progress(self.stage, done, total)
+                    if info and info.numTasks == self.n_tasks:
+                        done = max(done, info.numCompletedTasks)
+            if done != last:
+                self.on_progress(self.stage, done, self.n_tasks)
+                last = done
 
 
 # --- reports -----------------------------------------------------------------------------------
@@ -471,7 +506,7 @@ def forecast_trends(
     report = on_progress or (lambda stage, done, total: None)
     started = time.perf_counter()
     report("reading series", None, None)
-    observed, since, until, n_input = load_series(spark, settings, config)
+    observed, since, until = load_series(spark, settings, config)
     observed = observed.cache()
     stats = screen_terms(observed, until, config.model)
     if log_to_mlflow:
@@ -484,7 +519,7 @@ def forecast_trends(
     else:
         tracking = contextlib.nullcontext()
     with tracking as run:
-        result = _forecast_window(spark, settings, config, observed, stats, since, until, n_input,
+        result = _forecast_window(spark, settings, config, observed, stats, since, until,
                                   run.info.run_id if run else None, report, started)
         if run is not None:
             _log_run(result, config)
@@ -494,7 +529,7 @@ def forecast_trends(
 
 def _forecast_window(spark: SparkSession, settings: Settings, config: ForecastTrendsConfig,
                      observed: DataFrame, stats: pd.DataFrame, since: date, until: date,
-                     n_input: int, run_id: str | None, report: ProgressCallback,
+                     run_id: str | None, report: ProgressCallback,
                      started: float) -> ForecastResult:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -510,13 +545,14 @@ def _forecast_window(spark: SparkSession, settings: Settings, config: ForecastTr
     if len(eligible):
         n_tasks = min(len(eligible), spark.sparkContext.defaultParallelism * config.tasks_per_core)
         keys = spark.createDataFrame(eligible, schema="term_type string, term string")
-        series = observed.join(F.broadcast(keys), on=KEYS).repartition(n_tasks, *KEYS)
+        series = observed.join(F.broadcast(keys), on=KEYS).select(*KEYS, "ds", "y")
+        series = series.repartition(n_tasks, *KEYS)
         fitted = series.groupBy(*KEYS).applyInPandas(
             fit_terms_udf(model, until, calendar, config.verbose_stan), _FIT_SCHEMA,
         ).persist(StorageLevel.MEMORY_AND_DISK)
         group = f"forecast_trends-{run_id or time.time_ns()}"
         spark.sparkContext.setJobGroup(group, stage)
-        poller = _StageProgress(spark, group, report, stage)
+        poller = _StageProgress(spark, group, n_tasks, report, stage)
         report(stage, 0, n_tasks)
         poller.start()
         try:
@@ -542,12 +578,12 @@ def _forecast_window(spark: SparkSession, settings: Settings, config: ForecastTr
         settings.state_path / "reports" / "forecast_trends" / f"{until}-{source.replace(':', '-')}")
     metrics = run_metrics(rising, summary, set_aside)
     metrics.update(
-        n_input_rows=float(n_input), n_series_rows=float(observed.count()),
+        n_input_rows=float(stats["n_rows"].sum()), n_series_rows=float(stats["n_observed"].sum()),
         n_forecast_rows=float(n_fit_rows - len(summaries)),
         n_filled_periods=float(rising["n_filled"].sum()) if len(rising) else 0.0,
         fit_seconds=fit_seconds,
     )
-    result = ForecastResult(source, since, until, run_id, rising, backtest, summary, set_aside,
+    result = ForecastResult(config, source, since, until, run_id, rising, backtest, summary, set_aside,
                             metrics, forecasts_path, report_dir)
     _write_reports(result, config)
     if fitted is not None and config.top_plots > 0 and len(rising):
@@ -615,6 +651,89 @@ def _log_run(result: ForecastResult, config: ForecastTrendsConfig) -> None:
 
 
 # --- entry points ------------------------------------------------------------------------------
+
+
+def rich_progress(progress: Any) -> ProgressCallback:
+    """An `on_progress` that drives a rich Progress: one line per stage, a bar for the fits."""
+    tasks: dict[str, Any] = {}
+
+    def update(stage: str, done: int | None, total: int | None) -> None:
+        for other, task in tasks.items():  # a new stage finishes the earlier ones
+            if other != stage and not progress.tasks[task].finished:
+                progress.update(task, total=progress.tasks[task].total or 1,
+                                completed=progress.tasks[task].total or 1)
+        if stage == "done":
+            return
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total, rate="")
+        progress.update(tasks[stage], total=total, completed=done or 0)
+
+    return update
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def print_report(result: ForecastResult, console: Any, tracking_uri: str | None = None,
+                 top: int = 10) -> None:
+    """The run on the console: counts, backtest table, rising and fading terms, set-aside terms."""
+    from rich.table import Table
+
+    m = result.metrics
+    console.print(
+        f"[bold]{result.source}[/] {result.since} .. {result.until}: {int(m['n_terms'])} terms, "
+        f"{int(m['n_forecast'])} forecast, {int(m['n_set_aside'])} set aside, {int(m['n_failed'])} failed; "
+        f"{int(m['n_input_rows'])} input rows, {int(m['n_forecast_rows'])} forecast rows, "
+        f"{m['total_seconds']:.0f} s")
+    per_series = len(result.rising) <= 20
+    table = Table(title="Backtest (rolling origin, mean over cutoffs)" + ("" if per_series else ": all terms"))
+    if per_series:
+        for column in ("term", "model", "MASE", "sMAPE %", "band coverage", "cutoffs"):
+            table.add_column(column, justify="left" if column in ("term", "model") else "right")
+        for row in result.backtest_summary.itertuples(index=False):
+            table.add_row(f"{row.term_type}: {row.term}", row.model, _fmt(row.mase), _fmt(row.smape, 1),
+                          _fmt(row.coverage), str(row.n_cutoffs))
+    else:
+        for column in ("model", "mean MASE", "median MASE", "mean sMAPE %"):
+            table.add_column(column, justify="left" if column == "model" else "right")
+        for model in MODELS:
+            table.add_row(model, _fmt(m[f"mean_mase_{model}"]), _fmt(m[f"median_mase_{model}"]),
+                          _fmt(m[f"mean_smape_{model}"], 1))
+    console.print(table)
+    console.print(f"Prophet beats seasonal naive (lower MASE) on "
+                  f"[bold]{_fmt(100 * m['share_beating_seasonal_naive'], 0)}%[/] of terms; "
+                  f"mean band coverage {_fmt(m['mean_coverage_prophet'])} "
+                  f"(nominal {result.config.model.interval_width})")
+    ranked = Table(title=f"Rising and fading terms (top {top} each; {int(m['n_steady'])} steady)")
+    for column in ("class", "rank", "term", "growth score", "level Δ", "trend Δ", "P(up)", "MASE", "trusted", "alert"):
+        ranked.add_column(column, justify="right" if column not in ("class", "term", "alert") else "left")
+    for trend_class in (RISING, FADING):
+        for row in result.rising[result.rising["trend_class"] == trend_class].head(top).itertuples(index=False):
+            colour = "green" if trend_class == RISING else "red"
+            ranked.add_row(f"[{colour}]{trend_class}[/]", str(row.rank), f"{row.term_type}: {row.term}",
+                           f"{row.growth_score:+.2f}", f"{row.level_change:+.0%}", f"{row.trend_change:+.0%}",
+                           _fmt(row.p_up), _fmt(row.prophet_mase), "yes" if row.beats_seasonal_naive else "no",
+                           row.anomaly or "")
+    console.print(ranked)
+    alerts = result.rising[result.rising["anomaly"].notna()]
+    if len(alerts):
+        console.print(f"[yellow]anomaly alerts[/] ({len(alerts)}): " + ", ".join(
+            f"{row.term_type}: {row.term} ({row.anomaly})" for row in alerts.head(top).itertuples()))
+    if len(result.set_aside):
+        console.print(f"[yellow]set aside[/] ({len(result.set_aside)}):")
+        for row in result.set_aside.head(top).itertuples(index=False):
+            console.print(f"  {row.term_type}: {row.term} — {row.status}: {row.reason}")
+        if len(result.set_aside) > top:
+            console.print(f"  ... and {len(result.set_aside) - top} more in set_aside.csv")
+    console.print(f"reports: {result.report_dir}")
+    if result.forecasts_path:
+        console.print(f"forecasts: {result.forecasts_path}")
+    if result.run_id:
+        where = f"{tracking_uri}/#/experiments" if tracking_uri else "MLflow"
+        console.print(f"MLflow run {result.run_id} in experiment {EXPERIMENT!r} ({where})")
 
 
 def build_config(

@@ -28,6 +28,7 @@ import contextlib
 import io
 import logging
 import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -185,8 +186,9 @@ class TermForecast:
 def quiet_stan(verbose: bool = False) -> Iterator[None]:
     """Keep cmdstan/Prophet chatter off the console while fitting, unless `verbose`.
 
-    Lowers the `cmdstanpy` and `prophet` loggers to errors and swallows what the fit writes to
-    Python's stdout; both are restored afterwards.
+    Lowers the `cmdstanpy` and `prophet` loggers to errors, ignores Prophet's warnings (pandas
+    deprecations, seasonality notes) and swallows what the fit writes to Python's stdout; all
+    restored afterwards.
     """
     if verbose:
         yield
@@ -199,7 +201,8 @@ def quiet_stan(verbose: bool = False) -> Iterator[None]:
     for logger in loggers:
         logger.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"prophet(\.|$)")
             yield
     finally:
         for logger, level in zip(loggers, levels, strict=True):

@@ -49,3 +49,22 @@ def stack_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
 def unique() -> str:
     """A short unique suffix for topic and group names of one test."""
     return uuid.uuid4().hex[:10]
+
+
+from typing import TYPE_CHECKING  # the spark fixture only needs the name for its annotation
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
+    """One SparkSession for the whole test session (GLAMCAST_SPARK_MASTER, else local[2]), stopped at the end."""
+    from glamcast.spark import spark_session
+
+    settings = Settings(state_dir=tmp_path_factory.mktemp("spark-state"))
+    session = spark_session(settings, app_name="glamcast-tests", master=settings.spark_master or "local[2]")
+    try:
+        yield session
+    finally:
+        session.stop()
