@@ -292,17 +292,20 @@ def split_by_date(table: pa.Table, time_column: str = TS_COL) -> dict[date, pa.T
     }
 
 
-def write_event_batch(root: str, dataset: str, topic: str, partition: int, table: pa.Table) -> list[str]:
-    """Write one partition's batch of events, one file per event date; returns the paths.
-
-    Each file is named by the offset range of the rows it holds (`batch_file_name`).
-    """
-    written = []
+def event_batch_files(dataset: str, topic: str, partition: int, table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """The files of one partition's batch of events: one per event date, as (lake-relative
+    path, rows). Each file is named by the offset range of the rows it holds (`batch_file_name`)."""
+    files = []
     for day, rows in split_by_date(table).items():
         offsets = rows[OFFSET_COL]
         name = batch_file_name(topic, partition, pc.min(offsets).as_py(), pc.max(offsets).as_py())
-        written.append(write_file(root, f"{partition_dir(dataset, day)}/{name}", rows))
-    return written
+        files.append((f"{partition_dir(dataset, day)}/{name}", rows))
+    return files
+
+
+def write_event_batch(root: str, dataset: str, topic: str, partition: int, table: pa.Table) -> list[str]:
+    """Write one partition's batch of events (`event_batch_files`); returns the paths."""
+    return [write_file(root, path, rows) for path, rows in event_batch_files(dataset, topic, partition, table)]
 
 
 # --- readers -----------------------------------------------------------------------------------

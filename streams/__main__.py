@@ -6,13 +6,16 @@ these with their own web ports and forwards SIGTERM to them.
 
 from __future__ import annotations
 
+import sys
+
 from glamcast.settings import get_settings
 from streams.app import ensure_topics, worker_app
 
 
 def main() -> None:
     settings = get_settings()
-    ensure_topics(settings)
+    if "worker" in sys.argv[1:]:
+        ensure_topics(settings)
     worker_app(settings).main()
 
 

@@ -21,6 +21,7 @@ import faust
 from glamcast import topics
 from glamcast.broker import bootstrap_servers, create_topics
 from glamcast.settings import Profile, Settings
+from glamcast.stack import free_port
 from streams import metrics
 from streams.ingestion import IngestionService
 from streams.trend_counts import increments_topic, register_live_table
@@ -46,7 +47,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         "topic_partitions": 1,  # internal topics; the input topics have their own layouts
         "topic_disable_leader": True,
         "table_standby_replicas": 0,
-        "web_port": settings.streams_web_port,
+        "web_port": settings.streams_web_port or free_port(),  # `--web-port` overrides it
         "web_bind": "127.0.0.1" if settings.profile is Profile.LOCAL else "0.0.0.0",
         "web_host": "127.0.0.1" if settings.profile is Profile.LOCAL else None,
         "datadir": settings.state_path / "streams" / settings.streams_app_id,

@@ -1,20 +1,25 @@
 """The ingestion service: input topics → validation → lake (+ dead letters) → trend counts → commit.
 
 A Faust service (started and stopped with the worker, beside its agents and web server) that
-reads the input topics with its own aiokafka consumer in raw batches (`getmany`), because the
-Faust stream machinery costs tens of microseconds per event (a Faust agent, even with `take()`,
-moves about 8,000 events/s here; see bench/stream_throughput.py) while the work itself is ~15 µs
-per event. Partitions are shared by every worker in the consumer group ``<app id>-ingest``.
+reads the input topics with its own aiokafka consumer in raw batches (`getmany`). Faust's own
+stream path hands events over one at a time through its conductor and a task per message, about
+100 µs each here: a Faust agent, even with `take()`, moves some 8,000 events/s on this machine,
+while validating and landing an event costs 30–40 µs. Partitions are shared by every worker in
+the consumer group ``<app id>-ingest``.
 
 Per batch (buffered until `streams_batch_events` records or `streams_flush_s` seconds):
 
 1. validate each partition's records with one `now` (streams.validated_events);
-2. send the dead letters (asynchronously, awaited before step 5);
-3. write the valid events to the lake, one atomic file per partition and date (streams.lake_files);
-4. count trend terms into the lake's `trend_counts` (streams.trend_counts);
-5. commit each partition's next offset: only now is the batch durable everywhere.
+2. send the dead letters (asynchronously, awaited before step 6);
+3. build the lake tables column-wise and count trend terms (streams.lake_files, .trend_counts);
+4. write the lake files and trend-count files, atomically, on a thread pool;
+5. publish the trend increments to the live table;
+6. commit each partition's next offset: only now is the batch durable everywhere.
 
-A crash anywhere before 5 replays the batch from the last commit: lake files are rewritten or
+Steps 1–3 use the CPU; 4–6 mostly wait, so they run in the background while the next batch is
+fetched and validated (one batch in flight at most, committed in order).
+
+A crash anywhere before 6 replays the batch from the last commit: lake files are rewritten or
 duplicated (readers deduplicate by `event_id`), trend counts skip what they counted. On a
 rebalance the revoked partitions' buffers are landed and committed before they are given up;
 on SIGTERM the worker lands and commits what it buffered, then leaves the group.
@@ -26,6 +31,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,25 +40,46 @@ import faust
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
+from kafka import KafkaAdminClient
 from mode import Service
 
 from glamcast import lake, topics
-from glamcast.broker import bootstrap_servers
+from glamcast.broker import admin_client, bootstrap_servers
 from glamcast.settings import Settings
 from streams import metrics
-from streams.lake_files import land_batch
-from streams.trend_counts import LiveTrends, TrendCounter
+from streams.lake_files import LakeFile, PreparedBatch, count_landed, prepare_batch, write_lake_file
+from streams.trend_counts import Increment, LiveTrends, TrendCounter
 from streams.validated_events import ValidatedBatch, dead_letter_value, validate_records
 
 log = logging.getLogger(__name__)
 
 #: Attempts to deliver a batch's dead letters before the worker gives up (and stops, uncommitted).
 DEAD_LETTER_ATTEMPTS = 5
+#: Threads writing lake files (Arrow encoding and fsync release the GIL; fsyncs overlap).
+WRITER_THREADS = 8
 
 
 def ingest_group(settings: Settings) -> str:
     """The consumer group the workers share the input partitions in."""
     return f"{settings.streams_app_id}-ingest"
+
+
+def committed_offsets(settings: Settings, admin: KafkaAdminClient | None = None) -> dict[tuple[str, int], int]:
+    """The workers' committed offsets, ``{(topic, partition): next offset}`` (for monitoring).
+
+    Pass an `admin` client to poll repeatedly without reconnecting each time.
+    """
+    client = admin or admin_client(settings)
+    try:
+        groups = client.list_group_offsets(ingest_group(settings))
+    finally:
+        if admin is None:
+            client.close()
+    return {
+        (tp.topic, tp.partition): meta.offset
+        for tp, meta in groups.get(ingest_group(settings), {}).items()
+        if meta.offset >= 0
+    }
 
 
 def input_topics(settings: Settings) -> list[str]:
@@ -77,6 +105,39 @@ def _describe(partitions: Iterable[TopicPartition]) -> str:
     return ", ".join(f"{name}{sorted(parts)}" for name, parts in sorted(by_topic.items())) or "none"
 
 
+class _PhaseClock:
+    """Seconds spent in each phase of a batch, for the log line of each batch."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.phases: list[tuple[str, float]] = []
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phases.append((phase, now - self.last))
+        self.last = now
+
+    def total(self) -> float:
+        return self.last - self.started
+
+    def __str__(self) -> str:
+        return ", ".join(f"{phase} {seconds * 1000:.0f} ms" for phase, seconds in self.phases)
+
+
+@dataclass
+class _Batch:
+    """A batch after the CPU stage, waiting to be written, published and committed."""
+
+    records: int
+    validated: list[ValidatedBatch]
+    prepared: list[PreparedBatch]
+    files: list[LakeFile]
+    dead_letters: list[asyncio.Future]
+    increments: list[Increment]
+    offsets: dict[TopicPartition, OffsetAndMetadata]
+    clock: _PhaseClock
+
+
 class IngestionService(Service):
     """Validated ingestion of every input topic into the lake, with at-least-once commits."""
 
@@ -93,8 +154,10 @@ class IngestionService(Service):
         self._buffers: dict[TopicPartition, list[tuple[int, bytes | None]]] = {}
         self._buffered = 0
         self._oldest: float | None = None
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one flush at a time (the loop, a rebalance, the stop)
+        self._in_flight: asyncio.Task | None = None  # the batch being written and committed
         self._consuming_done = asyncio.Event()
+        self._writers = ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="lake-writer")
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -137,11 +200,11 @@ class IngestionService(Service):
                     self._buffered += len(records)
                     if self._oldest is None:
                         self._oldest = time.monotonic()
-                if self._buffered >= batch_events or (
-                    self._oldest is not None and time.monotonic() - self._oldest >= flush_s
-                ):
+                due = self._buffered >= batch_events or (
+                    self._oldest is not None and time.monotonic() - self._oldest >= flush_s)
+                if due and not self.should_stop:
                     async with self._lock:
-                        await self._flush(list(self._buffers))
+                        await self._flush(list(self._buffers), consumer, wait=False)
         finally:
             self._consuming_done.set()
 
@@ -156,16 +219,19 @@ class IngestionService(Service):
             log.warning("ingest loop did not stop within 10 s; landing what it buffered")
         try:
             async with self._lock:
-                await self._flush(list(self._buffers), consumer=consumer)
+                await self._flush(list(self._buffers), consumer, wait=True)
         finally:
             await consumer.stop()
+            self._writers.shutdown(wait=True)
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         """Land and commit the revoked partitions' buffers before another worker takes them."""
         if revoked:
             log.info("ingest partitions revoked: %s", _describe(revoked))
+        consumer = self._consumer
         async with self._lock:
-            await self._flush([tp for tp in self._buffers if tp in revoked])
+            if consumer is not None:
+                await self._flush([tp for tp in self._buffers if tp in revoked], consumer, wait=True)
             for tp in revoked:
                 self._take(tp)  # fetched during the flush: the next owner reads them again
             self.trends.forget((tp.topic, tp.partition) for tp in revoked)
@@ -180,44 +246,77 @@ class IngestionService(Service):
             self._buffered, self._oldest = 0, None
         return records
 
-    async def _flush(self, partitions: list[TopicPartition], consumer: AIOKafkaConsumer | None = None) -> None:
-        """Validate, land, count and commit the buffers of `partitions` (holding the lock)."""
-        consumer = consumer or self._consumer
-        if consumer is None:
-            return
+    async def _flush(self, partitions: list[TopicPartition], consumer: AIOKafkaConsumer, *, wait: bool) -> None:
+        """Validate and count the buffers of `partitions`, then write and commit them: in the
+        background when not `wait`, after the batch before it (the caller holds the lock)."""
+        batch = await self._prepare(partitions)
+        await self._landed()
+        if batch is not None:
+            self._in_flight = asyncio.ensure_future(self._land(batch, consumer))
+        if wait:
+            await self._landed()
+
+    async def _landed(self) -> None:
+        """Wait for the batch in flight, if any (its failure is raised here)."""
+        if self._in_flight is not None:
+            task, self._in_flight = self._in_flight, None
+            await task
+
+    async def _prepare(self, partitions: list[TopicPartition]) -> _Batch | None:
+        """The CPU stage: validate, send dead letters, build lake tables, count trend terms."""
         work = [(tp, records) for tp in partitions if (records := self._take(tp))]
         if not work:
-            return
-        started = time.perf_counter()
+            return None
+        clock = _PhaseClock()
         now = datetime.now(UTC)
-        batches = [
+        validated = [
             validate_records(tp.topic, tp.partition, records, settings=self.settings, now=now)
             for tp, records in work
         ]
-        pending = [future for batch in batches for future in await self._send_dead_letters(batch)]
-        increments = []
-        for batch in batches:
-            landed = land_batch(self.root, batch)
-            increments += self.trends.count(landed.dataset, batch.topic, batch.partition, landed.table,
-                                            batch.last_offset)
-        await self._await_dead_letters(pending, batches)
-        if self.live is not None and increments:
-            await self.live.publish(increments)
-        offsets = {tp: OffsetAndMetadata(batch.last_offset + 1, "") for (tp, _), batch in zip(work, batches, strict=True)}
+        clock.lap("validate")
+        dead_letters = [future for batch in validated for future in await self._send_dead_letters(batch)]
+        prepared = [prepare_batch(batch) for batch in validated]
+        clock.lap("arrow tables")
+        increments: list[Increment] = []
+        files = [file for batch in prepared for file in batch.files]
+        for batch, lake_batch in zip(validated, prepared, strict=True):
+            counted, counts_files = self.trends.count(
+                lake_batch.dataset, batch.topic, batch.partition, lake_batch.table, batch.last_offset)
+            increments += counted
+            files += counts_files
+        clock.lap("trend counts")
+        offsets = {tp: OffsetAndMetadata(batch.last_offset + 1, "")
+                   for (tp, _), batch in zip(work, validated, strict=True)}
+        records = sum(len(records) for _, records in work)
+        return _Batch(records, validated, prepared, files, dead_letters, increments, offsets, clock)
+
+    async def _land(self, batch: _Batch, consumer: AIOKafkaConsumer) -> None:
+        """The waiting stage: write the files, await dead letters, publish, commit."""
+        clock = batch.clock
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(
+            loop.run_in_executor(self._writers, write_lake_file, self.root, file) for file in batch.files
+        ))
+        count_landed(batch.prepared)
+        clock.lap(f"write {len(batch.files)} files")
+        await self._await_dead_letters(batch.dead_letters, batch.validated)
+        if self.live is not None and batch.increments:
+            await self.live.publish(batch.increments)
+        clock.lap("dead letters and live increments")
         try:
-            await consumer.commit(offsets)
+            await consumer.commit(batch.offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # The group moved on (this worker lost the partitions): whoever owns them now re-reads
             # from the last commit; the lake dedups and trend counts skip what was counted.
             log.warning("commit after landing failed (%s); the batch will be re-read", exc)
         else:
-            for tp, meta in offsets.items():
+            for tp, meta in batch.offsets.items():
                 metrics.COMMITTED.labels(tp.topic, str(tp.partition)).set(meta.offset)
-        records = sum(len(records) for _, records in work)
-        metrics.BATCH_RECORDS.observe(records)
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        log.debug("landed %d records from %d partitions in %.3f s", records, len(work),
-                  time.perf_counter() - started)
+        clock.lap("commit")
+        metrics.BATCH_RECORDS.observe(batch.records)
+        metrics.BATCH_SECONDS.observe(clock.total())
+        log.info("landed %d records from %d partitions in %.3f s (%s)", batch.records,
+                 len(batch.offsets), clock.total(), clock)
 
     async def _send_dead_letters(self, batch: ValidatedBatch) -> list[asyncio.Future]:
         producer = self.app.producer
@@ -230,20 +329,24 @@ class IngestionService(Service):
     async def _await_dead_letters(self, pending: list[asyncio.Future], batches: list[ValidatedBatch]) -> None:
         """Wait until the broker has every dead letter; resend failed ones a few times."""
         results = await asyncio.gather(*pending, return_exceptions=True)
-        if not any(isinstance(result, BaseException) for result in results):
-            return
         letters = [letter for batch in batches for letter in batch.dead_letters]
-        failed = [letter for letter, result in zip(letters, results, strict=True) if isinstance(result, BaseException)]
+        failed = [letter for letter, result in zip(letters, results, strict=True)
+                  if isinstance(result, BaseException)]
         producer = self.app.producer
         for attempt in range(1, DEAD_LETTER_ATTEMPTS + 1):
+            if not failed:
+                return
             log.warning("resending %d dead letters (attempt %d)", len(failed), attempt)
             await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
-            try:
-                for letter in failed:
+            still_failed = []
+            for letter in failed:
+                try:
                     await producer.send_and_wait(self.dlq_topic, letter.source_topic.encode(),
                                                  dead_letter_value(letter), partition=None,
                                                  timestamp=None, headers=None)
-                return
-            except KafkaError as exc:
-                log.warning("dead letters not delivered: %r", exc)
-        raise RuntimeError(f"could not deliver {len(failed)} dead letters to {self.dlq_topic}")
+                except KafkaError as exc:
+                    log.warning("dead letter not delivered: %r", exc)
+                    still_failed.append(letter)
+            failed = still_failed
+        if failed:
+            raise RuntimeError(f"could not deliver {len(failed)} dead letters to {self.dlq_topic}")

@@ -1,12 +1,15 @@
 """Lake sink stage: validated batches → Parquet files in the lake (`glamcast.lake` layout).
 
 One batch of one topic partition becomes one file per event date, named by its offset range and
-written atomically; the ingestion service commits the batch's offsets only after this returns.
+written atomically. The ingestion service writes a batch's files concurrently (a thread pool:
+Arrow encoding and fsync release the GIL, and parallel fsyncs cost about what one does) and
+commits the batch's offsets only once every file is in place.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pyarrow as pa
 
@@ -15,21 +18,40 @@ from streams import metrics
 from streams.validated_events import ValidatedBatch
 
 
+class LakeFile(NamedTuple):
+    """A file to write: lake-relative path, rows and schema metadata."""
+
+    path: str
+    table: pa.Table
+    metadata: dict[str, str] | None = None
+
+
 @dataclass(frozen=True)
-class LandedBatch:
-    """What a batch left in the lake: its table (for the stages after) and its files."""
+class PreparedBatch:
+    """A validated batch as lake rows (for the stages after) and the files that hold them."""
 
     dataset: str
     table: pa.Table
-    paths: list[str]
+    files: list[LakeFile]
 
 
-def land_batch(root: str, batch: ValidatedBatch) -> LandedBatch:
-    """Write the valid events of `batch` to the lake; durable when this returns."""
+def prepare_batch(batch: ValidatedBatch) -> PreparedBatch:
+    """The lake table of a batch's valid events and its files, one per event date."""
     dataset = lake.TOPIC_DATASETS[batch.base_topic]
     table = lake.table_from_events(dataset, batch.events, partition=batch.partition, offsets=batch.offsets)
-    paths = lake.write_event_batch(root, dataset, batch.topic, batch.partition, table)
-    if paths:
-        metrics.LAKE_FILES.labels(dataset).inc(len(paths))
-        metrics.LAKE_ROWS.labels(dataset).inc(table.num_rows)
-    return LandedBatch(dataset, table, paths)
+    files = [LakeFile(path, rows) for path, rows in
+             lake.event_batch_files(dataset, batch.topic, batch.partition, table)]
+    return PreparedBatch(dataset, table, files)
+
+
+def write_lake_file(root: str, file: LakeFile) -> str:
+    """Write one file atomically and durably (`glamcast.lake.write_file`); returns its path."""
+    return lake.write_file(root, file.path, file.table, metadata=file.metadata)
+
+
+def count_landed(batches: list[PreparedBatch]) -> None:
+    """Metrics of batches whose files are all written."""
+    for batch in batches:
+        if batch.files:
+            metrics.LAKE_FILES.labels(batch.dataset).inc(len(batch.files))
+            metrics.LAKE_ROWS.labels(batch.dataset).inc(batch.table.num_rows)

@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 
 from glamcast import lake, trend_terms
 from glamcast.settings import Settings
+from streams.lake_files import LakeFile
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class Increment:
 
 
 class TrendCounter:
-    """Keeps the counts of the source partitions this worker owns and writes them to the lake.
+    """Keeps the counts of the source partitions this worker owns, for the lake.
 
     Counts files are read when a (partition, date) is first touched, kept in memory (LRU of
     `max_days` entries) and rewritten after every batch that touches them.
@@ -213,43 +214,52 @@ class TrendCounter:
         self._days.move_to_end(key)
         return counts
 
-    def count(self, dataset: str, topic: str, partition: int, events: pa.Table, last_offset: int) -> list[Increment]:
-        """Count a landed batch of one partition; returns what was newly counted.
+    def count(
+        self, dataset: str, topic: str, partition: int, events: pa.Table, last_offset: int
+    ) -> tuple[list[Increment], list[LakeFile]]:
+        """Count a batch of one partition: what was newly counted, and the counts files to write.
 
         `events` is the batch's lake table; `last_offset` the highest offset the batch read (valid
-        or not), recorded as the counted-through offset of every date the batch touched.
+        or not), recorded as the counted-through offset of every date the batch touched. The
+        files must be written before the batch's offsets are committed.
         """
         source = DATASET_SOURCES.get(dataset)
         rows = contributions(dataset, events)
         if source is None or rows.num_rows == 0:
-            return []
-        hour_us = pc.cast(rows[lake.HOUR_COL], pa.int64()).to_numpy()
-        days = hour_us // _DAY_US
-        offsets = rows[lake.OFFSET_COL].to_numpy()
+            return [], []
+        days = pc.cast(rows[lake.HOUR_COL], pa.int64()).to_numpy() // _DAY_US
+        touched = np.unique(days)
+        states = [self._day(topic, partition, int(day), source) for day in touched]
+        through = np.array([state.through_offset for state in states], dtype=np.int64)
+        fresh = rows.filter(pa.array(rows[lake.OFFSET_COL].to_numpy() > through[np.searchsorted(touched, days)]))
+        summed = fresh.group_by([lake.HOUR_COL, lake.TERM_TYPE_COL, lake.TERM_COL]).aggregate(
+            [(lake.WEIGHT_COL, "sum"), (lake.WEIGHT_COL, "count")])
+        by_day = dict(zip(touched.tolist(), states, strict=True))
+        changed: set[int] = set()
         increments: dict[tuple[str, str, int], float] = {}
-        for day in np.unique(days):
-            counts = self._day(topic, partition, int(day), source)
-            fresh = rows.filter(pa.array((days == day) & (offsets > counts.through_offset)))
-            if fresh.num_rows:
-                summed = fresh.group_by([lake.HOUR_COL, lake.TERM_TYPE_COL, lake.TERM_COL]).aggregate(
-                    [(lake.WEIGHT_COL, "sum"), (lake.WEIGHT_COL, "count")])
-                for hour, term_type, term, weight, events_n in zip(
-                    pc.cast(summed[lake.HOUR_COL], pa.int64()).to_pylist(),
-                    summed[lake.TERM_TYPE_COL].to_pylist(), summed[lake.TERM_COL].to_pylist(),
-                    summed[f"{lake.WEIGHT_COL}_sum"].to_pylist(),
-                    summed[f"{lake.WEIGHT_COL}_count"].to_pylist(), strict=True,
-                ):
-                    total = counts.sums.setdefault((hour, term_type, term), [0.0, 0])
-                    total[0] += weight
-                    total[1] += events_n
-                    key = (term_type, term, hour // 1_000_000)
-                    increments[key] = increments.get(key, 0.0) + weight
-            counts.through_offset = max(counts.through_offset, last_offset)
-            lake.write_file(
-                self.root, counts_file(topic, partition, _EPOCH + timedelta(days=int(day))),
-                counts.to_table(), metadata={THROUGH_OFFSET_KEY: str(counts.through_offset)},
-            )
-        return [Increment(t, term, hour, weight) for (t, term, hour), weight in increments.items()]
+        for hour, term_type, term, weight, events_n in zip(
+            pc.cast(summed[lake.HOUR_COL], pa.int64()).to_pylist(),
+            summed[lake.TERM_TYPE_COL].to_pylist(), summed[lake.TERM_COL].to_pylist(),
+            summed[f"{lake.WEIGHT_COL}_sum"].to_pylist(),
+            summed[f"{lake.WEIGHT_COL}_count"].to_pylist(), strict=True,
+        ):
+            day = hour // _DAY_US
+            total = by_day[day].sums.setdefault((hour, term_type, term), [0.0, 0])
+            total[0] += weight
+            total[1] += events_n
+            changed.add(day)
+            key = (term_type, term, hour // 1_000_000)
+            increments[key] = increments.get(key, 0.0) + weight
+        files = []
+        for day, state in by_day.items():
+            if day not in changed and state.through_offset >= last_offset:
+                continue  # a replay of what this file already holds
+            state.through_offset = max(state.through_offset, last_offset)
+            files.append(LakeFile(
+                counts_file(topic, partition, _EPOCH + timedelta(days=day)), state.to_table(),
+                {THROUGH_OFFSET_KEY: str(state.through_offset)},
+            ))
+        return [Increment(t, term, hour, weight) for (t, term, hour), weight in increments.items()], files
 
     def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
         """Drop the counts of partitions this worker no longer owns (their files stay)."""
@@ -269,13 +279,11 @@ def increments_topic(settings: Settings) -> str:
     return f"{settings.streams_app_id}-trend-increments"
 
 
-class TrendIncrement(faust.Record, serializer="json"):
-    """Weight newly counted for a term in an hour, on the live-table topic."""
+class TrendIncrements(faust.Record, serializer="json"):
+    """Weights newly counted in one hour, per ``"term_type:term"``, on the live-table topic."""
 
-    term_type: str
-    term: str
     hour: float  # start of the hour, epoch seconds
-    weight: float
+    weights: dict[str, float]
 
 
 @dataclass
@@ -286,14 +294,20 @@ class LiveTrends:
     table: Any  # faust WindowWrapper over the table `trending_now`
 
     async def publish(self, increments: Iterable[Increment]) -> None:
-        """Send increments to the table's topic; returns once the producer acknowledged them."""
+        """Send increments to the table's topic, one message per hour (hours older than the
+        table keeps are left out); returns once the producer acknowledged them."""
+        by_hour: dict[int, dict[str, float]] = {}
+        for item in increments:
+            weights = by_hour.setdefault(item.hour_s, {})
+            key = f"{item.term_type}:{item.term}"
+            weights[key] = weights.get(key, 0.0) + item.weight
+        if not by_hour:
+            return
+        oldest = max(by_hour) - int(LIVE_RETENTION.total_seconds())  # older windows are expired
         pending = [
-            await self.topic.send(
-                key=f"{item.term_type}:{item.term}",
-                value=TrendIncrement(term_type=item.term_type, term=item.term,
-                                     hour=float(item.hour_s), weight=item.weight),
-            )
-            for item in increments
+            await self.topic.send(key=str(hour), value=TrendIncrements(hour=float(hour), weights=weights))
+            for hour, weights in sorted(by_hour.items())
+            if hour >= oldest
         ]
         for future in pending:
             await future
@@ -313,17 +327,18 @@ def register_live_table(app: faust.App, settings: Settings) -> LiveTrends:
     One partition: increments are a few hundred per batch, and one owner can then rank every
     term; the page routes to whichever worker owns it.
     """
-    topic = app.topic(increments_topic(settings), value_type=TrendIncrement,
+    topic = app.topic(increments_topic(settings), value_type=TrendIncrements,
                       key_type=str, partitions=1)
     table = app.Table(LIVE_TABLE, default=float, partitions=1, key_type=str, value_type=float,
                       help="Trend weight per term and hour (live).").tumbling(
-        timedelta(hours=1), expires=LIVE_RETENTION).relative_to_field(TrendIncrement.hour)
+        timedelta(hours=1), expires=LIVE_RETENTION).relative_to_field(TrendIncrements.hour)
     live = LiveTrends(topic, table)
 
     @app.agent(topic, name="trending_now_counter")
-    async def trending_now_counter(stream: faust.StreamT[TrendIncrement]) -> None:
+    async def trending_now_counter(stream: faust.StreamT[TrendIncrements]) -> None:
         async for item in stream:
-            table[f"{item.term_type}:{item.term}"] += item.weight
+            for key, weight in item.weights.items():
+                table[key] += weight  # the window of `item.hour`
 
     @app.page("/trending-now/")
     @app.table_route(table=table, exact_key="trending-now")
