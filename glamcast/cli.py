@@ -244,6 +244,9 @@ def forecast(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     uri = tracking_uri(settings)  # fail before Spark starts when no MLflow server is up
+    from pyspark.sql import SparkSession
+
+    owns_spark = SparkSession.getActiveSession() is None  # leave a caller's session running
     spark = spark_session(settings, app_name="forecast_trends")
     try:
         with progress_bar() as progress:
@@ -252,7 +255,8 @@ def forecast(
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
     finally:
-        spark.stop()
+        if owns_spark:
+            spark.stop()
     print_report(result, console, tracking_uri=uri)
 # --- end forecast
 

@@ -64,6 +64,7 @@ from models.trend_forecast import (
     SET_ASIDE,
     STEADY,
     TrendForecastConfig,
+    config_for_freq,
     forecast_term,
     periods_between,
     set_aside_reason,
@@ -363,8 +364,8 @@ def fit_terms_udf(model: TrendForecastConfig, until: date, calendar: pd.DataFram
 class _StageProgress(threading.Thread):
     """Polls Spark's status tracker: completed tasks of the job group's fit stage.
 
-    The fit stage is the one with `n_tasks` tasks (stages skipped thanks to the cache are listed
-    too, with no tasks done, so the widest stage is not necessarily the running one).
+    The fit stage is the newest stage with `n_tasks` tasks (stages skipped thanks to the cache
+    are listed too, with no tasks done, so the widest stage is not necessarily the running one).
     """
 
     def __init__(self, spark: SparkSession, group: str, n_tasks: int, on_progress: ProgressCallback,
@@ -380,10 +381,13 @@ class _StageProgress(threading.Thread):
             done = 0
             for job_id in self.tracker.getJobIdsForGroup(self.group):
                 job = self.tracker.getJobInfo(job_id)
-                for stage_id in job.stageIds if job else []:
+                # the fit stage comes after the shuffle that groups the terms: the newest stage
+                # of that width (the shuffle's map side may have as many tasks)
+                for stage_id in sorted(job.stageIds if job else [], reverse=True):
                     info = self.tracker.getStageInfo(stage_id)
                     if info and info.numTasks == self.n_tasks:
-                        done = max(done, info.numCompletedTasks)
+                        done = info.numCompletedTasks
+                        break
             if done != last:
                 self.on_progress(self.stage, done, self.n_tasks)
                 last = done
@@ -766,21 +770,11 @@ def build_config(
         overrides["season_length"] = season_length
     if holidays is not None:
         overrides["holidays"] = tuple(n.strip() for n in holidays.split(",") if n.strip() and n.strip() != "none")
-    model = model_config_for(freq, **overrides)
+    model = config_for_freq(freq, **overrides)
     model.holiday_calendar(2024, 2024)  # unknown names fail here, before Spark starts
     return ForecastTrendsConfig(model=model, since=since, until=until, input_csv=input_csv,
                                 value_column=value_column, term_types=tuple(term_types),
                                 top_plots=top_plots, write_lake=write_lake, verbose_stan=verbose_stan)
-
-
-def model_config_for(freq: str, **overrides: Any) -> TrendForecastConfig:
-    """Per-term defaults for a frequency: daily as in TrendForecastConfig; monthly scaled to months."""
-    if freq == "MS":
-        monthly = {"freq": "MS", "season_length": 12, "horizon": 12, "min_train_periods": 36,
-                   "recent_periods": 3, "baseline_periods": 12, "compare_periods": 3,
-                   "anomaly_periods": 3, "anomaly_min_outside": 2, "holidays": ()}
-        return TrendForecastConfig(**{**monthly, **overrides})
-    return TrendForecastConfig(freq=freq, **overrides)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

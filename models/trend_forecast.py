@@ -148,6 +148,16 @@ class TrendForecastConfig:
         return params
 
 
+def config_for_freq(freq: str, **overrides: Any) -> TrendForecastConfig:
+    """Per-term defaults for a frequency: daily as in TrendForecastConfig; monthly scaled to months."""
+    if freq == "MS":
+        monthly = {"freq": "MS", "season_length": 12, "horizon": 12, "min_train_periods": 36,
+                   "recent_periods": 3, "baseline_periods": 12, "compare_periods": 3,
+                   "anomaly_periods": 3, "anomaly_min_outside": 2, "holidays": ()}
+        return TrendForecastConfig(**{**monthly, **overrides})
+    return TrendForecastConfig(freq=freq, **overrides)
+
+
 @dataclass
 class GrowthScore:
     """The growth signals of one term and its class."""

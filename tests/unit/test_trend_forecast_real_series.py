@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobs.forecast_trends import model_config_for
 from models.trend_forecast import (
     MODELS,
     OK,
     PROPHET,
     SEASONAL_NAIVE,
+    config_for_freq,
     forecast_term,
     summarize_backtest,
 )
@@ -26,9 +26,9 @@ SERIES = {
     # file, model config: daily log page views (gaps interpolated: a level, not a count),
     # monthly retail sales (m = 12, 12-month horizon)
     "peyton_manning_daily": ("example_wp_log_peyton_manning.csv",
-                             model_config_for("D", gap_fill="interpolate", uncertainty_samples=100)),
+                             config_for_freq("D", gap_fill="interpolate", uncertainty_samples=100)),
     "retail_sales_monthly": ("example_retail_sales.csv",
-                             model_config_for("MS", gap_fill="interpolate", uncertainty_samples=100)),
+                             config_for_freq("MS", gap_fill="interpolate", uncertainty_samples=100)),
 }
 
 
