@@ -47,9 +47,11 @@ BAD_RECORDS = (
     b"not json at all",
     b"\xff\xfe\x00 not utf-8",
     b'{"event_id": "x"}',  # missing fields
-    b'{"event_id":"b1","ts":"2025-01-06T10:00:00Z","user_id":"u","session_id":"s","action":'
-    b'"try_on","product_id":"p","category":"lipstick","shade_hex":"#12345","finish":"matte",'
-    b'"dwell_ms":5,"platform":"ios","app_version":"1"}',  # bad shade
+    (
+        b'{"event_id":"b1","ts":"2025-01-06T10:00:00Z","user_id":"u","session_id":"s","action":'
+        b'"try_on","product_id":"p","category":"lipstick","shade_hex":"#12345","finish":"matte",'
+        b'"dwell_ms":5,"platform":"ios","app_version":"1"}'
+    ),  # bad shade
 )
 
 
@@ -79,7 +81,9 @@ def fill_topic(settings: Settings, values: list[bytes]) -> int:
     sent = 0
     for index, value in enumerate(values):
         if index % BAD_EVERY == BAD_EVERY - 1:
-            producer.send(topic, key=b"bad", value=BAD_RECORDS[index // BAD_EVERY % len(BAD_RECORDS)])
+            producer.send(
+                topic, key=b"bad", value=BAD_RECORDS[index // BAD_EVERY % len(BAD_RECORDS)]
+            )
             sent += 1
         producer.send(topic, key=str(index % 997).encode(), value=value)
         sent += 1
@@ -95,12 +99,18 @@ async def _read_all(settings: Settings, total: int) -> float:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     topic = settings.topic_name(topics.TRYON)
-    consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap_servers(settings), group_id=None,
-                                enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024,
-                                fetch_max_bytes=64 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=broker.bootstrap_servers(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         got, first = 0, None
@@ -135,27 +145,39 @@ def naive_worker(seconds: float, total: int, result_path: Path) -> None:
     app = create_app(settings, web_enabled=False)
     source = settings.topic_name(topics.TRYON)
     dlq = settings.topic_name(topics.DLQ)
-    topic = app.topic(source, key_type=bytes, value_type=bytes, key_serializer="raw",
-                      value_serializer="raw")
+    topic = app.topic(
+        source, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
     root = Path(settings.lake_root)
     state = {"count": 0, "first": 0.0, "done": False}
 
     @app.agent(topic)
-    async def naive(stream):  # noqa: ANN001 - what a typical Faust agent looks like
+    async def naive(stream):
         async for event in stream.events():
             message = event.message
             now = datetime.now(UTC)
             outcome = decode_event(TryOnEvent, event.value, now=now)
             if isinstance(outcome, Rejection):
-                letter = dead_letter(source, message.partition, message.offset, event.value, outcome, now)
-                await app.producer.send_and_wait(dlq, source.encode(), dead_letter_value(letter),
-                                                 partition=None, timestamp=None, headers=None)
+                letter = dead_letter(
+                    source, message.partition, message.offset, event.value, outcome, now
+                )
+                await app.producer.send_and_wait(
+                    dlq,
+                    source.encode(),
+                    dead_letter_value(letter),
+                    partition=None,
+                    timestamp=None,
+                    headers=None,
+                )
             else:
-                table = lake.table_from_events(lake.TRYON, [outcome], partition=message.partition,
-                                               offsets=[message.offset])
+                table = lake.table_from_events(
+                    lake.TRYON, [outcome], partition=message.partition, offsets=[message.offset]
+                )
                 directory = root / lake.partition_dir(lake.TRYON, outcome.ts.astimezone(UTC).date())
                 directory.mkdir(parents=True, exist_ok=True)
-                name = lake.batch_file_name(source, message.partition, message.offset, message.offset)
+                name = lake.batch_file_name(
+                    source, message.partition, message.offset, message.offset
+                )
                 pq.write_table(table, directory / name)
             state["count"] += 1
             if state["count"] == 1:
@@ -169,18 +191,34 @@ def naive_worker(seconds: float, total: int, result_path: Path) -> None:
     app.main()
 
 
-def measure_naive(settings: Settings, seconds: float, total: int, workdir: Path) -> tuple[float, int]:
+def measure_naive(
+    settings: Settings, seconds: float, total: int, workdir: Path
+) -> tuple[float, int]:
     from streams.worker import settings_env
 
-    naive_settings = settings.model_copy(update={
-        "streams_app_id": NAIVE_APP_ID, "lake_uri": str(workdir / "lake-naive")})
+    naive_settings = settings.model_copy(
+        update={"streams_app_id": NAIVE_APP_ID, "lake_uri": str(workdir / "lake-naive")}
+    )
     result = workdir / "naive.json"
     env = {**os.environ, **settings_env(naive_settings)}
     with open(workdir / "naive.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, __file__, "--naive-worker", "--naive-seconds", str(seconds),
-             "--events", str(total), "--result", str(result)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                __file__,
+                "--naive-worker",
+                "--naive-seconds",
+                str(seconds),
+                "--events",
+                str(total),
+                "--result",
+                str(result),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             deadline = time.monotonic() + seconds + 120
             while not result.exists():
@@ -201,8 +239,9 @@ def measure_glamcast(settings: Settings, total: int, workdir: Path) -> float:
     from streams.ingestion import committed_offsets
     from streams.worker import start_workers, stop_workers
 
-    worker_settings = settings.model_copy(update={
-        "streams_app_id": GLAMCAST_APP_ID, "lake_uri": str(workdir / "lake-glamcast")})
+    worker_settings = settings.model_copy(
+        update={"streams_app_id": GLAMCAST_APP_ID, "lake_uri": str(workdir / "lake-glamcast")}
+    )
     workers = start_workers(worker_settings, 1, loglevel="warn", log_dir=workdir)
     admin = broker.admin_client(settings)
     topic = settings.topic_name(topics.TRYON)
@@ -229,16 +268,22 @@ def measure_glamcast(settings: Settings, total: int, workdir: Path) -> float:
         stop_workers(workers)
 
 
-# --- main ------------------------------------------------------------------------------------------
+# --- main -----------------------------------------------------------------------------------------
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="valid try-on records")
-    parser.add_argument("--days", type=int, default=2,
-                        help="days the events span (2: a live stream, each batch within a date; "
-                             "60: a sparse backfill, each batch over many dates and files)")
-    parser.add_argument("--naive-seconds", type=float, default=20.0, help="how long the naive agent runs")
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=2,
+        help="days the events span (2: a live stream, each batch within a date; "
+        "60: a sparse backfill, each batch over many dates and files)",
+    )
+    parser.add_argument(
+        "--naive-seconds", type=float, default=20.0, help="how long the naive agent runs"
+    )
     parser.add_argument("--naive-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -250,8 +295,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="glamcast-bench-") as state_dir:
         workdir = Path(state_dir)
         # Only the broker is needed: a placeholder tracking URI keeps `up` from starting MLflow.
-        settings = Settings(state_dir=workdir, mlflow_tracking_uri="http://127.0.0.1:9",
-                            topic_prefix="bench.", streams_web_port=0)
+        settings = Settings(
+            state_dir=workdir,
+            mlflow_tracking_uri="http://127.0.0.1:9",
+            topic_prefix="bench.",
+            streams_web_port=0,
+        )
         stack.up(settings)
         try:
             from streams.app import ensure_topics
@@ -267,25 +316,41 @@ def main() -> None:
             console.print(f"(b) naive agent: {naive:,.0f} events/s over {naive_events:,} events")
             glamcast = measure_glamcast(settings, total, workdir)
             console.print(f"(c) glamcast worker: {glamcast:,.0f} events/s")
-            landed = len(lake.read_dataset(str(workdir / "lake-glamcast"), lake.TRYON, columns=["event_id"]))
+            landed = len(
+                lake.read_dataset(str(workdir / "lake-glamcast"), lake.TRYON, columns=["event_id"])
+            )
             if landed != args.events:
-                raise SystemExit(f"the glamcast lake holds {landed} try-ons, expected {args.events}")
+                raise SystemExit(
+                    f"the glamcast lake holds {landed} try-ons, expected {args.events}"
+                )
         finally:
             stack.down(settings)
 
-    table = Table(title=f"stream throughput: {total:,} try-on records ({total - args.events:,} "
-                        "malformed), one topic of 8 partitions, embedded Tansu broker")
+    table = Table(
+        title=f"stream throughput: {total:,} try-on records ({total - args.events:,} "
+        "malformed), one topic of 8 partitions, embedded Tansu broker"
+    )
     for column in ("reader", "events/s", "glamcast ÷ this"):
         table.add_column(column, justify="left" if column == "reader" else "right")
     table.add_row("(a) raw aiokafka consumer, read only", f"{raw:,.0f}", f"{glamcast / raw:.2f}")
-    table.add_row("(b) naive Faust agent, one event at a time", f"{naive:,.0f}", f"{glamcast / naive:.1f}")
+    table.add_row(
+        "(b) naive Faust agent, one event at a time", f"{naive:,.0f}", f"{glamcast / naive:.1f}"
+    )
     table.add_row("(c) glamcast worker (1 process)", f"{glamcast:,.0f}", "1.00")
     console.print(table)
     console.print(f"c/a = {glamcast / raw:.3f}   c/b = {glamcast / naive:.1f}")
-    print("RESULT " + json.dumps({
-        "raw_per_s": round(raw, 1), "naive_per_s": round(naive, 1), "glamcast_per_s": round(glamcast, 1),
-        "glamcast_over_raw": round(glamcast / raw, 3), "glamcast_over_naive": round(glamcast / naive, 1),
-    }))
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "raw_per_s": round(raw, 1),
+                "naive_per_s": round(naive, 1),
+                "glamcast_per_s": round(glamcast, 1),
+                "glamcast_over_raw": round(glamcast / raw, 3),
+                "glamcast_over_naive": round(glamcast / naive, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

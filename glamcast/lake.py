@@ -16,7 +16,8 @@ PUT is already atomic, the file is written directly. Hidden (``.``) and ``_`` fi
 Schemas are explicit (`SCHEMAS`): `ts` is ``timestamp[us, UTC]``; try-on `face` is flattened into
 `face_skin_tone`, `face_undertone`, `face_shape`; commerce keeps the REES46 columns and adds `ts`
 (= `event_time`); every event dataset ends with `kafka_partition` and `kafka_offset`, where the
-record was read. `trend_counts` holds weighted counts per hour and term (see `streams.trend_counts`).
+record was read. `trend_counts` holds weighted counts per hour and term
+(see `streams.trend_counts`).
 """
 
 from __future__ import annotations
@@ -76,39 +77,86 @@ _STR = pa.string()
 _PROVENANCE = [pa.field(PARTITION_COL, pa.int32()), pa.field(OFFSET_COL, pa.int64())]
 
 SCHEMAS: dict[str, pa.Schema] = {
-    TRYON: pa.schema([
-        pa.field(EVENT_ID_COL, _STR, nullable=False), pa.field(TS_COL, TIMESTAMP, nullable=False),
-        ("user_id", _STR), ("session_id", _STR), ("action", _STR), ("product_id", _STR),
-        ("category", _STR), ("shade_hex", _STR), ("finish", _STR), ("dwell_ms", pa.int64()),
-        ("look_id", _STR), ("face_skin_tone", pa.int8()), ("face_undertone", _STR),
-        ("face_shape", _STR), ("platform", _STR), ("app_version", _STR), *_PROVENANCE,
-    ]),
-    SOCIAL: pa.schema([
-        pa.field(EVENT_ID_COL, _STR, nullable=False), pa.field(TS_COL, TIMESTAMP, nullable=False),
-        ("platform", _STR), ("post_id", _STR), ("author_id", _STR),
-        ("hashtags", pa.list_(_STR)), ("brands", pa.list_(_STR)), ("product_ids", pa.list_(_STR)),
-        ("likes", pa.int64()), ("comments", pa.int64()), ("shares", pa.int64()),
-        ("views", pa.int64()), ("lang", _STR), *_PROVENANCE,
-    ]),
-    COMMERCE: pa.schema([
-        ("event_time", TIMESTAMP), ("event_type", _STR), ("product_id", _STR),
-        ("category_id", _STR), ("category_code", _STR), ("brand", _STR), ("price", pa.float64()),
-        ("user_id", _STR), ("user_session", _STR),
-        pa.field(EVENT_ID_COL, _STR, nullable=False), pa.field(TS_COL, TIMESTAMP, nullable=False),
-        *_PROVENANCE,
-    ]),
-    CATALOG: pa.schema([
-        pa.field(EVENT_ID_COL, _STR, nullable=False), pa.field(TS_COL, TIMESTAMP, nullable=False),
-        ("product_id", _STR), ("brand", _STR), ("name", _STR), ("category", _STR),
-        ("shade_hex", _STR), ("finish", _STR), ("price", pa.float64()),
-        ("launched_at", TIMESTAMP), *_PROVENANCE,
-    ]),
-    TREND_COUNTS: pa.schema([
-        pa.field(HOUR_COL, TIMESTAMP, nullable=False), pa.field(TERM_TYPE_COL, _STR, nullable=False),
-        pa.field(TERM_COL, _STR, nullable=False), pa.field(SOURCE_COL, _STR, nullable=False),
-        pa.field(WEIGHT_COL, pa.float64(), nullable=False),
-        pa.field(EVENTS_COL, pa.int64(), nullable=False),
-    ]),
+    TRYON: pa.schema(
+        [
+            pa.field(EVENT_ID_COL, _STR, nullable=False),
+            pa.field(TS_COL, TIMESTAMP, nullable=False),
+            ("user_id", _STR),
+            ("session_id", _STR),
+            ("action", _STR),
+            ("product_id", _STR),
+            ("category", _STR),
+            ("shade_hex", _STR),
+            ("finish", _STR),
+            ("dwell_ms", pa.int64()),
+            ("look_id", _STR),
+            ("face_skin_tone", pa.int8()),
+            ("face_undertone", _STR),
+            ("face_shape", _STR),
+            ("platform", _STR),
+            ("app_version", _STR),
+            *_PROVENANCE,
+        ]
+    ),
+    SOCIAL: pa.schema(
+        [
+            pa.field(EVENT_ID_COL, _STR, nullable=False),
+            pa.field(TS_COL, TIMESTAMP, nullable=False),
+            ("platform", _STR),
+            ("post_id", _STR),
+            ("author_id", _STR),
+            ("hashtags", pa.list_(_STR)),
+            ("brands", pa.list_(_STR)),
+            ("product_ids", pa.list_(_STR)),
+            ("likes", pa.int64()),
+            ("comments", pa.int64()),
+            ("shares", pa.int64()),
+            ("views", pa.int64()),
+            ("lang", _STR),
+            *_PROVENANCE,
+        ]
+    ),
+    COMMERCE: pa.schema(
+        [
+            ("event_time", TIMESTAMP),
+            ("event_type", _STR),
+            ("product_id", _STR),
+            ("category_id", _STR),
+            ("category_code", _STR),
+            ("brand", _STR),
+            ("price", pa.float64()),
+            ("user_id", _STR),
+            ("user_session", _STR),
+            pa.field(EVENT_ID_COL, _STR, nullable=False),
+            pa.field(TS_COL, TIMESTAMP, nullable=False),
+            *_PROVENANCE,
+        ]
+    ),
+    CATALOG: pa.schema(
+        [
+            pa.field(EVENT_ID_COL, _STR, nullable=False),
+            pa.field(TS_COL, TIMESTAMP, nullable=False),
+            ("product_id", _STR),
+            ("brand", _STR),
+            ("name", _STR),
+            ("category", _STR),
+            ("shade_hex", _STR),
+            ("finish", _STR),
+            ("price", pa.float64()),
+            ("launched_at", TIMESTAMP),
+            *_PROVENANCE,
+        ]
+    ),
+    TREND_COUNTS: pa.schema(
+        [
+            pa.field(HOUR_COL, TIMESTAMP, nullable=False),
+            pa.field(TERM_TYPE_COL, _STR, nullable=False),
+            pa.field(TERM_COL, _STR, nullable=False),
+            pa.field(SOURCE_COL, _STR, nullable=False),
+            pa.field(WEIGHT_COL, pa.float64(), nullable=False),
+            pa.field(EVENTS_COL, pa.int64(), nullable=False),
+        ]
+    ),
 }
 
 #: The column each dataset is partitioned and filtered by (its event time).
@@ -139,7 +187,7 @@ def filesystem(root: str) -> tuple[pafs.FileSystem, str]:
     if "://" not in root:
         return pafs.LocalFileSystem(), str(Path(root).expanduser().resolve())
     if root.startswith("s3a://"):
-        root = "s3://" + root[len("s3a://"):]
+        root = "s3://" + root[len("s3a://") :]
     fs, path = pafs.FileSystem.from_uri(root)
     return fs, path.rstrip("/")
 
@@ -163,7 +211,10 @@ def write_file(
     file is durable once this returns. Object stores: one PUT, which is atomic already.
     """
     if metadata:
-        merged = {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}}
+        merged = {
+            **(table.schema.metadata or {}),
+            **{k.encode(): v.encode() for k, v in metadata.items()},
+        }
         table = table.replace_schema_metadata(merged)
     fs, base = filesystem(root)
     target = f"{base}/{relative_path}"
@@ -259,7 +310,9 @@ def table_from_events(
     arrays = []
     for column in schema:
         if column.name == PARTITION_COL:
-            arrays.append(pa.array([partition] * n if partition is not None else [None] * n, column.type))
+            arrays.append(
+                pa.array([partition] * n if partition is not None else [None] * n, column.type)
+            )
         elif column.name == OFFSET_COL:
             arrays.append(pa.array(offsets if offsets is not None else [None] * n, column.type))
         elif column.name in derived:
@@ -286,13 +339,12 @@ def split_by_date(table: pa.Table, time_column: str = TS_COL) -> dict[date, pa.T
     unique = np.unique(days)
     if len(unique) == 1:
         return {epoch + timedelta(days=int(unique[0])): table}
-    return {
-        epoch + timedelta(days=int(day)): table.filter(pa.array(days == day))
-        for day in unique
-    }
+    return {epoch + timedelta(days=int(day)): table.filter(pa.array(days == day)) for day in unique}
 
 
-def event_batch_files(dataset: str, topic: str, partition: int, table: pa.Table) -> list[tuple[str, pa.Table]]:
+def event_batch_files(
+    dataset: str, topic: str, partition: int, table: pa.Table
+) -> list[tuple[str, pa.Table]]:
     """The files of one partition's batch of events: one per event date, as (lake-relative
     path, rows). Each file is named by the offset range of the rows it holds (`batch_file_name`)."""
     files = []
@@ -303,9 +355,14 @@ def event_batch_files(dataset: str, topic: str, partition: int, table: pa.Table)
     return files
 
 
-def write_event_batch(root: str, dataset: str, topic: str, partition: int, table: pa.Table) -> list[str]:
+def write_event_batch(
+    root: str, dataset: str, topic: str, partition: int, table: pa.Table
+) -> list[str]:
     """Write one partition's batch of events (`event_batch_files`); returns the paths."""
-    return [write_file(root, path, rows) for path, rows in event_batch_files(dataset, topic, partition, table)]
+    return [
+        write_file(root, path, rows)
+        for path, rows in event_batch_files(dataset, topic, partition, table)
+    ]
 
 
 # --- readers -----------------------------------------------------------------------------------
@@ -352,16 +409,19 @@ def read_table(
         return empty.select(wanted) if wanted else empty
     partitioning = pads.partitioning(pa.schema([(DATE_COL, _STR)]), flavor="hive")
     dataset_schema = schema.append(pa.field(DATE_COL, _STR)) if schema is not None else None
-    data = pads.dataset(path, filesystem=fs, format="parquet", partitioning=partitioning,
-                        schema=dataset_schema)
+    data = pads.dataset(
+        path, filesystem=fs, format="parquet", partitioning=partitioning, schema=dataset_schema
+    )
     lo, hi = _as_datetime(start), _as_datetime(end)
     condition = None
     if lo is not None:
         condition = (pads.field(DATE_COL) >= lo.astimezone(UTC).date().isoformat()) & (
-            pads.field(time_column) >= pa.scalar(lo, TIMESTAMP))
+            pads.field(time_column) >= pa.scalar(lo, TIMESTAMP)
+        )
     if hi is not None:
         upper = (pads.field(DATE_COL) <= hi.astimezone(UTC).date().isoformat()) & (
-            pads.field(time_column) < pa.scalar(hi, TIMESTAMP))
+            pads.field(time_column) < pa.scalar(hi, TIMESTAMP)
+        )
         condition = upper if condition is None else condition & upper
     projection = None
     if wanted:
@@ -393,7 +453,9 @@ def read_dataset(
     """
     wanted = list(columns) if columns is not None else None
     if dataset == TREND_COUNTS:
-        return trend_totals(read_table(settings_or_root, dataset, start, end))[wanted or slice(None)]
+        return trend_totals(read_table(settings_or_root, dataset, start, end))[
+            wanted or slice(None)
+        ]
     table = read_table(settings_or_root, dataset, start, end, wanted)
     frame = table.to_pandas()
     if frame.empty:
@@ -414,9 +476,15 @@ def trend_totals(table: pa.Table) -> pd.DataFrame:
     if table.num_rows == 0:
         return _empty_frame(SCHEMAS[TREND_COUNTS])
     summed = table.group_by(keys).aggregate([(WEIGHT_COL, "sum"), (EVENTS_COL, "sum")])
-    summed = summed.rename_columns([
-        WEIGHT_COL if name == f"{WEIGHT_COL}_sum" else EVENTS_COL if name == f"{EVENTS_COL}_sum"
-        else name for name in summed.column_names
-    ])
+    summed = summed.rename_columns(
+        [
+            WEIGHT_COL
+            if name == f"{WEIGHT_COL}_sum"
+            else EVENTS_COL
+            if name == f"{EVENTS_COL}_sum"
+            else name
+            for name in summed.column_names
+        ]
+    )
     frame = summed.select([*keys, WEIGHT_COL, EVENTS_COL]).to_pandas()
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)

@@ -96,7 +96,7 @@ def normalize_brand(raw: str | None) -> str | None:
 
 @lru_cache(maxsize=16_384)
 def category_from_code(category_code: str | None) -> str | None:
-    """The last segment of a REES46 `category_code` (``"beauty.lips.lipstick"`` → ``"lipstick"``)."""
+    """The last segment of a REES46 `category_code`: ``"beauty.lips.lipstick"`` → ``"lipstick"``."""
     if not category_code:
         return None
     term = category_code.strip().rsplit(".", 1)[-1].strip().casefold()
@@ -158,7 +158,9 @@ def trending_now(
         return []
     hour = as_of_hour if as_of_hour is not None else max(observed)
     hour -= hour % HOUR_S
-    same_hours = [hour - k * DAY_S for k in range(1, baseline_days + 1) if hour - k * DAY_S in observed]
+    same_hours = [
+        hour - k * DAY_S for k in range(1, baseline_days + 1) if hour - k * DAY_S in observed
+    ]
     previous = [hour - k * HOUR_S for k in range(1, 25) if hour - k * HOUR_S in observed]
     reference = same_hours or previous
     ranked = []
@@ -166,8 +168,12 @@ def trending_now(
         weight = weights.get(hour, 0.0)
         if weight <= 0:
             continue
-        baseline = sum(weights.get(h, 0.0) for h in reference) / len(reference) if reference else 0.0
-        ranked.append(TrendingTerm(term_type, term, hour, weight, baseline, (weight + 1) / (baseline + 1)))
+        baseline = (
+            sum(weights.get(h, 0.0) for h in reference) / len(reference) if reference else 0.0
+        )
+        ranked.append(
+            TrendingTerm(term_type, term, hour, weight, baseline, (weight + 1) / (baseline + 1))
+        )
     ranked.sort(key=lambda item: (-item.score, -item.weight, item.term_type, item.term))
     return ranked[:limit] if limit is not None else ranked
 
@@ -177,7 +183,9 @@ def hourly_weights(trend_counts: pd.DataFrame) -> dict[tuple[str, str], dict[int
     if trend_counts.empty:
         return {}
     hours = (trend_counts["hour"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
-    grouped = trend_counts.assign(_hour=hours).groupby(["term_type", "term", "_hour"])["weight"].sum()
+    grouped = (
+        trend_counts.assign(_hour=hours).groupby(["term_type", "term", "_hour"])["weight"].sum()
+    )
     result: dict[tuple[str, str], dict[int, float]] = {}
     for (term_type, term, hour), weight in grouped.items():
         result.setdefault((term_type, term), {})[int(hour)] = float(weight)

@@ -67,8 +67,9 @@ def ensure_topics(settings: Settings) -> dict[str, str]:
     auto-created with the broker's default partition count, which Faust's tables refuse.
     """
     specs = [
-        topics.TopicSpec(settings.topic_name(name), spec.partitions, spec.key, spec.compacted,
-                         spec.configs)
+        topics.TopicSpec(
+            settings.topic_name(name), spec.partitions, spec.key, spec.compacted, spec.configs
+        )
         for name, spec in topics.TOPICS.items()
         if name in (*topics.INPUT_TOPICS, topics.DLQ)
     ]

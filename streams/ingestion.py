@@ -64,7 +64,9 @@ def ingest_group(settings: Settings) -> str:
     return f"{settings.streams_app_id}-ingest"
 
 
-def committed_offsets(settings: Settings, admin: KafkaAdminClient | None = None) -> dict[tuple[str, int], int]:
+def committed_offsets(
+    settings: Settings, admin: KafkaAdminClient | None = None
+) -> dict[tuple[str, int], int]:
     """The workers' committed offsets, ``{(topic, partition): next offset}`` (for monitoring).
 
     Pass an `admin` client to poll repeatedly without reconnecting each time.
@@ -141,8 +143,9 @@ class _Batch:
 class IngestionService(Service):
     """Validated ingestion of every input topic into the lake, with at-least-once commits."""
 
-    def __init__(self, app: faust.App, settings: Settings, live: LiveTrends | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, app: faust.App, settings: Settings, live: LiveTrends | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.app = app
         self.settings = settings
@@ -157,7 +160,9 @@ class IngestionService(Service):
         self._lock = asyncio.Lock()  # one flush at a time (the loop, a rebalance, the stop)
         self._in_flight: asyncio.Task | None = None  # the batch being written and committed
         self._consuming_done = asyncio.Event()
-        self._writers = ThreadPoolExecutor(max_workers=WRITER_THREADS, thread_name_prefix="lake-writer")
+        self._writers = ThreadPoolExecutor(
+            max_workers=WRITER_THREADS, thread_name_prefix="lake-writer"
+        )
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -200,8 +205,10 @@ class IngestionService(Service):
                     self._buffered += len(records)
                     if self._oldest is None:
                         self._oldest = time.monotonic()
+                metrics.BUFFERED.set(self._buffered)
                 due = self._buffered >= batch_events or (
-                    self._oldest is not None and time.monotonic() - self._oldest >= flush_s)
+                    self._oldest is not None and time.monotonic() - self._oldest >= flush_s
+                )
                 if due and not self.should_stop:
                     async with self._lock:
                         await self._flush(list(self._buffers), consumer, wait=False)
@@ -231,7 +238,9 @@ class IngestionService(Service):
         consumer = self._consumer
         async with self._lock:
             if consumer is not None:
-                await self._flush([tp for tp in self._buffers if tp in revoked], consumer, wait=True)
+                await self._flush(
+                    [tp for tp in self._buffers if tp in revoked], consumer, wait=True
+                )
             for tp in revoked:
                 self._take(tp)  # fetched during the flush: the next owner reads them again
             self.trends.forget((tp.topic, tp.partition) for tp in revoked)
@@ -244,9 +253,12 @@ class IngestionService(Service):
         self._buffered -= len(records)
         if not self._buffers:
             self._buffered, self._oldest = 0, None
+        metrics.BUFFERED.set(self._buffered)
         return records
 
-    async def _flush(self, partitions: list[TopicPartition], consumer: AIOKafkaConsumer, *, wait: bool) -> None:
+    async def _flush(
+        self, partitions: list[TopicPartition], consumer: AIOKafkaConsumer, *, wait: bool
+    ) -> None:
         """Validate and count the buffers of `partitions`, then write and commit them: in the
         background when not `wait`, after the batch before it (the caller holds the lock)."""
         batch = await self._prepare(partitions)
@@ -274,19 +286,28 @@ class IngestionService(Service):
             for tp, records in work
         ]
         clock.lap("validate")
-        dead_letters = [future for batch in validated for future in await self._send_dead_letters(batch)]
+        dead_letters = [
+            future for batch in validated for future in await self._send_dead_letters(batch)
+        ]
         prepared = [prepare_batch(batch) for batch in validated]
         clock.lap("arrow tables")
         increments: list[Increment] = []
         files = [file for batch in prepared for file in batch.files]
         for batch, lake_batch in zip(validated, prepared, strict=True):
             counted, counts_files = self.trends.count(
-                lake_batch.dataset, batch.topic, batch.partition, lake_batch.table, batch.last_offset)
+                lake_batch.dataset,
+                batch.topic,
+                batch.partition,
+                lake_batch.table,
+                batch.last_offset,
+            )
             increments += counted
             files += counts_files
         clock.lap("trend counts")
-        offsets = {tp: OffsetAndMetadata(batch.last_offset + 1, "")
-                   for (tp, _), batch in zip(work, validated, strict=True)}
+        offsets = {
+            tp: OffsetAndMetadata(batch.last_offset + 1, "")
+            for (tp, _), batch in zip(work, validated, strict=True)
+        }
         records = sum(len(records) for _, records in work)
         return _Batch(records, validated, prepared, files, dead_letters, increments, offsets, clock)
 
@@ -294,9 +315,12 @@ class IngestionService(Service):
         """The waiting stage: write the files, await dead letters, publish, commit."""
         clock = batch.clock
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(
-            loop.run_in_executor(self._writers, write_lake_file, self.root, file) for file in batch.files
-        ))
+        await asyncio.gather(
+            *(
+                loop.run_in_executor(self._writers, write_lake_file, self.root, file)
+                for file in batch.files
+            )
+        )
         count_landed(batch.prepared)
         clock.lap(f"write {len(batch.files)} files")
         await self._await_dead_letters(batch.dead_letters, batch.validated)
@@ -315,23 +339,39 @@ class IngestionService(Service):
         clock.lap("commit")
         metrics.BATCH_RECORDS.observe(batch.records)
         metrics.BATCH_SECONDS.observe(clock.total())
-        log.info("landed %d records from %d partitions in %.3f s (%s)", batch.records,
-                 len(batch.offsets), clock.total(), clock)
+        log.info(
+            "landed %d records from %d partitions in %.3f s (%s)",
+            batch.records,
+            len(batch.offsets),
+            clock.total(),
+            clock,
+        )
 
     async def _send_dead_letters(self, batch: ValidatedBatch) -> list[asyncio.Future]:
         producer = self.app.producer
         return [
-            await producer.send(self.dlq_topic, batch.topic.encode(), dead_letter_value(letter),
-                                partition=None, timestamp=None, headers=None)
+            await producer.send(
+                self.dlq_topic,
+                batch.topic.encode(),
+                dead_letter_value(letter),
+                partition=None,
+                timestamp=None,
+                headers=None,
+            )
             for letter in batch.dead_letters
         ]
 
-    async def _await_dead_letters(self, pending: list[asyncio.Future], batches: list[ValidatedBatch]) -> None:
+    async def _await_dead_letters(
+        self, pending: list[asyncio.Future], batches: list[ValidatedBatch]
+    ) -> None:
         """Wait until the broker has every dead letter; resend failed ones a few times."""
         results = await asyncio.gather(*pending, return_exceptions=True)
         letters = [letter for batch in batches for letter in batch.dead_letters]
-        failed = [letter for letter, result in zip(letters, results, strict=True)
-                  if isinstance(result, BaseException)]
+        failed = [
+            letter
+            for letter, result in zip(letters, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
         producer = self.app.producer
         for attempt in range(1, DEAD_LETTER_ATTEMPTS + 1):
             if not failed:
@@ -341,9 +381,14 @@ class IngestionService(Service):
             still_failed = []
             for letter in failed:
                 try:
-                    await producer.send_and_wait(self.dlq_topic, letter.source_topic.encode(),
-                                                 dead_letter_value(letter), partition=None,
-                                                 timestamp=None, headers=None)
+                    await producer.send_and_wait(
+                        self.dlq_topic,
+                        letter.source_topic.encode(),
+                        dead_letter_value(letter),
+                        partition=None,
+                        timestamp=None,
+                        headers=None,
+                    )
                 except KafkaError as exc:
                     log.warning("dead letter not delivered: %r", exc)
                     still_failed.append(letter)

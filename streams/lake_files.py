@@ -38,9 +38,13 @@ class PreparedBatch:
 def prepare_batch(batch: ValidatedBatch) -> PreparedBatch:
     """The lake table of a batch's valid events and its files, one per event date."""
     dataset = lake.TOPIC_DATASETS[batch.base_topic]
-    table = lake.table_from_events(dataset, batch.events, partition=batch.partition, offsets=batch.offsets)
-    files = [LakeFile(path, rows) for path, rows in
-             lake.event_batch_files(dataset, batch.topic, batch.partition, table)]
+    table = lake.table_from_events(
+        dataset, batch.events, partition=batch.partition, offsets=batch.offsets
+    )
+    files = [
+        LakeFile(path, rows)
+        for path, rows in lake.event_batch_files(dataset, batch.topic, batch.partition, table)
+    ]
     return PreparedBatch(dataset, table, files)
 
 

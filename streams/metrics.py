@@ -11,7 +11,9 @@ VALIDATED = Counter("glamcast_stream_validated", "Input records that passed vali
 TOMBSTONES = Counter(
     "glamcast_stream_tombstones", "Empty values on compacted topics (deletes), skipped.", ["topic"]
 )
-LAKE_FILES = Counter("glamcast_stream_lake_files", "Parquet files written to the lake.", ["dataset"])
+LAKE_FILES = Counter(
+    "glamcast_stream_lake_files", "Parquet files written to the lake.", ["dataset"]
+)
 LAKE_ROWS = Counter("glamcast_stream_lake_rows", "Rows written to the lake.", ["dataset"])
 BATCH_SECONDS = Histogram(
     "glamcast_stream_batch_seconds",
@@ -23,6 +25,7 @@ BATCH_RECORDS = Histogram(
     "Records per landed batch.",
     buckets=(10, 100, 1_000, 5_000, 10_000, 20_000, 50_000, 100_000),
 )
+BUFFERED = Gauge("glamcast_stream_buffered_records", "Records read and waiting for their batch.")
 COMMITTED = Gauge(
     "glamcast_stream_committed_offset",
     "Next offset to read, committed after the batch before it was durable.",

@@ -48,11 +48,15 @@ from streams.lake_files import LakeFile
 log = logging.getLogger(__name__)
 
 #: Arrow schema of per-event contributions (one row per event and term).
-CONTRIBUTION_SCHEMA = pa.schema([
-    (lake.OFFSET_COL, pa.int64()), (lake.HOUR_COL, lake.TIMESTAMP),
-    (lake.TERM_TYPE_COL, pa.string()), (lake.TERM_COL, pa.string()),
-    (lake.WEIGHT_COL, pa.float64()),
-])
+CONTRIBUTION_SCHEMA = pa.schema(
+    [
+        (lake.OFFSET_COL, pa.int64()),
+        (lake.HOUR_COL, lake.TIMESTAMP),
+        (lake.TERM_TYPE_COL, pa.string()),
+        (lake.TERM_COL, pa.string()),
+        (lake.WEIGHT_COL, pa.float64()),
+    ]
+)
 
 #: Metadata key of a counts file: the highest source offset it has counted.
 THROUGH_OFFSET_KEY = "glamcast.through_offset"
@@ -71,27 +75,42 @@ _EPOCH = date(1970, 1, 1)
 # --- contributions -----------------------------------------------------------------------------
 
 
-def _map_values(column: pa.ChunkedArray | pa.Array, fun: Callable[[Any], Any], type_: pa.DataType) -> pa.Array:
+def _map_values(
+    column: pa.ChunkedArray | pa.Array, fun: Callable[[Any], Any], type_: pa.DataType
+) -> pa.Array:
     """`fun` applied once per distinct value of `column`, spread back over its rows."""
     encoded = pc.dictionary_encode(column)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    mapped = pa.array([None if v is None else fun(v) for v in encoded.dictionary.to_pylist()], type_)
+    mapped = pa.array(
+        [None if v is None else fun(v) for v in encoded.dictionary.to_pylist()], type_
+    )
     return mapped.take(encoded.indices)
 
 
-def _terms(offsets: pa.Array, hours: pa.Array, weights: pa.Array, term_type: str, terms: pa.Array) -> pa.Table:
-    rows = pa.table({
-        lake.OFFSET_COL: offsets, lake.HOUR_COL: hours,
-        lake.TERM_TYPE_COL: pa.repeat(term_type, len(terms)), lake.TERM_COL: terms,
-        lake.WEIGHT_COL: weights,
-    }, schema=CONTRIBUTION_SCHEMA)
+def _terms(
+    offsets: pa.Array, hours: pa.Array, weights: pa.Array, term_type: str, terms: pa.Array
+) -> pa.Table:
+    rows = pa.table(
+        {
+            lake.OFFSET_COL: offsets,
+            lake.HOUR_COL: hours,
+            lake.TERM_TYPE_COL: pa.repeat(term_type, len(terms)),
+            lake.TERM_COL: terms,
+            lake.WEIGHT_COL: weights,
+        },
+        schema=CONTRIBUTION_SCHEMA,
+    )
     return rows.filter(pc.is_valid(rows[lake.TERM_COL]))
 
 
 def _list_terms(
-    table: pa.Table, column: str, normalize: Callable[[str], str | None], term_type: str,
-    hours: pa.Array, weights: pa.Array,
+    table: pa.Table,
+    column: str,
+    normalize: Callable[[str], str | None],
+    term_type: str,
+    hours: pa.Array,
+    weights: pa.Array,
 ) -> pa.Table:
     """One row per event and distinct normalized term of a list column (``hashtags[]``)."""
     values = table[column]
@@ -101,8 +120,11 @@ def _list_terms(
     pairs = pairs.filter(pc.is_valid(pairs["term"])).group_by(["row", "term"]).aggregate([])
     rows = pairs["row"]
     return _terms(
-        pc.take(table[lake.OFFSET_COL], rows), pc.take(hours, rows), pc.take(weights, rows),
-        term_type, pairs["term"],
+        pc.take(table[lake.OFFSET_COL], rows),
+        pc.take(hours, rows),
+        pc.take(weights, rows),
+        term_type,
+        pairs["term"],
     )
 
 
@@ -118,22 +140,56 @@ def contributions(dataset: str, table: pa.Table) -> pa.Table:
     offsets = table[lake.OFFSET_COL].combine_chunks()
     parts: list[pa.Table] = []
     if dataset == lake.TRYON:
-        weights = _map_values(table["action"], trend_terms.TRYON_ACTION_WEIGHTS.__getitem__, pa.float64())
-        parts.append(_terms(offsets, hours, weights, trend_terms.CATEGORY, table["category"].combine_chunks()))
-        parts.append(_terms(offsets, hours, weights, trend_terms.FINISH, table["finish"].combine_chunks()))
+        weights = _map_values(
+            table["action"], trend_terms.TRYON_ACTION_WEIGHTS.__getitem__, pa.float64()
+        )
+        parts.append(
+            _terms(
+                offsets, hours, weights, trend_terms.CATEGORY, table["category"].combine_chunks()
+            )
+        )
+        parts.append(
+            _terms(offsets, hours, weights, trend_terms.FINISH, table["finish"].combine_chunks())
+        )
         families = _map_values(table["shade_hex"], trend_terms.shade_family_term, pa.string())
         parts.append(_terms(offsets, hours, weights, trend_terms.SHADE_FAMILY, families))
     elif dataset == lake.SOCIAL:
-        engagement = {name: table[name].to_numpy().astype(np.float64) for name in trend_terms.SOCIAL_ENGAGEMENT}
-        weights = pa.array(1.0 + np.log1p(sum(
-            coefficient * engagement[name] for name, coefficient in trend_terms.SOCIAL_ENGAGEMENT.items()
-        )))
-        parts.append(_list_terms(table, "hashtags", trend_terms.normalize_hashtag, trend_terms.HASHTAG, hours, weights))
-        parts.append(_list_terms(table, "brands", trend_terms.normalize_brand, trend_terms.BRAND, hours, weights))
+        engagement = {
+            name: table[name].to_numpy().astype(np.float64)
+            for name in trend_terms.SOCIAL_ENGAGEMENT
+        }
+        weights = pa.array(
+            1.0
+            + np.log1p(
+                sum(
+                    coefficient * engagement[name]
+                    for name, coefficient in trend_terms.SOCIAL_ENGAGEMENT.items()
+                )
+            )
+        )
+        parts.append(
+            _list_terms(
+                table,
+                "hashtags",
+                trend_terms.normalize_hashtag,
+                trend_terms.HASHTAG,
+                hours,
+                weights,
+            )
+        )
+        parts.append(
+            _list_terms(
+                table, "brands", trend_terms.normalize_brand, trend_terms.BRAND, hours, weights
+            )
+        )
     elif dataset == lake.COMMERCE:
-        weights = _map_values(table["event_type"], trend_terms.COMMERCE_EVENT_WEIGHTS.__getitem__, pa.float64())
+        weights = _map_values(
+            table["event_type"], trend_terms.COMMERCE_EVENT_WEIGHTS.__getitem__, pa.float64()
+        )
         brands = _map_values(table["brand"], trend_terms.normalize_brand, pa.string())
-        categories = _map_values(table["category_code"], trend_terms.category_from_code, pa.string())
+        categories = _map_values(
+            table["category_code"], trend_terms.category_from_code, pa.string()
+        )
         parts.append(_terms(offsets, hours, weights, trend_terms.BRAND, brands))
         parts.append(_terms(offsets, hours, weights, trend_terms.CATEGORY, categories))
     return pa.concat_tables(parts)
@@ -160,25 +216,34 @@ class DayCounts:
         counts = cls(source)
         if table is None:
             return counts
-        counts.through_offset = int((table.schema.metadata or {}).get(THROUGH_OFFSET_KEY.encode(), b"-1"))
+        counts.through_offset = int(
+            (table.schema.metadata or {}).get(THROUGH_OFFSET_KEY.encode(), b"-1")
+        )
         hours = pc.cast(table[lake.HOUR_COL], pa.int64()).to_pylist()
         for hour, term_type, term, weight, events in zip(
-            hours, table[lake.TERM_TYPE_COL].to_pylist(), table[lake.TERM_COL].to_pylist(),
-            table[lake.WEIGHT_COL].to_pylist(), table[lake.EVENTS_COL].to_pylist(), strict=True,
+            hours,
+            table[lake.TERM_TYPE_COL].to_pylist(),
+            table[lake.TERM_COL].to_pylist(),
+            table[lake.WEIGHT_COL].to_pylist(),
+            table[lake.EVENTS_COL].to_pylist(),
+            strict=True,
         ):
             counts.sums[(hour, term_type, term)] = [weight, events]
         return counts
 
     def to_table(self) -> pa.Table:
         keys = sorted(self.sums)
-        return pa.table({
-            lake.HOUR_COL: pa.array([key[0] for key in keys], pa.int64()).cast(lake.TIMESTAMP),
-            lake.TERM_TYPE_COL: [key[1] for key in keys],
-            lake.TERM_COL: [key[2] for key in keys],
-            lake.SOURCE_COL: pa.repeat(self.source, len(keys)),
-            lake.WEIGHT_COL: pa.array([self.sums[key][0] for key in keys], pa.float64()),
-            lake.EVENTS_COL: pa.array([int(self.sums[key][1]) for key in keys], pa.int64()),
-        }, schema=lake.SCHEMAS[lake.TREND_COUNTS])
+        return pa.table(
+            {
+                lake.HOUR_COL: pa.array([key[0] for key in keys], pa.int64()).cast(lake.TIMESTAMP),
+                lake.TERM_TYPE_COL: [key[1] for key in keys],
+                lake.TERM_COL: [key[2] for key in keys],
+                lake.SOURCE_COL: pa.repeat(self.source, len(keys)),
+                lake.WEIGHT_COL: pa.array([self.sums[key][0] for key in keys], pa.float64()),
+                lake.EVENTS_COL: pa.array([int(self.sums[key][1]) for key in keys], pa.int64()),
+            },
+            schema=lake.SCHEMAS[lake.TREND_COUNTS],
+        )
 
 
 @dataclass(frozen=True)
@@ -207,7 +272,9 @@ class TrendCounter:
         key = (topic, partition, day)
         counts = self._days.get(key)
         if counts is None:
-            stored = lake.read_file(self.root, counts_file(topic, partition, _EPOCH + timedelta(days=day)))
+            stored = lake.read_file(
+                self.root, counts_file(topic, partition, _EPOCH + timedelta(days=day))
+            )
             counts = self._days[key] = DayCounts.from_table(source, stored)
             while len(self._days) > self.max_days:
                 self._days.popitem(last=False)
@@ -231,17 +298,22 @@ class TrendCounter:
         touched = np.unique(days)
         states = [self._day(topic, partition, int(day), source) for day in touched]
         through = np.array([state.through_offset for state in states], dtype=np.int64)
-        fresh = rows.filter(pa.array(rows[lake.OFFSET_COL].to_numpy() > through[np.searchsorted(touched, days)]))
+        fresh = rows.filter(
+            pa.array(rows[lake.OFFSET_COL].to_numpy() > through[np.searchsorted(touched, days)])
+        )
         summed = fresh.group_by([lake.HOUR_COL, lake.TERM_TYPE_COL, lake.TERM_COL]).aggregate(
-            [(lake.WEIGHT_COL, "sum"), (lake.WEIGHT_COL, "count")])
+            [(lake.WEIGHT_COL, "sum"), (lake.WEIGHT_COL, "count")]
+        )
         by_day = dict(zip(touched.tolist(), states, strict=True))
         changed: set[int] = set()
         increments: dict[tuple[str, str, int], float] = {}
         for hour, term_type, term, weight, events_n in zip(
             pc.cast(summed[lake.HOUR_COL], pa.int64()).to_pylist(),
-            summed[lake.TERM_TYPE_COL].to_pylist(), summed[lake.TERM_COL].to_pylist(),
+            summed[lake.TERM_TYPE_COL].to_pylist(),
+            summed[lake.TERM_COL].to_pylist(),
             summed[f"{lake.WEIGHT_COL}_sum"].to_pylist(),
-            summed[f"{lake.WEIGHT_COL}_count"].to_pylist(), strict=True,
+            summed[f"{lake.WEIGHT_COL}_count"].to_pylist(),
+            strict=True,
         ):
             day = hour // _DAY_US
             total = by_day[day].sums.setdefault((hour, term_type, term), [0.0, 0])
@@ -255,11 +327,16 @@ class TrendCounter:
             if day not in changed and state.through_offset >= last_offset:
                 continue  # a replay of what this file already holds
             state.through_offset = max(state.through_offset, last_offset)
-            files.append(LakeFile(
-                counts_file(topic, partition, _EPOCH + timedelta(days=day)), state.to_table(),
-                {THROUGH_OFFSET_KEY: str(state.through_offset)},
-            ))
-        return [Increment(t, term, hour, weight) for (t, term, hour), weight in increments.items()], files
+            files.append(
+                LakeFile(
+                    counts_file(topic, partition, _EPOCH + timedelta(days=day)),
+                    state.to_table(),
+                    {THROUGH_OFFSET_KEY: str(state.through_offset)},
+                )
+            )
+        return [
+            Increment(t, term, hour, weight) for (t, term, hour), weight in increments.items()
+        ], files
 
     def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
         """Drop the counts of partitions this worker no longer owns (their files stay)."""
@@ -305,7 +382,9 @@ class LiveTrends:
             return
         oldest = max(by_hour) - int(LIVE_RETENTION.total_seconds())  # older windows are expired
         pending = [
-            await self.topic.send(key=str(hour), value=TrendIncrements(hour=float(hour), weights=weights))
+            await self.topic.send(
+                key=str(hour), value=TrendIncrements(hour=float(hour), weights=weights)
+            )
             for hour, weights in sorted(by_hour.items())
             if hour >= oldest
         ]
@@ -327,11 +406,21 @@ def register_live_table(app: faust.App, settings: Settings) -> LiveTrends:
     One partition: increments are a few hundred per batch, and one owner can then rank every
     term; the page routes to whichever worker owns it.
     """
-    topic = app.topic(increments_topic(settings), value_type=TrendIncrements,
-                      key_type=str, partitions=1)
-    table = app.Table(LIVE_TABLE, default=float, partitions=1, key_type=str, value_type=float,
-                      help="Trend weight per term and hour (live).").tumbling(
-        timedelta(hours=1), expires=LIVE_RETENTION).relative_to_field(TrendIncrements.hour)
+    topic = app.topic(
+        increments_topic(settings), value_type=TrendIncrements, key_type=str, partitions=1
+    )
+    table = (
+        app.Table(
+            LIVE_TABLE,
+            default=float,
+            partitions=1,
+            key_type=str,
+            value_type=float,
+            help="Trend weight per term and hour (live).",
+        )
+        .tumbling(timedelta(hours=1), expires=LIVE_RETENTION)
+        .relative_to_field(TrendIncrements.hour)
+    )
     live = LiveTrends(topic, table)
 
     @app.agent(topic, name="trending_now_counter")
@@ -348,13 +437,20 @@ def register_live_table(app: faust.App, settings: Settings) -> LiveTrends:
         ranked = trend_terms.trending_now(
             live.hourly(), as_of_hour=int(float(hour)) if hour else None, limit=limit
         )
-        return web.json({
-            "as_of_hour": ranked[0].hour if ranked else None,
-            "terms": [
-                {"term_type": item.term_type, "term": item.term, "weight": item.weight,
-                 "baseline": item.baseline, "score": item.score}
-                for item in ranked
-            ],
-        })
+        return web.json(
+            {
+                "as_of_hour": ranked[0].hour if ranked else None,
+                "terms": [
+                    {
+                        "term_type": item.term_type,
+                        "term": item.term,
+                        "weight": item.weight,
+                        "baseline": item.baseline,
+                        "score": item.score,
+                    }
+                    for item in ranked
+                ],
+            }
+        )
 
     return live

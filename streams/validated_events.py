@@ -61,7 +61,9 @@ def dead_letter(
     original = raw or b""
     message = rejection.message
     if len(original) > MAX_DEAD_ORIGINAL_BYTES:
-        message += f" (original cut to its first {MAX_DEAD_ORIGINAL_BYTES} of {len(original)} bytes)"
+        message += (
+            f" (original cut to its first {MAX_DEAD_ORIGINAL_BYTES} of {len(original)} bytes)"
+        )
         original = original[:MAX_DEAD_ORIGINAL_BYTES]
     return DeadLetter(
         event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"glamcast-dlq:{topic}:{partition}:{offset}")),
@@ -84,7 +86,7 @@ def validate_records(
     now: datetime,
 ) -> ValidatedBatch:
     """Validate ``(offset, value)`` pairs of one topic partition against the topic's model."""
-    base_topic = topic[len(settings.topic_prefix):] if topic.startswith(settings.topic_prefix) else topic
+    base_topic = topic.removeprefix(settings.topic_prefix)
     model = TOPIC_MODELS[base_topic]
     batch = ValidatedBatch(topic, base_topic, partition)
     max_bytes = settings.max_event_bytes
@@ -117,12 +119,21 @@ def _count(batch: ValidatedBatch) -> None:
     if batch.dead_letters:
         log.warning(
             "%s[%d]: %d of %d records rejected to the dead-letter topic: %s",
-            batch.topic, batch.partition, len(batch.dead_letters),
-            len(batch.events) + len(batch.dead_letters), dict(batch.rejections()),
+            batch.topic,
+            batch.partition,
+            len(batch.dead_letters),
+            len(batch.events) + len(batch.dead_letters),
+            dict(batch.rejections()),
         )
         for letter in batch.dead_letters:
-            log.debug("rejected %s[%d]@%d %s: %s", letter.source_topic, letter.partition,
-                      letter.offset, letter.error_class, letter.error_message)
+            log.debug(
+                "rejected %s[%d]@%d %s: %s",
+                letter.source_topic,
+                letter.partition,
+                letter.offset,
+                letter.error_class,
+                letter.error_message,
+            )
 
 
 def dead_letter_value(letter: DeadLetter) -> bytes:

@@ -54,7 +54,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         elif isinstance(value, list):
-            value = json.dumps([v.get_secret_value() if isinstance(v, SecretStr) else v for v in value])
+            value = json.dumps(
+                [v.get_secret_value() if isinstance(v, SecretStr) else v for v in value]
+            )
         env[f"GLAMCAST_{name.upper()}"] = str(value)
     return env
 
@@ -66,7 +68,11 @@ def _child_env(settings: Settings) -> dict[str, str]:
 
 
 def start_workers(
-    settings: Settings, workers: int = 1, *, loglevel: str = "info", log_dir: Path | None = None,
+    settings: Settings,
+    workers: int = 1,
+    *,
+    loglevel: str = "info",
+    log_dir: Path | None = None,
     first_index: int = 0,
 ) -> list[WorkerProcess]:
     """Start `workers` worker processes and return at once (they join the group in seconds).
@@ -83,15 +89,26 @@ def start_workers(
         port = settings.streams_web_port + index if settings.streams_web_port else free_port()
         datadir = settings.state_path / "streams" / settings.streams_app_id / f"worker-{index}"
         datadir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "streams", "--datadir", str(datadir), "--loglevel", loglevel,
-                   "worker", "--web-port", str(port)]
+        command = [
+            sys.executable,
+            "-m",
+            "streams",
+            "--datadir",
+            str(datadir),
+            "--loglevel",
+            loglevel,
+            "worker",
+            "--web-port",
+            str(port),
+        ]
         log = None
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
             log = log_dir / f"worker-{index}.log"
             with open(log, "ab") as out:
-                process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL)
+                process = subprocess.Popen(
+                    command, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                )
         else:
             process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
         started.append(WorkerProcess(index, process, port, log))
@@ -113,7 +130,9 @@ def stop_workers(workers: list[WorkerProcess], timeout_s: float = 60.0) -> list[
     return [worker.process.returncode for worker in workers]
 
 
-def run(settings: Settings, workers: int = 1, *, loglevel: str = "info", log_dir: Path | None = None) -> int:
+def run(
+    settings: Settings, workers: int = 1, *, loglevel: str = "info", log_dir: Path | None = None
+) -> int:
     """Run `workers` worker processes until SIGTERM/SIGINT or until one exits; returns a status.
 
     0 after a requested stop; otherwise the exit status of the first worker that ended.

@@ -16,9 +16,20 @@ from streams.validated_events import MAX_DEAD_ORIGINAL_BYTES, dead_letter, valid
 NOW = datetime(2025, 3, 1, 12, tzinfo=UTC)
 SETTINGS = Settings(topic_prefix="t1.")
 TRYON = "t1.glamcast.tryon.v1"
-VALID = dict(event_id="e1", ts="2025-03-01T10:00:00Z", user_id="u1", session_id="s1", action="try_on",
-             product_id="p1", category="lipstick", shade_hex="#C04060", finish="matte", dwell_ms=1200,
-             platform="ios", app_version="1.0")
+VALID = {
+    "event_id": "e1",
+    "ts": "2025-03-01T10:00:00Z",
+    "user_id": "u1",
+    "session_id": "s1",
+    "action": "try_on",
+    "product_id": "p1",
+    "category": "lipstick",
+    "shade_hex": "#C04060",
+    "finish": "matte",
+    "dwell_ms": 1200,
+    "platform": "ios",
+    "app_version": "1.0",
+}
 
 
 def tryon(**changes: object) -> bytes:
@@ -54,12 +65,16 @@ def test_every_bad_kind_becomes_a_dead_letter_with_its_reason_and_bytes() -> Non
         assert (letter.source_topic, letter.partition, letter.offset) == (TRYON, 3, offset)
         assert base64.b64decode(letter.original_b64) == raw
         assert letter.ts == NOW and letter.error_message
-    assert "does not match #RRGGBB" in batch.dead_letters[list(BAD).index("bad_shade")].error_message
+    assert (
+        "does not match #RRGGBB" in batch.dead_letters[list(BAD).index("bad_shade")].error_message
+    )
 
 
 def test_rejections_are_counted_per_topic_and_reason() -> None:
     before = metrics.REJECTED.labels(TRYON, "bad_shade")._value.get()
-    validate_records(TRYON, 0, [(0, BAD["bad_shade"]), (1, BAD["bad_shade"])], settings=SETTINGS, now=NOW)
+    validate_records(
+        TRYON, 0, [(0, BAD["bad_shade"]), (1, BAD["bad_shade"])], settings=SETTINGS, now=NOW
+    )
     assert metrics.REJECTED.labels(TRYON, "bad_shade")._value.get() == before + 2
 
 
@@ -77,7 +92,9 @@ def test_dead_letters_have_stable_ids_and_cut_huge_originals() -> None:
     huge = b"x" * (MAX_DEAD_ORIGINAL_BYTES + 10)
     first = dead_letter(TRYON, 1, 42, huge, rejection, NOW)
     again = dead_letter(TRYON, 1, 42, huge, rejection, NOW)
-    assert first.event_id == again.event_id != dead_letter(TRYON, 1, 43, huge, rejection, NOW).event_id
+    assert (
+        first.event_id == again.event_id != dead_letter(TRYON, 1, 43, huge, rejection, NOW).event_id
+    )
     assert len(base64.b64decode(first.original_b64)) == MAX_DEAD_ORIGINAL_BYTES
     assert f"of {len(huge)} bytes" in first.error_message
     assert DeadLetter.model_validate_json(first.model_dump_json()) == first

@@ -22,27 +22,33 @@ from glamcast.trend_terms import (
 )
 
 
-@pytest.mark.parametrize(("raw", "term"), [
-    ("#RedLips", "redlips"),
-    ("#Red Lips!", "redlips"),
-    ("##red_lips", "red_lips"),
-    ("#ＧＬＡＳＳＳＫＩＮ", "glassskin"),  # full-width letters (NFKC)
-    ("#小红书 美妆", "小红书美妆"),
-    ("#Straße", "strasse"),  # case folding, not just lower()
-    ("#!!!", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("raw", "term"),
+    [
+        ("#RedLips", "redlips"),
+        ("#Red Lips!", "redlips"),
+        ("##red_lips", "red_lips"),
+        ("#ＧＬＡＳＳＳＫＩＮ", "glassskin"),  # full-width letters (NFKC)
+        ("#小红书 美妆", "小红书美妆"),
+        ("#Straße", "strasse"),  # case folding, not just lower()
+        ("#!!!", None),
+        ("", None),
+    ],
+)
 def test_normalize_hashtag(raw: str, term: str | None) -> None:
     assert normalize_hashtag(raw) == term
 
 
-@pytest.mark.parametrize(("raw", "term"), [
-    ("Fenty  Beauty™", "fenty beauty"),
-    ("  MAC ", "mac"),
-    ("L'Oréal®", "l'oréal"),
-    ("   ", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ("raw", "term"),
+    [
+        ("Fenty  Beauty™", "fenty beauty"),
+        ("  MAC ", "mac"),
+        ("L'Oréal®", "l'oréal"),
+        ("   ", None),
+        (None, None),
+    ],
+)
 def test_normalize_brand(raw: str | None, term: str | None) -> None:
     assert normalize_brand(raw) == term
 
@@ -85,10 +91,15 @@ def test_trending_now_compares_the_hour_with_the_same_hour_on_earlier_days() -> 
     }
     ranked = trending_now(hourly)
 
-    assert [(item.term_type, item.term) for item in ranked] == [("hashtag", "coralcrush"), ("hashtag", "makeup")]
+    assert [(item.term_type, item.term) for item in ranked] == [
+        ("hashtag", "coralcrush"),
+        ("hashtag", "makeup"),
+    ]
     top = ranked[0]
     assert top.hour == H and top.weight == 30.0
-    assert top.baseline == pytest.approx(3.0)  # mean of 4 and 2; the 50 an hour before is not "same hour"
+    assert top.baseline == pytest.approx(
+        3.0
+    )  # mean of 4 and 2; the 50 an hour before is not "same hour"
     assert top.score == pytest.approx(31 / 4)
     assert ranked[1].score == pytest.approx(1.0)
 
@@ -108,10 +119,17 @@ def test_trending_now_as_of_another_hour_and_limits() -> None:
 
 def test_hourly_weights_from_lake_trend_counts_sum_sources() -> None:
     hour = pd.Timestamp(datetime.fromtimestamp(H, UTC))
-    frame = pd.DataFrame({
-        "hour": pd.Series([hour, hour, hour + pd.Timedelta(hours=1)], dtype="datetime64[us, UTC]"),
-        "term_type": ["brand", "brand", "brand"], "term": ["mac", "mac", "mac"],
-        "source": ["social", "commerce", "social"], "weight": [1.5, 2.0, 4.0], "events": [1, 2, 3],
-    })
+    frame = pd.DataFrame(
+        {
+            "hour": pd.Series(
+                [hour, hour, hour + pd.Timedelta(hours=1)], dtype="datetime64[us, UTC]"
+            ),
+            "term_type": ["brand", "brand", "brand"],
+            "term": ["mac", "mac", "mac"],
+            "source": ["social", "commerce", "social"],
+            "weight": [1.5, 2.0, 4.0],
+            "events": [1, 2, 3],
+        }
+    )
     assert hourly_weights(frame) == {("brand", "mac"): {H: 3.5, H + HOUR_S: 4.0}}
     assert hourly_weights(frame.iloc[:0]) == {}
