@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -272,22 +272,15 @@ def remove_temp_files(root: str, older_than_s: float = 3600.0) -> int:
 # --- events to Arrow ---------------------------------------------------------------------------
 
 
-def _face(attribute: str) -> Callable[[dict[str, Any]], Any]:
-    def get(fields: dict[str, Any]) -> Any:
-        face = fields["face"]
-        return None if face is None else getattr(face, attribute)
-
-    return get
-
-
-#: How a column is read from a model's fields when it is not simply the field of that name.
-_DERIVED: dict[str, dict[str, Callable[[dict[str, Any]], Any]]] = {
+#: Columns not read from the model field of the same name: column → (field, attribute of the
+#: nested model in that field, or None for the field itself).
+_SOURCES: dict[str, dict[str, tuple[str, str | None]]] = {
     TRYON: {
-        "face_skin_tone": _face("skin_tone"),
-        "face_undertone": _face("undertone"),
-        "face_shape": _face("face_shape"),
+        "face_skin_tone": ("face", "skin_tone"),
+        "face_undertone": ("face", "undertone"),
+        "face_shape": ("face", "face_shape"),
     },
-    COMMERCE: {TS_COL: lambda fields: fields["event_time"]},
+    COMMERCE: {TS_COL: ("event_time", None)},
 }
 
 
@@ -300,27 +293,33 @@ def table_from_events(
 ) -> pa.Table:
     """Validated events of one dataset → an Arrow table in the dataset's schema.
 
-    Built column by column from the models' field dicts (no per-row dicts or DataFrames).
-    `partition` and `offsets` fill the provenance columns; left out, they are null.
+    Built column by column: the models' field dicts are transposed in one pass (`itemgetter`,
+    `zip`), with no per-row dicts or DataFrames. `partition` and `offsets` fill the provenance
+    columns; left out, they are null.
     """
     schema = SCHEMAS[dataset]
-    derived = _DERIVED.get(dataset, {})
-    fields = [event.__dict__ for event in events]
-    n = len(fields)
+    sources = _SOURCES.get(dataset, {})
+    n = len(events)
+    wanted = {
+        column.name: sources.get(column.name, (column.name, None))
+        for column in schema
+        if column.name not in (PARTITION_COL, OFFSET_COL)
+    }
+    fields = list(dict.fromkeys(field for field, _ in wanted.values()))
+    rows = map(itemgetter(*fields, fields[0]), (event.__dict__ for event in events))  # ≥ 2 keys
+    values = dict(zip(fields, zip(*rows, strict=False), strict=False)) if n else {}
     arrays = []
     for column in schema:
         if column.name == PARTITION_COL:
-            arrays.append(
-                pa.array([partition] * n if partition is not None else [None] * n, column.type)
-            )
+            arrays.append(pa.array([partition] * n, column.type))
         elif column.name == OFFSET_COL:
             arrays.append(pa.array(offsets if offsets is not None else [None] * n, column.type))
-        elif column.name in derived:
-            get = derived[column.name]
-            arrays.append(pa.array([get(row) for row in fields], column.type))
         else:
-            name = column.name
-            arrays.append(pa.array([row[name] for row in fields], column.type))
+            field, attribute = wanted[column.name]
+            data = values.get(field, ())
+            if attribute is not None:
+                data = [None if nested is None else getattr(nested, attribute) for nested in data]
+            arrays.append(pa.array(data, column.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
