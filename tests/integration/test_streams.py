@@ -308,8 +308,8 @@ def bad_records(per_kind: int, rng: random.Random) -> list[tuple[str, str, bytes
     return [(topic, reason, make(i)) for topic, reason, make in kinds for i in range(per_kind)]
 
 
-def landed_beyond_commit(settings: Settings, admin: object) -> bool:
-    """Whether some try-on lake file holds offsets the worker has not committed yet."""
+def landed_beyond_commit(settings: Settings, admin: object) -> tuple[bool, int]:
+    """Whether some try-on lake file holds offsets not committed yet, and how many are."""
     landed: dict[tuple[str, int], int] = {}
     root = Path(settings.lake_root) / lake.TRYON
     for directory in root.glob("date=*") if root.exists() else ():
@@ -319,7 +319,8 @@ def landed_beyond_commit(settings: Settings, admin: object) -> bool:
                 key = (topic, int(partition[1:]))
                 landed[key] = max(landed.get(key, -1), int(last))
     committed = committed_offsets(settings, admin)
-    return any(last >= committed.get(key, 0) for key, last in landed.items())
+    ahead = any(last >= committed.get(key, 0) for key, last in landed.items())
+    return ahead, sum(committed.values())
 
 
 def tryon_trend_counts(tryons: pd.DataFrame) -> pd.DataFrame:
@@ -410,12 +411,19 @@ def test_kill_9_mid_run_loses_nothing_and_counts_trends_once(
             "the first worker to commit 8,000 records",
             first,
         )
-        # Aim the kill between a batch's files landing and its commit, when the lake is ahead of
-        # the committed offsets (a few ms per batch); a miss still kills mid-run.
-        deadline = time.monotonic() + 10
-        while not landed_beyond_commit(streams_settings, admin) and time.monotonic() < deadline:
-            time.sleep(0.002)
-        first[0].process.send_signal(signal.SIGKILL)
+        # Aim the kill between a batch's files landing and its commit: freeze the worker
+        # (SIGSTOP), and kill it if the lake is then ahead of the committed offsets, else let it
+        # run a little longer. A miss still kills mid-run.
+        worker = first[0].process
+        deadline, ahead = time.monotonic() + 20, False
+        while time.monotonic() < deadline:
+            worker.send_signal(signal.SIGSTOP)
+            ahead, committed = landed_beyond_commit(streams_settings, admin)
+            if ahead or committed >= 0.7 * total:
+                break
+            worker.send_signal(signal.SIGCONT)
+            time.sleep(0.01)
+        worker.send_signal(signal.SIGKILL)
         first[0].process.wait(timeout=30)
         at_kill = sum(committed_offsets(streams_settings, admin).values())
     finally:
@@ -433,7 +441,9 @@ def test_kill_9_mid_run_loses_nothing_and_counts_trends_once(
     assert set(counts["source"]) == {"tryon"}
     assert_counts_equal(counts, tryon_trend_counts(tryons))
     print(
-        f"killed at {at_kill} committed records; lake held {stored - total} duplicates before dedup"
+        f"killed at {at_kill} committed records "
+        f"({'with' if ahead else 'without'} landed files not committed yet); "
+        f"the lake held {stored - total} duplicates before dedup"
     )
 
 
