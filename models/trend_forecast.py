@@ -13,11 +13,12 @@ Growth score (documented in docs/forecasting.md): three signals mapped to [-1, 1
 weighted mean (weights 0.4, 0.4, 0.2 by default):
 
 - level:  tanh(((recent − baseline) / |baseline|) / level_scale), recent = mean of the last
-          `recent_periods` actuals, baseline = mean of the `baseline_periods` before them;
+          `recent_periods` actuals, baseline = mean of the `baseline_periods` before them, both
+          seasonally adjusted (Prophet's weekly, yearly and holiday effects taken off);
 - trend:  tanh(((trend[T+h] − trend[T]) / |recent|) / slope_scale), the change of Prophet's
           trend component over the horizon, relative to the recent level;
 - p_up:   2·P(mean of the next `compare_periods` > mean of the last `compare_periods`) − 1,
-          from Prophet's posterior predictive samples.
+          from Prophet's posterior predictive samples, seasonally adjusted the same way.
 
 score ≥ rising_threshold → "rising"; score ≤ fading_threshold → "fading"; else "steady".
 """
@@ -77,9 +78,12 @@ class TrendForecastConfig:
     horizon: int = 28  # periods forecast ahead (and evaluated per backtest cutoff)
     interval_width: float = 0.8  # coverage of yhat_lower..yhat_upper
     uncertainty_samples: int = 200  # posterior draws for the band and P(up); Prophet's default 1000
-    changepoint_prior_scale: float = 0.05  # trend flexibility (Prophet's default)
-    changepoint_range: float = 0.9  # share of history with trend changepoints (Prophet: 0.8);
-    # later changepoints let the trend follow a rise or fall of the last weeks
+    # Trend flexibility: Prophet's defaults (0.05, 0.8) keep the last fifth of the history on one
+    # straight line and miss turns of the last weeks. On 100 simulated two-year terms these
+    # values recover 94 planted classes (Prophet's defaults: at most 84) and lower backtest MASE
+    # (1.05 against 1.23); both real example series improve too (docs/forecasting.md).
+    changepoint_prior_scale: float = 0.2
+    changepoint_range: float = 0.95  # share of the history where the trend may change slope
     seasonality_prior_scale: float = 10.0
     holidays_prior_scale: float = 10.0
     seasonality_mode: str = "additive"  # or "multiplicative"
@@ -95,8 +99,9 @@ class TrendForecastConfig:
     recent_periods: int = 14  # "recent level": mean of the last two weeks
     baseline_periods: int = 56  # "baseline": mean of the eight weeks before those
     level_scale: float = 0.25  # a 25% level change maps to tanh(1) = 0.76
-    slope_scale: float = 0.10  # a trend change of 10% of the level over the horizon → 0.76
+    slope_scale: float = 0.15  # a trend change of 15% of the level over the horizon → 0.76
     compare_periods: int | None = None  # P(next k > last k) over k periods; None: 2 seasons
+    # (at most the horizon)
     level_weight: float = 0.4  # weights of the three signals in the score (they sum to 1);
     trend_weight: float = 0.4  # either signal alone at tanh(1) = 0.76 gives 0.30: enough to
     p_up_weight: float = 0.2  # classify; P(up) alone (at most 0.2) cannot
@@ -117,6 +122,8 @@ class TrendForecastConfig:
             raise ValueError("horizon, n_cutoffs and season_length must be positive")
         if not math.isclose(self.level_weight + self.trend_weight + self.p_up_weight, 1.0):
             raise ValueError("level_weight + trend_weight + p_up_weight must be 1")
+        if self.compare > self.horizon:
+            raise ValueError("compare_periods must not exceed the horizon")
         if self.fading_threshold >= self.rising_threshold:
             raise ValueError("fading_threshold must be below rising_threshold")
 
@@ -126,7 +133,7 @@ class TrendForecastConfig:
 
     @property
     def compare(self) -> int:
-        return self.compare_periods or 2 * self.season_length
+        return self.compare_periods or min(2 * self.season_length, self.horizon)
 
     @property
     def required_periods(self) -> int:
@@ -164,8 +171,8 @@ class GrowthScore:
 
     score: float  # weighted mean of the three signals, in [-1, 1]
     trend_class: str  # rising, steady or fading
-    recent_level: float
-    baseline_level: float
+    recent_level: float  # seasonally adjusted mean of the last recent_periods
+    baseline_level: float  # seasonally adjusted mean of the baseline_periods before them
     level_change: float  # (recent − baseline) / |baseline|
     trend_change: float  # (trend[T+h] − trend[T]) / |recent|
     p_up: float  # P(next compare periods' mean > last compare periods' mean)
@@ -450,18 +457,31 @@ def classify(score: float, config: TrendForecastConfig) -> str:
     return STEADY
 
 
-def probability_up(model: Any, history: pd.DataFrame, config: TrendForecastConfig) -> float:
-    """P(mean of the next `compare` periods > mean of the last `compare` actuals)."""
+def seasonal_effect(forecast: pd.DataFrame, config: TrendForecastConfig) -> np.ndarray:
+    """What Prophet attributes to weekly and yearly seasonality and holidays, in the series' units."""
+    parts = forecast[["weekly", "yearly", "holidays"]].to_numpy(float).sum(axis=1)
+    if config.seasonality_mode == "multiplicative":  # components are shares of the trend there
+        return forecast["trend"].to_numpy(float) * parts
+    return parts
+
+
+def probability_up(model: Any, history: pd.DataFrame, adjusted: np.ndarray,
+                   future_effect: np.ndarray, config: TrendForecastConfig) -> float:
+    """P(mean of the next `compare` periods > mean of the last `compare`), seasonally adjusted.
+
+    `adjusted`: the history minus its seasonal effect; `future_effect`: the seasonal effect of
+    the next `compare` periods, taken off Prophet's posterior predictive draws the same way.
+    """
     k = config.compare
-    last_mean = float(history[Y_COL].iloc[-k:].mean())
+    last_mean = float(adjusted[-k:].mean())
     future = _future(history[DS_COL].iloc[-1], k, config.freq)
     if config.uncertainty_samples <= 0:
         with quiet_stan():
             yhat = model.predict(future)["yhat"].to_numpy(float)
-        return float(_clip(yhat, config).mean() > last_mean)
+        return float((yhat - future_effect).mean() > last_mean)
     with quiet_stan():
-        samples = model.predictive_samples(future)["yhat"]  # (k, uncertainty_samples)
-    next_means = _clip(np.asarray(samples, dtype=float), config).mean(axis=0)
+        samples = np.asarray(model.predictive_samples(future)["yhat"], dtype=float)  # (k, draws)
+    next_means = (samples - future_effect[:, None]).mean(axis=0)
     return float(np.mean(next_means > last_mean))
 
 
@@ -484,17 +504,23 @@ def anomaly_alert(forecast: pd.DataFrame, config: TrendForecastConfig) -> tuple[
 
 def growth_score(model: Any, series: pd.DataFrame, forecast: pd.DataFrame,
                  config: TrendForecastConfig) -> GrowthScore:
-    """The growth signals, score and class of a fitted term (see the module docstring)."""
+    """The growth signals, score and class of a fitted term (see the module docstring).
+
+    Levels are seasonally adjusted (Prophet's weekly, yearly and holiday effects removed), so a
+    Christmas peak or a summer high does not read as a rising trend.
+    """
     y = series[Y_COL].to_numpy(float)
+    n = len(y)
+    effect = seasonal_effect(forecast, config)
+    adjusted = y - effect[:n]
     eps = max(1e-9, 0.05 * float(np.mean(np.abs(y))))
-    recent = float(y[-config.recent_periods:].mean())
-    before = y[-(config.recent_periods + config.baseline_periods): -config.recent_periods]
+    recent = float(adjusted[-config.recent_periods:].mean())
+    before = adjusted[-(config.recent_periods + config.baseline_periods): -config.recent_periods]
     baseline = float(before.mean()) if len(before) else recent
     level_change = (recent - baseline) / max(abs(baseline), eps)
     trend = forecast["trend"].to_numpy(float)
-    last = len(series) - 1
-    trend_change = (trend[-1] - trend[last]) / max(abs(recent), eps)
-    p_up = probability_up(model, series, config)
+    trend_change = (trend[-1] - trend[n - 1]) / max(abs(recent), eps)
+    p_up = probability_up(model, series, adjusted, effect[n: n + config.compare], config)
     score = (config.level_weight * math.tanh(level_change / config.level_scale)
              + config.trend_weight * math.tanh(trend_change / config.slope_scale)
              + config.p_up_weight * (2 * p_up - 1))
