@@ -1,10 +1,11 @@
 """The Faust app of the stream workers, made from the settings; the stages register on it.
 
 `create_app(settings)` configures Faust for the profile's broker. Against the embedded Tansu
-broker (measured, see docs/streams.md) it needs: short session/rebalance timeouts (a group joins
+broker (measured, see docs/streams.md) it needs short session/rebalance timeouts (a group joins
 in about the rebalance timeout), no idempotent or transactional producer (`at_least_once`; Tansu
-has no InitProducerId), no standby replicas, and no leader topic (`topic_disable_leader`).
-Tables live in memory and are recovered from their changelog topics at start.
+has no InitProducerId) and topics created before the worker starts (`ensure_topics`). The leader
+topic and standby replicas would work but serve nothing here, so they are off. Tables live in
+memory and are recovered from their changelog topics at start.
 
 `worker_app(settings)` is the app a worker runs: the ingestion service (validation, lake sink,
 trend counts; streams.ingestion), the live trend table with its agent and page
