@@ -29,7 +29,6 @@ from `read_dataset` when that matters.
 
 from __future__ import annotations
 
-import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,8 +43,6 @@ import pyarrow.compute as pc
 from glamcast import lake, trend_terms
 from glamcast.settings import Settings
 from streams.lake_files import LakeFile
-
-log = logging.getLogger(__name__)
 
 #: Arrow schema of per-event contributions (one row per event and term).
 CONTRIBUTION_SCHEMA = pa.schema(
@@ -68,7 +65,6 @@ DATASET_SOURCES = {
     lake.COMMERCE: trend_terms.COMMERCE_SOURCE,
 }
 
-_HOUR_US = 3_600_000_000
 _DAY_US = 86_400_000_000
 _EPOCH = date(1970, 1, 1)
 
