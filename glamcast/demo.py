@@ -1,7 +1,8 @@
 """The main job end to end (`glamcast demo`, what `make demo` runs).
 
 Stages, each shown as it runs: start the local stack → create the topics → simulate the world
-into the broker → read the topics back and count what arrived. Each stage is a function of
+into the broker → read the topics back and count what arrived → run a stream worker until it
+has committed every record (validation, dead letters, Parquet lake, trend counts). Each stage is a function of
 `(settings, config, console)` returning rows for the closing summary, so later stages (stream
 workers, features, training, forecasts, serving) join the list without touching the others.
 Re-running is safe: the stack is reused when it is up, topic creation is idempotent, and the
@@ -15,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from glamcast import broker, stack, topics
+from glamcast import broker, lake, stack, topics
 from glamcast.settings import Settings
 from glamcast.simulator.config import SimulationConfig
 from glamcast.simulator.writers import simulate_to_kafka
@@ -44,6 +46,8 @@ class DemoSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     arrived: dict[str, int] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)
+    #: Next offset per (topic, partition) after the read-back: what the workers must commit.
+    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 Stage = Callable[[Settings, DemoConfig, Console, DemoSummary], None]
@@ -66,10 +70,57 @@ def simulate_world(settings: Settings, config: DemoConfig, console: Console, sum
 
 
 def count_arrivals(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    summary.arrived = broker.count_records(settings, topics.INPUT_TOPICS)
-    for name in topics.INPUT_TOPICS:
+    names = [settings.topic_name(name) for name in topics.INPUT_TOPICS]
+    summary.arrived = dict.fromkeys(names, 0)
+    for record in broker.read_all(settings, names):
+        summary.arrived[record.topic] += 1
+        position = (record.topic, record.partition)
+        summary.next_offsets[position] = max(summary.next_offsets.get(position, 0), record.offset + 1)
+    for name in names:
         sent, arrived = summary.sent.get(name, 0), summary.arrived[name]
         summary.rows.append(("broker", name, f"{arrived:,} records (this run sent {sent:,})"))
+
+
+#: Longest the demo waits for the stream worker to commit every record.
+DRAIN_TIMEOUT_S = 900.0
+
+
+def stream_into_lake(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
+    from streams.ingestion import committed_offsets
+    from streams.worker import start_workers, stop_workers
+
+    target = sum(summary.next_offsets.values())
+    workers = start_workers(settings, 1, loglevel="warn", log_dir=settings.state_path / "logs")
+    console.print(f"  stream worker pid {workers[0].pid}, log {workers[0].log}")
+    admin = broker.admin_client(settings)
+    try:
+        with Progress(TextColumn("[bold]stream"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("drain", total=target)
+            deadline = time.monotonic() + DRAIN_TIMEOUT_S
+            while True:
+                committed = committed_offsets(settings, admin)
+                done = sum(min(committed.get(tp, 0), end) for tp, end in summary.next_offsets.items())
+                progress.update(task, completed=done)
+                if done >= target:
+                    break
+                if workers[0].process.poll() is not None:
+                    raise RuntimeError(f"stream worker exited with {workers[0].process.returncode}; "
+                                       f"see {workers[0].log}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"stream worker committed {done:,} of {target:,} records "
+                                       f"in {DRAIN_TIMEOUT_S:.0f} s; see {workers[0].log}")
+                time.sleep(0.5)
+    finally:
+        admin.close()
+        stop_workers(workers)
+    for dataset in (lake.TRYON, lake.SOCIAL, lake.COMMERCE, lake.CATALOG):
+        rows = len(lake.read_dataset(settings, dataset, columns=[lake.EVENT_ID_COL]))
+        summary.rows.append(("lake", dataset, f"{rows:,} distinct events"))
+    terms = lake.read_dataset(settings, lake.TREND_COUNTS)
+    summary.rows.append(("lake", lake.TREND_COUNTS, f"{len(terms):,} (hour, term, source) rows"))
+    dead = broker.count_records(settings, [settings.topic_name(topics.DLQ)], idle_ms=1500)
+    summary.rows.append(("broker", "dead letters", f"{sum(dead.values()):,}"))
 
 
 STAGES: list[tuple[str, Stage]] = [
@@ -77,6 +128,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("create topics", create_topics),
     ("simulate the world into the broker", simulate_world),
     ("read the topics back", count_arrivals),
+    ("stream into the lake", stream_into_lake),
 ]
 
 
