@@ -136,6 +136,29 @@ class Settings(BaseSettings):
         "(the embedded broker joins a group in about this long), 60 s in `prod`.",
     )
 
+    # --- Features (Feast) --------------------------------------------------------------------------
+    feast_project: str = Field(
+        "glamcast",
+        description="Feast project name; keys in the online store and registry rows are scoped "
+        "by it, so side-by-side stacks (tests) use their own.",
+    )
+    feature_repo_dir: Path | None = Field(
+        None, description="The Feast repository; unset: `feature_repo/` beside the package."
+    )
+    feast_dir: Path | None = Field(
+        None,
+        description="Registry and SQLite online store of the `local` profile; unset: "
+        "<state_dir>/feast.",
+    )
+    streams_features: bool | None = Field(
+        None,
+        description="Whether stream workers keep and push the user/product features; unset: "
+        "on once the Feast repository is applied (`glamcast features apply`).",
+    )
+    features_flush_s: float = Field(
+        0.25, description="Longest a try-on event waits before its features are pushed (seconds)."
+    )
+
     @model_validator(mode="after")
     def _require_prod_settings(self) -> Settings:
         if self.profile is Profile.PROD:
