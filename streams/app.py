@@ -24,6 +24,7 @@ from glamcast.broker import bootstrap_servers, create_topics
 from glamcast.settings import Profile, Settings
 from glamcast.stack import free_port
 from streams import metrics
+from streams.features import register_features
 from streams.ingestion import IngestionService
 from streams.trend_counts import increments_topic, register_live_table
 
@@ -83,6 +84,7 @@ def worker_app(settings: Settings, **overrides: Any) -> faust.App:
     app = create_app(settings, **overrides)
     live = register_live_table(app, settings)
     app.service(IngestionService(app, settings, live))  # an instance: it needs the settings
+    register_features(app, settings)  # user/product features → Feast, once it is applied
 
     @app.page("/metrics")
     async def prometheus_metrics(web: Any, request: Any) -> Any:
