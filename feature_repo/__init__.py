@@ -19,11 +19,13 @@ from feature_repo.data_sources import (
     USER_ACTIVITY_TABLE,
     USER_EMBEDDINGS_TABLE,
     build_data_sources,
+    table_path,
 )
 from feature_repo.entities import product_entity, term_entity, user_entity
 from feature_repo.feature_services import build_feature_services
 from feature_repo.feature_views import build_feature_views
 from glamcast.features import (
+    EMBEDDING_COLUMNS,
     ITEM_EMBEDDING_FEATURES,
     PRODUCT_COL,
     PRODUCT_FEATURES,
@@ -36,9 +38,9 @@ from glamcast.features import (
 )
 
 
-def definitions(profile: str, features_root: str) -> list[Any]:
-    """Every object to apply for `profile`, offline tables under `features_root`."""
-    sources = build_data_sources(profile, features_root)
+def definitions(profile: str, lake_root: str) -> list[Any]:
+    """Every object to apply for `profile`, offline tables on the lake at `lake_root`."""
+    sources = build_data_sources(profile, lake_root)
     views = build_feature_views(sources)
     return [
         user_entity,
@@ -50,12 +52,15 @@ def definitions(profile: str, features_root: str) -> list[Any]:
     ]
 
 
-def offline_tables() -> dict[str, pa.Schema]:
-    """Schemas of the offline tables under `<lake>/features/`, by table name."""
-    return {
+def offline_tables(profile: str) -> dict[str, pa.Schema]:
+    """Schemas of the offline tables by path under the lake root (``.parquet``: one file)."""
+    tables = {
         USER_ACTIVITY_TABLE: feature_schema(USER_COL, USER_FEATURES),
         PRODUCT_POPULARITY_TABLE: feature_schema(PRODUCT_COL, PRODUCT_FEATURES),
         TERM_TRENDS_TABLE: feature_schema(TERM_COL, TERM_FEATURES),
-        USER_EMBEDDINGS_TABLE: feature_schema(USER_COL, USER_EMBEDDING_FEATURES),
-        ITEM_EMBEDDINGS_TABLE: feature_schema(PRODUCT_COL, ITEM_EMBEDDING_FEATURES),
+        USER_EMBEDDINGS_TABLE: feature_schema(USER_COL, USER_EMBEDDING_FEATURES, EMBEDDING_COLUMNS),
+        ITEM_EMBEDDINGS_TABLE: feature_schema(
+            PRODUCT_COL, ITEM_EMBEDDING_FEATURES, EMBEDDING_COLUMNS
+        ),
     }
+    return {table_path(profile, table): schema for table, schema in tables.items()}

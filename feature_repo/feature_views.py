@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from feast import FeatureView, Field
-from feast.types import Array, Float32, Float64, Int64, String
+from feast.types import Array, Float32, Float64, Int32, Int64, String
 
 from feature_repo.data_sources import DataSources
 from feature_repo.entities import product_entity, term_entity, user_entity
@@ -20,7 +20,9 @@ from glamcast.features import (
 )
 
 _TYPES = {
+    "Int32": Int32,
     "Int64": Int64,
+    "Float32": Float32,
     "Float64": Float64,
     "String": String,
     "Array(Float32)": Array(Float32),

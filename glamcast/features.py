@@ -119,13 +119,23 @@ PRODUCT_FEATURES: dict[str, str] = {
     "product_conversion_7d": "Float64",
 }
 TERM_FEATURES: dict[str, str] = {"trend_score": "Float64", "trend_weight": "Float64"}
+#: Embedding views read the champion recommender's tables (jobs/train_recommender) as written:
+#: feature name → (Feast type, column in the table).
 USER_EMBEDDING_FEATURES: dict[str, str] = {
     "user_embedding": "Array(Float32)",
-    "user_model_version": "String",
+    "user_model_version": "Int32",
 }
 ITEM_EMBEDDING_FEATURES: dict[str, str] = {
     "item_embedding": "Array(Float32)",
-    "item_model_version": "String",
+    "item_bias": "Float32",
+    "item_model_version": "Int32",
+}
+EMBEDDING_COLUMNS = {
+    "user_embedding": "embedding",
+    "user_model_version": "model_version",
+    "item_embedding": "embedding",
+    "item_bias": "bias",
+    "item_model_version": "model_version",
 }
 
 _FEAST_NUMPY = {"Int64": "Int64", "Float64": "float64", "String": "object"}
@@ -236,19 +246,24 @@ def _dtype(name: str) -> Any:
     return _FEAST_NUMPY.get(kind, "object")
 
 
-def feature_schema(entity: str, features: dict[str, str]) -> pa.Schema:
-    """Arrow schema of a pushed feature table (the offline files of the push sources)."""
+def feature_schema(
+    entity: str, features: dict[str, str], columns: dict[str, str] | None = None
+) -> pa.Schema:
+    """Arrow schema of an offline feature table; `columns` renames features to table columns."""
     types = {
+        "Int32": pa.int32(),
         "Int64": pa.int64(),
+        "Float32": pa.float32(),
         "Float64": pa.float64(),
         "String": pa.string(),
         "Array(Float32)": pa.list_(pa.float32()),
     }
+    columns = columns or {}
     return pa.schema(
         [
             (entity, pa.string()),
             (EVENT_TIMESTAMP_COL, pa.timestamp("us", tz="UTC")),
-            *((name, types[kind]) for name, kind in features.items()),
+            *((columns.get(name, name), types[kind]) for name, kind in features.items()),
         ]
     )
 
@@ -266,11 +281,6 @@ def repo_dir(settings: Settings) -> Path:
 def feast_dir(settings: Settings) -> Path:
     """Where the local profile keeps the Feast registry and SQLite online store."""
     return (settings.feast_dir or settings.state_path / "feast").expanduser().resolve()
-
-
-def features_root(settings: Settings) -> str:
-    """Lake directory of the feature tables (offline store of the push sources, embeddings)."""
-    return f"{settings.lake_root.rstrip('/')}/features"
 
 
 def _redis_connection_string(url: str) -> str:
@@ -301,7 +311,6 @@ def repo_values(settings: Settings) -> dict[str, str]:
         "FEAST_PROJECT": settings.feast_project,
         "FEAST_LOCAL_DIR": str(feast_dir(settings)),
         "SPARK_MASTER": settings.spark_master_url,
-        "FEATURES_ROOT": features_root(settings),
         "REDIS_CONNECTION": "",
         "REGISTRY_URL": "",
     }
@@ -351,7 +360,7 @@ def load_repo(settings: Settings) -> ModuleType:
 
 def repo_objects(settings: Settings) -> list[Any]:
     """Every Feast object of the repository for the settings' profile and lake."""
-    return load_repo(settings).definitions(settings.profile.value, features_root(settings))
+    return load_repo(settings).definitions(settings.profile.value, settings.lake_root)
 
 
 def _ensure_offline_files(settings: Settings) -> None:
@@ -363,14 +372,19 @@ def _ensure_offline_files(settings: Settings) -> None:
     from glamcast.lake import filesystem
 
     repo = load_repo(settings)
-    fs, base = filesystem(features_root(settings))
-    fs.create_dir(base, recursive=True)
-    for name, schema in repo.offline_tables().items():
-        if settings.profile is Profile.PROD:  # Spark sources are directories
-            fs.create_dir(f"{base}/{name}", recursive=True)
-            path = f"{base}/{name}/part-00000-empty.parquet"
-        else:  # file sources are single files
-            path = f"{base}/{name}.parquet"
+    fs, base = filesystem(settings.lake_root)
+    for relative, schema in repo.offline_tables(settings.profile.value).items():
+        if relative.endswith(".parquet"):  # a single-file source (local push sources)
+            path = f"{base}/{relative}"
+            fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        else:  # a directory source: an empty part gives readers the schema
+            fs.create_dir(f"{base}/{relative}", recursive=True)
+            path = f"{base}/{relative}/part-00000-empty.parquet"
+            if any(
+                info.type == pafs.FileType.File and info.path.endswith(".parquet")
+                for info in fs.get_file_info(pafs.FileSelector(f"{base}/{relative}"))
+            ):
+                continue
         if fs.get_file_info(path).type == pafs.FileType.NotFound:
             pq.write_table(schema.empty_table(), path, filesystem=fs)
 

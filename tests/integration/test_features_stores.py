@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
 import pytest
 import redis
 
-from glamcast import features
+from glamcast import features, lake
 from glamcast.features import (
     EVENT_COLUMNS,
     USER_ACTIVITY_PUSH_SOURCE,
@@ -222,3 +223,56 @@ def test_training_set_rows_see_only_earlier_events(local_settings: Settings) -> 
         for name in ("events_7d", "tries_24h", "purchases_7d", "likes_1h", "carts_7d"):
             assert int(getattr(row, name)) == expected[name], (row.user_id, name)
         assert row.fav_finish_7d == expected["fav_finish_7d"]
+
+
+def test_materialize_term_trends_and_embeddings_to_the_online_store(
+    local_settings: Settings,
+) -> None:
+    from jobs.materialize import materialize
+
+    root = local_settings.lake_uri
+    end = datetime(2025, 3, 9, 12, 30, tzinfo=UTC)
+    hours = [end.replace(minute=0) - timedelta(hours=h) for h in range(1, 49)]
+    counts = pa.table(
+        {
+            "hour": pa.array([h for h in hours for _ in range(2)], lake.TIMESTAMP),
+            "term_type": ["hashtag", "finish"] * len(hours),
+            "term": ["redlips", "matte"] * len(hours),
+            "source": ["social", "tryon"] * len(hours),
+            # redlips jumps in the last complete hour; matte is steady
+            "weight": [w for h in hours for w in ((9.0 if h == hours[0] else 1.0), 2.0)],
+            "events": [1, 1] * len(hours),
+        },
+        schema=lake.SCHEMAS[lake.TREND_COUNTS],
+    )
+    lake.write_file(root, "trend_counts/date=2025-03-09/tryon-p0.parquet", counts)
+    features.apply(local_settings)
+    lake.write_file(
+        root,
+        "embeddings/users/glamcast-recommender-v3.parquet",
+        pa.table(
+            {
+                "user_id": ["u1", "u2"],
+                "embedding": pa.array([[0.5, 1.0], [2.0, -1.0]], pa.list_(pa.float32())),
+                "event_timestamp": pa.array([end - timedelta(hours=2)] * 2, lake.TIMESTAMP),
+                "model_version": pa.array([3, 3], pa.int32()),
+            }
+        ),
+    )
+
+    result = materialize(local_settings, end=end)
+    assert result.scored_hour == hours[0].isoformat()
+    assert result.term_rows == 2
+    store = feature_store(local_settings)
+    trends = store.get_online_features(
+        features=["term_trends_fv:trend_score", "term_trends_fv:trend_weight"],
+        entity_rows=[{"term": "hashtag:redlips"}, {"term": "finish:matte"}],
+    ).to_dict()
+    assert trends["trend_weight"] == [9.0, 2.0]
+    assert trends["trend_score"] == [pytest.approx(10.0 / 2.0), pytest.approx(1.0)]
+    embeddings = store.get_online_features(
+        features=["user_embedding_fv:user_embedding", "user_embedding_fv:user_model_version"],
+        entity_rows=[{"user_id": "u2"}, {"user_id": "nobody"}],
+    ).to_dict()
+    assert embeddings["user_embedding"][0] == [2.0, -1.0]
+    assert embeddings["user_model_version"] == [3, None]
