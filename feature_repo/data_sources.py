@@ -30,6 +30,13 @@ TERM_TRENDS_TABLE = "features/term_trends"
 #: Written by jobs/train_recommender when the champion changes (one file per model version).
 USER_EMBEDDINGS_TABLE = "embeddings/users"
 ITEM_EMBEDDINGS_TABLE = "embeddings/items"
+SOURCE_NAMES = {
+    USER_ACTIVITY_TABLE: "user_activity_source",
+    PRODUCT_POPULARITY_TABLE: "product_popularity_source",
+    TERM_TRENDS_TABLE: "term_trends_source",
+    USER_EMBEDDINGS_TABLE: "user_embeddings_source",
+    ITEM_EMBEDDINGS_TABLE: "item_embeddings_source",
+}
 #: Tables kept as single files in `local`.
 SINGLE_FILE_TABLES = (USER_ACTIVITY_TABLE, PRODUCT_POPULARITY_TABLE, TERM_TRENDS_TABLE)
 
@@ -60,7 +67,7 @@ class DataSources:
 def _batch_source(
     profile: str, lake_root: str, table: str, field_mapping: dict[str, str] | None = None
 ) -> DataSource:
-    name = f"{table.rsplit('/', 1)[-1]}_source"
+    name = SOURCE_NAMES[table]
     path = f"{lake_root.rstrip('/')}/{table_path(profile, table)}"
     if profile == "prod":
         return SparkSource(
