@@ -79,10 +79,15 @@ class SimulationConfig:
     new_launch_share: float = 0.08  # share of products launched during the window
     choice_sharpness: float = 1.6  # weight of true utility in which shades people pick
     trend_influence: float = 0.6  # weight of hashtag trends in what people try
+    looks: int = 400  # curated looks in the catalogue (glamcast.simulator.looks); 0: none
+    look_sessions_per_user_per_week: float = 0.6  # visits to the looks tab (mean; ∝ activity)
+    looks_per_session: float = 1.5  # looks tried per visit (at least one), each with swaps
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.days < 1 or self.products < 24:
             raise ValueError("users and days must be ≥ 1 and products ≥ 24 (two per category)")
+        if self.looks < 0 or self.look_sessions_per_user_per_week < 0:
+            raise ValueError("looks and look_sessions_per_user_per_week must be ≥ 0")
         if not 0.0 <= self.consent_share <= 1.0:
             raise ValueError(f"consent_share {self.consent_share} is not a share in [0, 1]")
 

@@ -115,6 +115,7 @@ class RecordEncoder:
         self.category_codes: list[str] = catalog["category_code"].tolist()
         self.category_ids: list[str] = catalog["category_id"].tolist()
         self.shop_brands: list[str] = catalog["brand"].str.lower().tolist()  # REES46 style
+        self.look_ids: list[str] = world.looks.look_ids
 
     # --- ids -------------------------------------------------------------------------------
 
@@ -153,9 +154,10 @@ class RecordEncoder:
         actions = [action.value for action in ACTIONS]
         prefix = f"{self.tag}-t{day:03d}-"
         values = []
-        for i, (ts, u, s, a, p, dwell) in enumerate(zip(
+        for i, (ts, u, s, a, p, dwell, look) in enumerate(zip(
             iso_ms(batch.ts_ms), batch.user.tolist(), batch.session.tolist(),
-            batch.action.tolist(), batch.product.tolist(), batch.dwell_ms.tolist(), strict=True,
+            batch.action.tolist(), batch.product.tolist(), batch.dwell_ms.tolist(),
+            batch.look.tolist(), strict=True,
         )):
             fields = {
                 "event_id": f"{prefix}{i:07d}", "ts": ts, "user_id": self.user_ids[u],
@@ -164,6 +166,8 @@ class RecordEncoder:
                 "shade_hex": self.shades[p], "finish": self.finishes[p], "dwell_ms": dwell,
                 "platform": self.platforms[u], "app_version": versions[u],
             }
+            if look >= 0:
+                fields["look_id"] = self.look_ids[look]
             if self.faces[u] is not None:
                 fields["face"] = self.faces[u]
             values.append(encode_event(TryOnEvent.model_validate(fields)))

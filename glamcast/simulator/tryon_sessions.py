@@ -10,6 +10,10 @@ and tries a few products (`try_on`); for each, swaps to other shades of the cate
 cart (then maybe buy it), or dismiss it. Choices follow true utility and trends
 (`choices.choose_products`); reactions follow the funnel rates of `config`, tilted by how much the
 person truly likes the shade.
+
+Look sessions (the looks tab, `looks.generate_look_chains`) follow the same funnel with looks in
+place of shades: try a look, swap to other looks, settle on the favourite look and react to it.
+Their events carry `look_id` and the look's lip product (`LookCatalog.hero`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import numpy as np
 from glamcast.events import Action
 from glamcast.simulator import config as rates
 from glamcast.simulator.choices import choose_categories, choose_products
+from glamcast.simulator.looks import generate_look_chains
 from glamcast.simulator.rhythms import sample_times_of_day_ms
 
 if TYPE_CHECKING:
@@ -49,6 +54,7 @@ class TryOnDay:
     action: np.ndarray  # (events,) index into ACTIONS
     product: np.ndarray  # (events,) product index
     dwell_ms: np.ndarray  # (events,)
+    look: np.ndarray  # (events,) look index, -1 for a product try-on
     chain_session: np.ndarray  # (chains,)
     chain_user: np.ndarray
     chain_product: np.ndarray  # the favourite shade the reactions are about
@@ -103,11 +109,26 @@ def generate_tryon_day(world: World, day: int, rng: np.random.Generator) -> TryO
         world, chain_user[view_chain], chain_category[view_chain], day, rng
     )
     view_z = world.tastes.z[chain_user[view_chain], view_product]
+
+    # --- look sessions: chains of looks, appended after the product sessions and chains ------
+    looks = generate_look_chains(world, day, rng)
+    view_look = np.concatenate([np.full(view_chain.size, -1), looks.view_look])
+    view_product = np.concatenate([view_product, world.looks.hero[looks.view_look]])
+    view_z = np.concatenate([view_z, looks.view_z])
+    view_chain = np.concatenate([view_chain, n_chains + looks.view_chain])
+    views = np.concatenate([views, looks.views])
+    chain_session = np.concatenate([chain_session, n_sessions + looks.chain_session])
+    chain_user = np.concatenate([chain_user, looks.chain_user])
+    session_user = np.concatenate([session_user, looks.session_user])
+    session_start = np.concatenate([session_start, looks.session_start_ms])
+    n_chains, n_sessions = chain_session.size, session_user.size
+
     first_view = np.cumsum(views) - views
     # The person settles on the best shade seen: sort each chain by descending z, take the first.
     by_preference = np.lexsort((-view_z, view_chain))
     favourite_view = by_preference[first_view]
     chain_product = view_product[favourite_view]
+    chain_look = view_look[favourite_view]
     chain_z = view_z[favourite_view]
 
     # --- reactions to the favourite ----------------------------------------------------------
@@ -143,6 +164,7 @@ def generate_tryon_day(world: World, day: int, rng: np.random.Generator) -> TryO
     event_rank = np.concatenate([view_rank, 1_000 + reaction_kind])  # reactions after views
     event_action = np.concatenate([view_action, 2 + reaction_kind])
     event_product = np.concatenate([view_product, chain_product[reaction_chain]])
+    event_look = np.concatenate([view_look, chain_look[reaction_chain]])
     event_dwell = np.concatenate([dwell, dwell[favourite_view[reaction_chain]]])
     # Time from this event to the next: the dwell (plus browsing) for views, a pause otherwise.
     event_gap = np.concatenate([
@@ -152,6 +174,7 @@ def generate_tryon_day(world: World, day: int, rng: np.random.Generator) -> TryO
     order = np.lexsort((event_rank, event_chain))
     event_chain, event_action = event_chain[order], event_action[order]
     event_product, event_dwell, event_gap = event_product[order], event_dwell[order], event_gap[order]
+    event_look = event_look[order]
     event_session = chain_session[event_chain]
 
     elapsed = np.cumsum(event_gap) - event_gap  # time since the day's first event started
@@ -180,6 +203,7 @@ def generate_tryon_day(world: World, day: int, rng: np.random.Generator) -> TryO
         action=event_action,
         product=event_product,
         dwell_ms=event_dwell,
+        look=event_look,
         chain_session=chain_session,
         chain_user=chain_user,
         chain_product=chain_product,

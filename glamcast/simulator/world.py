@@ -24,6 +24,7 @@ from glamcast.shades import SHADE_FAMILIES
 from glamcast.simulator.catalog import BRANDS, CATEGORIES, FINISHES, make_catalog
 from glamcast.simulator.commerce_events import generate_commerce_day
 from glamcast.simulator.config import SimulationConfig
+from glamcast.simulator.looks import LookCatalog, LookTastes, make_look_tastes, make_looks
 from glamcast.simulator.records import EncodedBatch, Record, RecordEncoder
 from glamcast.simulator.rhythms import activity_multipliers, posting_multipliers, window_dates
 from glamcast.simulator.social_posts import Authors, generate_social_day, make_authors
@@ -40,7 +41,7 @@ FRESHNESS_DAYS = 10.0
 NOT_LAUNCHED = -1e9
 #: Random streams, one per generator, so that each is reproducible on its own.
 _STREAMS = {"catalog": 1, "users": 2, "tastes": 3, "trends": 4, "authors": 5,
-            "tryon": 10, "commerce": 11, "social": 12}
+            "looks": 6, "look_tastes": 7, "tryon": 10, "commerce": 11, "social": 12}
 
 
 def _rng(seed: int, stream: str, *more: int) -> np.random.Generator:
@@ -74,6 +75,17 @@ class World:
     def run_tag(self) -> str:
         """Short hash of the config: prefixes every id, so two runs never share an event_id."""
         return hashlib.sha256(repr(self.config).encode()).hexdigest()[:8]
+
+    @cached_property
+    def looks(self) -> LookCatalog:
+        """The curated looks of the catalogue (`glamcast.simulator.looks`)."""
+        return make_looks(self.config, self.catalog, _rng(self.config.seed, "looks"))
+
+    @cached_property
+    def look_tastes(self) -> LookTastes:
+        """How much each person likes each look."""
+        return make_look_tastes(self.users, self.tastes, self.catalog, self.looks,
+                                _rng(self.config.seed, "look_tastes"))
 
     # --- arrays the generators read ------------------------------------------------------------
 

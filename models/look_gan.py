@@ -1,0 +1,363 @@
+"""The look GAN: a conditional Wasserstein GAN with gradient penalty that generates makeup looks.
+
+G(z, c) → look vector (`models.look_space`: per region a category, a CIELAB shade, a finish and
+an intensity); c = face (Monk skin tone, undertone, face shape or unknown) + optional trend terms
+(shade family and finish of the lips, or "any"). Categorical blocks leave the generator through
+Gumbel-softmax (temperature `gumbel_tau`), continuous ones linearly, so the critic sees one-hot
+real looks and nearly one-hot fake ones in the same space. The critic D(x, c) judges `pac`
+samples at once (PacGAN), which penalizes mode collapse; its gradient penalty (λ = `gp_weight`)
+keeps it 1-Lipschitz (Gulrajani et al. 2017). Trend terms and the face shape are hidden at random
+while training (`term_dropout`, `face_shape_dropout`), so one generator answers "any look for this
+face" as well as "coral looks for warm undertones".
+
+`train_look_gan(x, c, config)` is the training function (plain arrays in, `LookGanFit` out), the
+one `TorchDistributor` runs; it picks CUDA when present, appends progress lines to a JSON-lines
+file and writes periodic checkpoints it can resume from. `LookGenerator` wraps a trained generator
+with its look space for inference (`generate(conditions, seed)`), saved as one ``.pt`` file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.look_space import (
+    BLOCKS,
+    CONDITION_SPACE,
+    LOOK_DIM,
+    ONE_HOT_SCALE,
+    Conditions,
+    LookArrays,
+    LookSpace,
+)
+
+CHECKPOINT_PREFIX = "look_gan-step"
+#: Checkpoints kept on disk (the oldest are deleted).
+CHECKPOINTS_KEPT = 2
+
+
+@dataclass
+class LookGanConfig:
+    """Hyperparameters of the look GAN; saved with every run and checkpoint."""
+
+    latent_dim: int = 32  # size of the noise z ~ N(0, I)
+    hidden: int = 256  # width of the hidden layers of generator and critic
+    generator_layers: int = 3  # hidden layers of the generator
+    critic_layers: int = 3  # hidden layers of the critic
+    pac: int = 4  # samples the critic judges together (PacGAN); batch_size must divide by it
+    critic_dropout: float = 0.0  # dropout between critic layers
+    gumbel_tau: float = 0.2  # Gumbel-softmax temperature of category and finish blocks
+    n_critic: int = 5  # critic steps per generator step
+    gp_weight: float = 10.0  # λ of the gradient penalty
+    lr_generator: float = 2e-4  # Adam learning rates
+    lr_critic: float = 2e-4
+    beta1: float = 0.5  # Adam betas, as in WGAN-GP
+    beta2: float = 0.9
+    batch_size: int = 256  # real looks per critic step
+    steps: int = 2_000  # generator steps
+    term_dropout: float = 0.5  # chance each trend term (lip family, lip finish) is hidden
+    face_shape_dropout: float = 0.2  # chance the face shape is hidden (asked for as unknown)
+    instance_noise: float = 0.0  # std of Gaussian noise on real continuous values
+    seed: int = 42
+    device: str = "auto"  # "auto": CUDA when available, else CPU; or a torch device string
+    threads: int = 1  # torch CPU threads (0: torch default); more only contend on small layers
+    log_every: int = 20  # generator steps between loss records and progress lines
+    checkpoint_every: int = 500  # generator steps between checkpoints; 0: none
+
+    def __post_init__(self) -> None:
+        if self.batch_size % self.pac:
+            raise ValueError(f"batch_size {self.batch_size} is not a multiple of pac {self.pac}")
+        if self.steps < 1 or self.n_critic < 1:
+            raise ValueError("steps and n_critic must be ≥ 1")
+
+    def to_params(self, prefix: str = "gan.") -> dict[str, Any]:
+        return {f"{prefix}{key}": value for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LookGanConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def device_is_cpu(name: str) -> bool:
+    return pick_device(name).type == "cpu"
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+# --- networks ------------------------------------------------------------------------------------
+
+
+def _mlp(width_in: int, hidden: int, layers: int, slope: float, dropout: float = 0.0) -> nn.Sequential:
+    parts: list[nn.Module] = []
+    for _ in range(layers):
+        parts += [nn.Linear(width_in, hidden), nn.LeakyReLU(slope)]
+        if dropout:
+            parts.append(nn.Dropout(dropout))
+        width_in = hidden
+    return nn.Sequential(*parts)
+
+
+class Generator(nn.Module):
+    """G(z, c) → look vector (batch, LOOK_DIM)."""
+
+    def __init__(self, config: LookGanConfig, cond_dim: int = CONDITION_SPACE.dim) -> None:
+        super().__init__()
+        self.latent_dim, self.tau = config.latent_dim, config.gumbel_tau
+        self.body = _mlp(config.latent_dim + cond_dim, config.hidden, config.generator_layers, 0.2)
+        self.head = nn.Linear(config.hidden, LOOK_DIM)
+        self._blocks = [(b.start, b.stop, b.one_hot) for b in BLOCKS]
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor, hard: bool = False) -> torch.Tensor:
+        raw = self.head(self.body(torch.cat([z, cond], dim=1)))  # (batch, LOOK_DIM)
+        parts = [
+            ONE_HOT_SCALE * F.gumbel_softmax(raw[:, start:stop], tau=self.tau, hard=hard)
+            if one_hot else raw[:, start:stop]
+            for start, stop, one_hot in self._blocks
+        ]
+        return torch.cat(parts, dim=1)
+
+
+class Critic(nn.Module):
+    """D(x, c) → score per pack of `pac` samples (batch / pac,)."""
+
+    def __init__(self, config: LookGanConfig, cond_dim: int = CONDITION_SPACE.dim) -> None:
+        super().__init__()
+        self.pac = config.pac
+        width = config.pac * (LOOK_DIM + cond_dim)
+        self.body = _mlp(width, config.hidden, config.critic_layers, 0.2, config.critic_dropout)
+        self.head = nn.Linear(config.hidden, 1)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        packed = torch.cat([x, cond], dim=1).reshape(x.shape[0] // self.pac, -1)
+        return self.head(self.body(packed)).squeeze(1)
+
+
+def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor,
+                     cond: torch.Tensor) -> torch.Tensor:
+    """E[(‖∇D(x̂, c)‖ − 1)²] at random interpolates x̂ of real and fake looks (one α per pack)."""
+    packs = real.shape[0] // critic.pac
+    alpha = torch.rand(packs, 1, 1, device=real.device).expand(packs, critic.pac, 1)
+    alpha = alpha.reshape(real.shape[0], 1)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    score = critic(mixed, cond)
+    (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
+    norms = grad.reshape(packs, -1).norm(dim=1)
+    return ((norms - 1.0) ** 2).mean()
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+@dataclass
+class LookGanFit:
+    """What training returns: the generator's weights, the loss history and the speed."""
+
+    generator_state: dict[str, torch.Tensor]  # CPU tensors
+    config: dict[str, Any]  # LookGanConfig as a dict
+    history: dict[str, list[float]]  # step, wasserstein, critic_loss, generator_loss, gp, elapsed_s
+    device: str
+    train_s: float  # seconds in the training loop (this call: without start-up, with resumes)
+    steps: int  # generator steps done in total
+    samples_per_s: float  # real looks through the critic per second (batch × n_critic per step)
+    resumed_from: int = 0  # the checkpoint step training resumed from (0: none)
+
+
+def _mask_conditions(cond: torch.Tensor, config: LookGanConfig) -> torch.Tensor:
+    """Hide trend terms and face shapes at random (zeros = "any" / unknown)."""
+    space = CONDITION_SPACE
+    batch = cond.shape[0]
+    out = cond.clone()
+    for part, rate in ((space.family, config.term_dropout), (space.finish, config.term_dropout),
+                       (space.face_shape, config.face_shape_dropout)):
+        if rate > 0:
+            hide = torch.rand(batch, 1, device=cond.device) < rate
+            out[:, part] = out[:, part] * (~hide)
+    return out
+
+
+def _checkpoints(directory: Path) -> list[Path]:
+    return sorted(directory.glob(f"{CHECKPOINT_PREFIX}*.pt"))
+
+
+def _save_checkpoint(directory: Path, state: dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{CHECKPOINT_PREFIX}{state['step']:07d}.pt"
+    temp = path.with_suffix(".tmp")
+    torch.save(state, temp)
+    os.replace(temp, path)
+    for old in _checkpoints(directory)[:-CHECKPOINTS_KEPT]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def latest_checkpoint(directory: Path | str | None) -> Path | None:
+    """The newest checkpoint in `directory`, or None."""
+    if directory is None or not Path(directory).is_dir():
+        return None
+    found = _checkpoints(Path(directory))
+    return found[-1] if found else None
+
+
+def train_look_gan(
+    x: np.ndarray,
+    cond: np.ndarray,
+    config: dict[str, Any] | LookGanConfig,
+    checkpoint_dir: str | None = None,
+    progress_path: str | None = None,
+    resume: bool = False,
+) -> LookGanFit:
+    """Train G and D on real looks `x` (n, LOOK_DIM) with their full conditions `cond` (n, C).
+
+    Writes a checkpoint every `checkpoint_every` steps into `checkpoint_dir` (keeping the last
+    two) and, with `resume`, continues from the newest one there. Appends one JSON line per
+    `log_every` steps to `progress_path` (step, steps, losses, elapsed_s). Runs in the process
+    that calls it: `TorchDistributor` calls it in its own.
+    """
+    config = config if isinstance(config, LookGanConfig) else LookGanConfig.from_dict(config)
+    if config.threads and device_is_cpu(config.device):
+        torch.set_num_threads(config.threads)
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    if len(x) < config.batch_size // 4:
+        raise ValueError(f"{len(x)} training looks are too few for batches of {config.batch_size}")
+    real_all = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
+    cond_all = torch.as_tensor(np.asarray(cond, dtype=np.float32), device=device)
+    continuous = torch.zeros(LOOK_DIM, dtype=torch.bool, device=device)
+    for block in BLOCKS:
+        if not block.one_hot:
+            continuous[block.start:block.stop] = True
+    generator, critic = Generator(config).to(device), Critic(config).to(device)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator,
+                             betas=(config.beta1, config.beta2))
+    opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr_critic,
+                             betas=(config.beta1, config.beta2))
+    history: dict[str, list[float]] = {name: [] for name in (
+        "step", "wasserstein", "critic_loss", "generator_loss", "gp", "elapsed_s")}
+    start_step, resumed_from = 0, 0
+    found = latest_checkpoint(checkpoint_dir) if resume else None
+    if found is not None:
+        state = torch.load(found, map_location=device, weights_only=False)
+        generator.load_state_dict(state["generator"])
+        critic.load_state_dict(state["critic"])
+        opt_g.load_state_dict(state["opt_generator"])
+        opt_d.load_state_dict(state["opt_critic"])
+        history = state["history"]
+        start_step = resumed_from = int(state["step"])
+    n, batch = real_all.shape[0], config.batch_size
+    progress = open(progress_path, "a", encoding="utf-8") if progress_path else None  # noqa: SIM115
+    started = time.perf_counter()
+    elapsed_before = history["elapsed_s"][-1] if history["elapsed_s"] else 0.0
+    try:
+        for step in range(start_step + 1, config.steps + 1):
+            for _ in range(config.n_critic):
+                rows = torch.randint(0, n, (batch,), device=device)
+                real, c = real_all[rows], _mask_conditions(cond_all[rows], config)
+                if config.instance_noise:
+                    real = real + continuous * config.instance_noise * torch.randn_like(real)
+                with torch.no_grad():
+                    fake = generator(torch.randn(batch, config.latent_dim, device=device), c)
+                real_score, fake_score = critic(real, c).mean(), critic(fake, c).mean()
+                gp = gradient_penalty(critic, real, fake, c)
+                critic_loss = fake_score - real_score + config.gp_weight * gp
+                opt_d.zero_grad(set_to_none=True)
+                critic_loss.backward()
+                opt_d.step()
+            rows = torch.randint(0, n, (batch,), device=device)
+            c = _mask_conditions(cond_all[rows], config)
+            fake = generator(torch.randn(batch, config.latent_dim, device=device), c)
+            generator_loss = -critic(fake, c).mean()
+            opt_g.zero_grad(set_to_none=True)
+            generator_loss.backward()
+            opt_g.step()
+            if step % config.log_every == 0 or step == config.steps:
+                record = {
+                    "step": float(step), "wasserstein": (real_score - fake_score).item(),
+                    "critic_loss": critic_loss.item(), "generator_loss": generator_loss.item(),
+                    "gp": gp.item(), "elapsed_s": elapsed_before + time.perf_counter() - started,
+                }
+                for key, value in record.items():
+                    history[key].append(value)
+                if progress is not None:
+                    progress.write(json.dumps({**record, "steps": config.steps,
+                                               "device": str(device)}) + "\n")
+                    progress.flush()
+            if checkpoint_dir and config.checkpoint_every and (
+                    step % config.checkpoint_every == 0 or step == config.steps):
+                _save_checkpoint(Path(checkpoint_dir), {
+                    "step": step, "generator": generator.state_dict(), "critic": critic.state_dict(),
+                    "opt_generator": opt_g.state_dict(), "opt_critic": opt_d.state_dict(),
+                    "history": history, "config": asdict(config),
+                })
+    finally:
+        if progress is not None:
+            progress.close()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    train_s = time.perf_counter() - started
+    done = config.steps - start_step
+    return LookGanFit(
+        generator_state={key: value.detach().cpu() for key, value in generator.state_dict().items()},
+        config=asdict(config), history=history, device=str(device), train_s=train_s,
+        steps=config.steps,
+        samples_per_s=done * config.n_critic * batch / train_s if train_s > 0 else float("nan"),
+        resumed_from=resumed_from,
+    )
+
+
+# --- inference -----------------------------------------------------------------------------------
+
+
+@dataclass
+class LookGenerator:
+    """A trained generator with the look space it writes in: conditions → looks."""
+
+    config: LookGanConfig
+    space: LookSpace
+    generator_state: dict[str, torch.Tensor] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        self._net = Generator(self.config)
+        self._net.load_state_dict(self.generator_state)
+        self._net.eval()
+
+    @classmethod
+    def from_fit(cls, fit: LookGanFit, space: LookSpace) -> LookGenerator:
+        return cls(LookGanConfig.from_dict(fit.config), space, fit.generator_state)
+
+    def generate_vectors(self, conditions: Conditions, seed: int = 0) -> np.ndarray:
+        """(n, LOOK_DIM) look vectors, one per condition row (hard one-hot blocks)."""
+        cond = torch.as_tensor(CONDITION_SPACE.encode(conditions))
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(seed)
+            z = torch.randn(len(conditions), self.config.latent_dim)
+            return self._net(z, cond, hard=True).numpy()
+
+    def generate(self, conditions: Conditions, seed: int = 0) -> LookArrays:
+        """One look per condition row (repeat rows for more), reproducible for a seed."""
+        return self.space.decode(self.generate_vectors(conditions, seed))
+
+    def save(self, path: Path | str) -> Path:
+        path = Path(path)
+        torch.save({"config": asdict(self.config), "space": self.space.as_dict(),
+                    "generator": self.generator_state}, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> LookGenerator:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        return cls(LookGanConfig.from_dict(state["config"]), LookSpace.from_dict(state["space"]),
+                   state["generator"])
