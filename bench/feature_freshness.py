@@ -1,0 +1,215 @@
+"""Feature freshness: a try-on event produced → its user's features visible in the online store.
+
+Starts its own embedded broker on a temporary state dir, applies the Feast repository (`local`:
+SQLite online store), starts one stream worker with the feature stage, and produces try-on events
+at a sustained `--rate` (default 2,000/s) for `--seconds` (default 60) from 5,000 background
+users. Every `--probe-ms` one of those events belongs to a new probe user; a poller thread reads
+the probe users' ``last_event_ms`` from the online store every 10 ms (one `get_online_features`
+call for all pending probes) and records, per probe, the time from just before `send` to the
+first read that sees it. The producer lingers 5 ms (batches), so that is included.
+
+Prints a table, then as its last line ``RESULT {"rate_per_s": ..., "p50_ms": ..., "p95_ms": ...,
+"p99_ms": ..., ...}``: the achieved produce rate, freshness percentiles over the probes, probes
+never seen within 10 s after the run (``missing``), the worker's flush interval and the load
+average (the machine's other work slows the worker). Usage:
+
+    .venv/bin/python bench/feature_freshness.py [--rate 2000] [--seconds 60] [--flush-s 0.25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from glamcast import broker, features, stack, topics
+from glamcast.settings import Settings
+from streams.app import ensure_topics
+from streams.worker import start_workers, stop_workers
+
+ACTIONS = ["try_on", "shade_swap", "like", "save", "add_to_cart", "purchase", "dismiss"]
+SHADES = ["#C0392B", "#E8B5A0", "#8E2440", "#F4A6B7", "#5B2C3A", "#D96A4A"]
+USERS = 5_000
+
+
+def event(rng: random.Random, i: int, user: str) -> bytes:
+    return json.dumps(
+        {
+            "event_id": f"b{i}",
+            "ts": datetime.now(UTC).isoformat(),
+            "user_id": user,
+            "session_id": f"s{rng.randrange(10_000)}",
+            "action": rng.choice(ACTIONS),
+            "product_id": f"p{rng.randrange(500)}",
+            "category": rng.choice(["lipstick", "blush", "eyeshadow", "mascara"]),
+            "shade_hex": rng.choice(SHADES),
+            "finish": rng.choice(["matte", "satin", "gloss"]),
+            "dwell_ms": rng.randrange(100, 20_000),
+            "platform": "ios",
+            "app_version": "2.1.0",
+        }
+    ).encode()
+
+
+class Poller(threading.Thread):
+    """Reads pending probe users from the online store until each one shows up."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(daemon=True)
+        self.store = features.feature_store(settings)
+        self.pending: dict[str, float] = {}  # probe user → perf_counter before send
+        self.latencies: dict[str, float] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.busy = 0  # reads that found the store locked
+
+    def add(self, user: str, sent: float) -> None:
+        with self.lock:
+            self.pending[user] = sent
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                users = list(self.pending)
+            if users:
+                try:
+                    seen = self.store.get_online_features(
+                        features=["user_activity_fv:last_event_ms"],
+                        entity_rows=[{"user_id": user} for user in users],
+                    ).to_dict()
+                except sqlite3.OperationalError:  # busy: read again on the next tick
+                    self.busy += 1
+                    continue
+                now = time.perf_counter()
+                with self.lock:
+                    for user, value in zip(seen["user_id"], seen["last_event_ms"], strict=True):
+                        if value is not None and user in self.pending:
+                            self.latencies[user] = now - self.pending.pop(user)
+            time.sleep(0.01)
+
+
+def wait_visible(poller: Poller, user: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with poller.lock:
+            if user in poller.latencies:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"warm-up probe {user} not visible after {timeout_s:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=int, default=2_000, help="events per second produced")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long to produce")
+    parser.add_argument("--probe-ms", type=float, default=50.0, help="one probe event every …")
+    parser.add_argument("--flush-s", type=float, default=0.25, help="feature push interval")
+    args = parser.parse_args()
+    console = Console()
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory(prefix="glamcast-freshness-") as state_dir:
+        workdir = Path(state_dir)
+        settings = Settings(
+            state_dir=workdir,
+            mlflow_tracking_uri="http://127.0.0.1:9",  # only the broker is needed
+            topic_prefix="fresh.",
+            streams_app_id="freshness",
+            streams_web_port=0,
+            streams_features=True,
+            features_flush_s=args.flush_s,
+        )
+        stack.up(settings)
+        workers = []
+        try:
+            ensure_topics(settings)
+            features.apply(settings)
+            workers = start_workers(settings, 1, loglevel="warn", log_dir=workdir / "logs")
+            poller = Poller(settings)
+            poller.start()
+            producer = broker.producer(settings, linger_ms=5)
+            topic = settings.topic_name(topics.TRYON)
+            console.print("waiting for the worker to join and push a warm-up event ...")
+            poller.add("warmup", time.perf_counter())
+            producer.send(topic, key=b"warmup", value=event(rng, -1, "warmup"))
+            producer.flush()
+            wait_visible(poller, "warmup", 120)
+            with poller.lock:
+                poller.latencies.clear()
+
+            console.print(f"producing {args.rate:,}/s for {args.seconds:.0f} s ...")
+            sent = probes = 0
+            probe_every = max(1, round(args.rate * args.probe_ms / 1000))
+            started = time.perf_counter()
+            while (elapsed := time.perf_counter() - started) < args.seconds:
+                due = int(elapsed * args.rate) - sent
+                for _ in range(min(due, 500)):
+                    if sent % probe_every == 0:
+                        user = f"probe{probes}"
+                        probes += 1
+                        poller.add(user, time.perf_counter())
+                    else:
+                        user = f"u{rng.randrange(USERS)}"
+                    producer.send(topic, key=user.encode(), value=event(rng, sent, user))
+                    sent += 1
+                time.sleep(0.002)
+            producer.flush()
+            produced_s = time.perf_counter() - started
+            deadline = time.monotonic() + 10
+            while poller.pending and time.monotonic() < deadline:
+                time.sleep(0.05)
+            poller.stop.set()
+            poller.join()
+            producer.close()
+            load = os.getloadavg()[0]
+        finally:
+            stop_workers(workers)
+            stack.down(settings)
+
+    latencies_ms = np.array(sorted(poller.latencies.values())) * 1000
+    p50, p95, p99 = np.percentile(latencies_ms, [50, 95, 99])
+    rate = sent / produced_s
+    table = Table(title=f"feature freshness: produce → online, {rate:,.0f} events/s, SQLite store")
+    for column in ("probes", "missing", "p50 ms", "p95 ms", "p99 ms", "max ms", "flush s"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{len(latencies_ms):,}",
+        f"{len(poller.pending):,}",
+        f"{p50:,.0f}",
+        f"{p95:,.0f}",
+        f"{p99:,.0f}",
+        f"{latencies_ms.max():,.0f}",
+        f"{args.flush_s}",
+    )
+    console.print(table)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "rate_per_s": round(rate),
+                "p50_ms": round(float(p50), 1),
+                "p95_ms": round(float(p95), 1),
+                "p99_ms": round(float(p99), 1),
+                "max_ms": round(float(latencies_ms.max()), 1),
+                "probes": len(latencies_ms),
+                "missing": len(poller.pending),
+                "busy_reads": poller.busy,
+                "flush_s": args.flush_s,
+                "load": round(load, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
