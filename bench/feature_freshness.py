@@ -10,8 +10,9 @@ first read that sees it. The producer lingers 5 ms (batches), so that is include
 
 Prints a table, then as its last line ``RESULT {"rate_per_s": ..., "p50_ms": ..., "p95_ms": ...,
 "p99_ms": ..., ...}``: the achieved produce rate, freshness percentiles over the probes, probes
-never seen within 10 s after the run (``missing``), the worker's flush interval and the load
-average (the machine's other work slows the worker). Usage:
+never seen within 10 s after the run (``missing``), the worker's CPU seconds and events per
+worker CPU-second (its capacity with a core to itself: the machine's other work slows it), the
+flush interval and the load average. Usage:
 
     .venv/bin/python bench/feature_freshness.py [--rate 2000] [--seconds 60] [--flush-s 0.25]
 """
@@ -30,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -148,6 +150,8 @@ def main() -> None:
                 poller.latencies.clear()
 
             console.print(f"producing {args.rate:,}/s for {args.seconds:.0f} s ...")
+            worker_process = psutil.Process(workers[0].pid)
+            cpu_before = sum(worker_process.cpu_times()[:2])
             sent = probes = 0
             probe_every = max(1, round(args.rate * args.probe_ms / 1000))
             started = time.perf_counter()
@@ -168,6 +172,9 @@ def main() -> None:
             deadline = time.monotonic() + 10
             while poller.pending and time.monotonic() < deadline:
                 time.sleep(0.05)
+            # The worker's own CPU per event: its capacity with a core to itself, whatever else
+            # the machine runs (it also lands the events in the lake).
+            worker_cpu_s = sum(worker_process.cpu_times()[:2]) - cpu_before
             poller.stop.set()
             poller.join()
             producer.close()
@@ -204,6 +211,8 @@ def main() -> None:
                 "probes": len(latencies_ms),
                 "missing": len(poller.pending),
                 "busy_reads": poller.busy,
+                "worker_cpu_s": round(worker_cpu_s, 1),
+                "events_per_worker_cpu_s": round(sent / worker_cpu_s) if worker_cpu_s else None,
                 "flush_s": args.flush_s,
                 "load": round(load, 2),
             }
