@@ -73,7 +73,7 @@ def test_calendar_frame_is_prophets_holidays_frame_with_configurable_names_and_w
     assert frame["holiday"].tolist() == [VALENTINES_DAY, MOTHERS_DAY, VALENTINES_DAY, MOTHERS_DAY]
     assert frame["ds"].tolist() == [pd.Timestamp(d) for d in ("2024-02-14", "2024-05-12", "2025-02-14", "2025-05-11")]
     assert frame.loc[frame["holiday"] == VALENTINES_DAY, "lower_window"].unique().tolist() == [-1]
-    assert frame.loc[frame["holiday"] == MOTHERS_DAY, "lower_window"].unique().tolist() == [-7]
+    assert frame.loc[frame["holiday"] == MOTHERS_DAY, "lower_window"].unique().tolist() == [-3]
     assert len(beauty_holidays(2024, 2026)) == 8 * 3
 
 
