@@ -10,8 +10,8 @@ first read that sees it. The producer lingers 5 ms (batches), so that is include
 
 Prints a table, then as its last line ``RESULT {"rate_per_s": ..., "p50_ms": ..., "p95_ms": ...,
 "p99_ms": ..., ...}``: the achieved produce rate, freshness percentiles over the probes, probes
-never seen within 10 s after the run (``missing``), the worker's CPU seconds and events per
-worker CPU-second (its capacity with a core to itself: the machine's other work slows it), the
+never seen within 10 s after the run (``missing``), the events the feature stage had pushed
+and committed by then, the worker's CPU seconds and pushed events per worker CPU-second (its capacity with a core to itself: the machine's other work slows it), the
 flush interval and the load average. Usage:
 
     .venv/bin/python bench/feature_freshness.py [--rate 2000] [--seconds 60] [--flush-s 0.25]
@@ -38,6 +38,7 @@ from rich.table import Table
 from glamcast import broker, features, stack, topics
 from glamcast.settings import Settings
 from streams.app import ensure_topics
+from streams.features import features_group
 from streams.worker import start_workers, stop_workers
 
 ACTIONS = ["try_on", "shade_swap", "like", "save", "add_to_cart", "purchase", "dismiss"]
@@ -175,6 +176,11 @@ def main() -> None:
             # The worker's own CPU per event: its capacity with a core to itself, whatever else
             # the machine runs (it also lands the events in the lake).
             worker_cpu_s = sum(worker_process.cpu_times()[:2]) - cpu_before
+            admin = broker.admin_client(settings)
+            group = features_group(settings)
+            committed = admin.list_group_offsets(group).get(group, {})
+            admin.close()
+            pushed = sum(meta.offset for meta in committed.values()) - 1  # less the warm-up
             poller.stop.set()
             poller.join()
             producer.close()
@@ -212,7 +218,8 @@ def main() -> None:
                 "missing": len(poller.pending),
                 "busy_reads": poller.busy,
                 "worker_cpu_s": round(worker_cpu_s, 1),
-                "events_per_worker_cpu_s": round(sent / worker_cpu_s) if worker_cpu_s else None,
+                "events_pushed": pushed,
+                "events_per_worker_cpu_s": round(pushed / worker_cpu_s) if worker_cpu_s else None,
                 "flush_s": args.flush_s,
                 "load": round(load, 2),
             }
