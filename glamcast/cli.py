@@ -291,6 +291,85 @@ def features_materialize(
 # --- end features
 
 
+# --- train
+train_app = typer.Typer(help="Train models and register them in MLflow.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("recommender")
+def train_recommender_command(
+    source: Annotated[str, typer.Option(help="tryon or commerce (lake datasets), movielens or rees46 (files).")] = "tryon",
+    data_path: Annotated[Path | None, typer.Option(exists=True, help="File sources: MovieLens-100k directory or REES46 CSV (default: under GLAMCAST_DATA_DIR).")] = None,
+    start: Annotated[datetime | None, typer.Option(help="Lake sources: first event time, inclusive (UTC).")] = None,
+    end: Annotated[datetime | None, typer.Option(help="Lake sources: end of the window, exclusive (UTC).")] = None,
+    split: Annotated[str | None, typer.Option(help="time or stratified (default: stratified for movielens, else time).")] = None,
+    test_fraction: Annotated[float, typer.Option(min=0.01, max=0.99, help="Time holdout: the last share of the window.")] = 0.2,
+    k: Annotated[int, typer.Option(min=1, help="Cut-off of the metrics and of the champion comparison.")] = 10,
+    models: Annotated[str, typer.Option(help="Comma-separated models to fit: als,torch.")] = "als,torch",
+    als_rank: Annotated[int | None, typer.Option(min=1, help="ALS latent factors (default 64).")] = None,
+    als_iter: Annotated[int | None, typer.Option(min=1, help="ALS sweeps (default 15).")] = None,
+    als_reg: Annotated[float | None, typer.Option(min=0, help="ALS regParam (default 0.05).")] = None,
+    als_alpha: Annotated[float | None, typer.Option(min=0, help="ALS confidence alpha (default 10).")] = None,
+    objective: Annotated[str | None, typer.Option(help="Torch loss: softmax or bpr (default softmax).")] = None,
+    user_model: Annotated[str | None, typer.Option(help="Torch user vectors: history or embedding (default history).")] = None,
+    dim: Annotated[int | None, typer.Option(min=1, help="Torch embedding size (default 128).")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Torch epochs (default 150).")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Torch users (softmax) or pairs (bpr) per step.")] = None,
+    lr: Annotated[float | None, typer.Option(min=0, help="Torch Adam learning rate (default 0.002).")] = None,
+    weight_decay: Annotated[float | None, typer.Option(min=0, help="Torch L2 on the factors (default 10).")] = None,
+    dropout: Annotated[float | None, typer.Option(min=0, max=0.95, help="Torch dropout of history items (default 0.5).")] = None,
+    negatives: Annotated[int | None, typer.Option(min=1, help="Torch BPR negatives per positive (default 8).")] = None,
+    register: Annotated[bool, typer.Option(help="Register the best model; move the champion alias when it wins.")] = True,
+    embeddings: Annotated[bool, typer.Option(help="Write the new champion's embeddings to the lake.")] = True,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = "recommender",
+    model_name: Annotated[str, typer.Option(help="Registered model name.")] = "glamcast-recommender",
+    seed: Annotated[int, typer.Option(help="Seed of the stratified split and of both models.")] = 42,
+) -> None:
+    """Fit implicit ALS (Spark) and the torch model, evaluate, log to MLflow, register the best."""
+    from glamcast.mlflow_tracking import tracking_uri
+    from glamcast.spark import spark_session
+    from jobs.train_recommender import (
+        RecommenderInputError,
+        build_config,
+        print_report,
+        rich_progress,
+        spark_gpu_conf,
+        train_recommender,
+    )
+
+    settings = get_settings()
+    try:
+        config = build_config(
+            source=source, data_path=data_path, start=start, end=end, split=split,
+            test_fraction=test_fraction, k=k, models=models, register=register,
+            write_embeddings=embeddings, experiment=experiment, registered_model=model_name,
+            seed=seed,
+            als={"rank": als_rank, "max_iter": als_iter, "reg_param": als_reg,
+                 "alpha": als_alpha, "seed": seed},
+            torch={"objective": objective, "user_model": user_model, "dim": dim, "epochs": epochs,
+                   "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+                   "dropout": dropout, "negatives": negatives, "seed": seed},
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    tracking_uri(settings)  # fail before Spark starts when no MLflow server is up
+    from pyspark.sql import SparkSession
+
+    owns_spark = SparkSession.getActiveSession() is None  # leave a caller's session running
+    spark = spark_session(settings, app_name="train_recommender", conf=spark_gpu_conf(settings))
+    try:
+        with progress_bar() as progress:
+            result = train_recommender(spark, settings, config, on_progress=rich_progress(progress))
+    except RecommenderInputError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        if owns_spark:
+            spark.stop()
+    print_report(result, config, console)
+# --- end train
+
+
 def main() -> None:
     """Entry point: click handles usage errors and Ctrl-C; configuration errors get exit codes."""
     try:

@@ -47,8 +47,10 @@ class FactorizationConfig:
     negatives: int = 8  # bpr only: uniform negative items per positive pair
     use_confidence: bool = True  # weight each pair's loss by its confidence
     init_std: float = 0.05  # std of the normal initialisation of the embeddings
+    use_features: bool = True  # add user/item attribute embeddings when codes are given
     seed: int = 0  # seeds initialisation, shuffling and negative sampling
     device: str | None = None  # "cuda" / "cpu"; None: CUDA when available
+    threads: int = 0  # CPU threads for torch; 0 keeps torch's default
 
     def __post_init__(self) -> None:
         if self.objective not in ("softmax", "bpr"):
@@ -82,24 +84,84 @@ class FactorizationResult:
     train_s: float = 0.0
 
 
-class MatrixFactorization(nn.Module):
-    """score(u, i) = ⟨P_u, Q_i⟩ + b_i."""
+def _cardinalities(codes: np.ndarray | None) -> list[int]:
+    """Distinct values per column of an int code matrix (−1 = missing)."""
+    if codes is None or codes.size == 0:
+        return []
+    return [int(column.max()) + 1 if (column >= 0).any() else 0 for column in codes.T]
 
-    def __init__(self, n_users: int, n_items: int, dim: int, init_std: float) -> None:
+
+class MatrixFactorization(nn.Module):
+    """score(u, i) = ⟨p_u, q_i⟩ + b_i, with optional side features on both sides.
+
+    q_i = Q_i + Σ_f F_f[code_f(i)] and b_i = b_i + Σ_f c_f[code_f(i)] (item attributes such as
+    category, shade family, finish); p_u = P_u (free embedding) or the encoded history
+    ‖x_u‖⁻¹ x_u H (asymmetric MF), plus Σ_g G_g[code_g(u)] (user attributes such as a consented
+    skin tone). Missing codes (−1) add nothing. Without features this is plain MF.
+    """
+
+    def __init__(self, n_users: int, n_items: int, dim: int, init_std: float, *,
+                 history: bool, user_cards: list[int], item_cards: list[int]) -> None:
         super().__init__()
-        self.users = nn.Embedding(n_users, dim)
+        self.users = None if history else nn.Embedding(n_users, dim)
+        self.history = nn.Embedding(n_items, dim) if history else None
         self.items = nn.Embedding(n_items, dim)
         self.item_bias = nn.Parameter(torch.zeros(n_items))
-        nn.init.normal_(self.users.weight, std=init_std)
-        nn.init.normal_(self.items.weight, std=init_std)
+        # one extra row per table for "missing", kept at zero (padding_idx)
+        self.user_features = nn.ModuleList(
+            nn.Embedding(card + 1, dim, padding_idx=card) for card in user_cards)
+        self.item_features = nn.ModuleList(
+            nn.Embedding(card + 1, dim, padding_idx=card) for card in item_cards)
+        self.item_feature_bias = nn.ModuleList(
+            nn.Embedding(card + 1, 1, padding_idx=card) for card in item_cards)
+        for table in [self.users, self.history, self.items, *self.user_features,
+                      *self.item_features]:
+            if table is not None:
+                nn.init.normal_(table.weight, std=init_std)
+                if table.padding_idx is not None:
+                    with torch.no_grad():
+                        table.weight[table.padding_idx].zero_()
+        for table in self.item_feature_bias:
+            nn.init.zeros_(table.weight)
 
-    def all_scores(self, user_vectors: torch.Tensor) -> torch.Tensor:
-        """(batch, dim) → (batch, n_items)."""
-        return user_vectors @ self.items.weight.T + self.item_bias
+    @staticmethod
+    def _codes(codes: torch.Tensor, tables: nn.ModuleList) -> torch.Tensor:
+        """(n, fields) codes with −1 missing → Σ over fields of the rows, (n, width)."""
+        total = 0
+        for field_index, table in enumerate(tables):
+            column = codes[:, field_index]
+            total = total + table(torch.where(column < 0, table.padding_idx, column))
+        return total
 
-    def pair_scores(self, user_vectors: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        """(batch, dim), (batch, m) item indices → (batch, m)."""
-        return torch.einsum("bd,bmd->bm", user_vectors, self.items(items)) + self.item_bias[items]
+    def item_vectors(self, item_codes: torch.Tensor | None) -> torch.Tensor:
+        """(n_items, dim)."""
+        if item_codes is None or not len(self.item_features):
+            return self.items.weight
+        return self.items.weight + self._codes(item_codes, self.item_features)
+
+    def item_biases(self, item_codes: torch.Tensor | None) -> torch.Tensor:
+        """(n_items,)."""
+        if item_codes is None or not len(self.item_feature_bias):
+            return self.item_bias
+        return self.item_bias + self._codes(item_codes, self.item_feature_bias).squeeze(1)
+
+    def user_vectors(self, users: torch.Tensor, rows: torch.Tensor | None,
+                     user_codes: torch.Tensor | None, dropout: nn.Module) -> torch.Tensor:
+        """(batch,) user indices and their (batch, n_items) history rows → (batch, dim)."""
+        if self.history is None:
+            vectors = dropout(self.users(users))
+        else:
+            kept = dropout(rows)  # drops history items while training
+            norm = kept.pow(2).sum(dim=1, keepdim=True).clamp_min(1e-12).sqrt()
+            vectors = (kept / norm) @ self.history.weight
+        if user_codes is not None and len(self.user_features):
+            vectors = vectors + self._codes(user_codes[users], self.user_features)
+        return vectors
+
+    def squared_norm(self) -> torch.Tensor:
+        """Σ of squared weights of the shared tables (the per-user part is added per batch)."""
+        tables = [self.items, self.history, *self.user_features, *self.item_features]
+        return sum(table.weight.pow(2).sum() for table in tables if table is not None)
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -123,21 +185,6 @@ def _user_rows(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tensor
     return dense
 
 
-class _Encoder:
-    """User vectors: free embeddings (classic MF) or the encoded item history (asymmetric MF)."""
-
-    def __init__(self, model: MatrixFactorization, history: nn.Embedding | None,
-                 dropout: float) -> None:
-        self.model, self.history, self.dropout = model, history, nn.Dropout(dropout)
-
-    def __call__(self, users: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
-        if self.history is None:
-            return self.dropout(self.model.users(users))  # (batch, dim)
-        kept = self.dropout(rows)  # (batch, n_items): drops history items while training
-        norm = kept.pow(2).sum(dim=1, keepdim=True).clamp_min(1e-12).sqrt()
-        return (kept / norm) @ self.history.weight  # (batch, dim)
-
-
 def train_factorization(
     users: np.ndarray,
     items: np.ndarray,
@@ -145,26 +192,36 @@ def train_factorization(
     n_users: int,
     n_items: int,
     config: dict[str, Any],
+    user_codes: np.ndarray | None = None,
+    item_codes: np.ndarray | None = None,
 ) -> FactorizationResult:
     """Fit the model on positive pairs; `config` is `asdict(FactorizationConfig)` (picklable).
 
     `users`, `items`: (pairs,) int indices in [0, n_users) and [0, n_items), each pair once.
-    `weights`: (pairs,) confidences, or None for all ones.
+    `weights`: (pairs,) confidences, or None for all ones. `user_codes`: (n_users, fields) and
+    `item_codes`: (n_items, fields) integer attribute codes, −1 where unknown (optional).
     """
     cfg = FactorizationConfig.from_dict(config)
     started = time.perf_counter()
     device = pick_device(cfg.device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     generator = torch.Generator(device=device)
     generator.manual_seed(cfg.seed)
-    model = MatrixFactorization(n_users, n_items, cfg.dim, cfg.init_std).to(device)
-    history = None
-    if cfg.user_model == "history":
-        history = nn.Embedding(n_items, cfg.dim).to(device)
-        nn.init.normal_(history.weight, std=cfg.init_std)
-    parameters = list(model.parameters()) + (list(history.parameters()) if history else [])
-    optimizer = torch.optim.Adam(parameters, lr=cfg.lr)
-    encode = _Encoder(model, history, cfg.dropout)
+    use_codes = cfg.use_features
+    user_cards = _cardinalities(user_codes) if use_codes else []
+    item_cards = _cardinalities(item_codes) if use_codes else []
+    model = MatrixFactorization(n_users, n_items, cfg.dim, cfg.init_std,
+                                history=cfg.user_model == "history", user_cards=user_cards,
+                                item_cards=item_cards).to(device)
+    user_codes_t = (torch.as_tensor(np.asarray(user_codes, np.int64), device=device)
+                    if user_cards else None)  # (n_users, user fields)
+    item_codes_t = (torch.as_tensor(np.asarray(item_codes, np.int64), device=device)
+                    if item_cards else None)  # (n_items, item fields)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    dropout = nn.Dropout(cfg.dropout)
+    history = model.history is not None
 
     # CSR of the positives by user: (users + 1,), (pairs,), (pairs,)
     users = np.asarray(users, dtype=np.int64)
@@ -182,6 +239,7 @@ def train_factorization(
 
     losses: list[float] = []
     model.train()
+    dropout.train()
     for _ in range(cfg.epochs):
         total, count = 0.0, 0
         if cfg.objective == "softmax":
@@ -190,26 +248,28 @@ def train_factorization(
             batches = torch.randperm(len(pair_users), device=device, generator=generator)
         for start in range(0, len(batches), cfg.batch_size):
             batch = batches[start:start + cfg.batch_size]
+            u = batch if cfg.objective == "softmax" else pair_users[batch]
+            rows = _user_rows(indptr, indices, binary, u, n_items) if history else None
+            user_vectors = model.user_vectors(u, rows, user_codes_t, dropout)  # (batch, dim)
+            item_vectors = model.item_vectors(item_codes_t)  # (n_items, dim)
+            item_bias = model.item_biases(item_codes_t)  # (n_items,)
             if cfg.objective == "softmax":
-                u = batch
                 target = _user_rows(indptr, indices, values_t, u, n_items)  # (batch, n_items)
-                rows = _user_rows(indptr, indices, binary, u, n_items) if history else None
-                logits = model.all_scores(encode(u, rows))  # (batch, n_items)
+                logits = user_vectors @ item_vectors.T + item_bias  # (batch, n_items)
                 loss = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
             else:
-                u, i, w = pair_users[batch], indices[batch], values_t[batch]
-                rows = _user_rows(indptr, indices, binary, u, n_items) if history else None
+                i, w = indices[batch], values_t[batch]
                 sampled = torch.randint(0, n_items, (len(batch), cfg.negatives), device=device,
                                         generator=generator)  # (batch, negatives)
-                user_vectors = encode(u, rows)  # (batch, dim)
-                positive = model.pair_scores(user_vectors, i[:, None])  # (batch, 1)
-                negative = model.pair_scores(user_vectors, sampled)  # (batch, negatives)
-                pair_loss = -nn.functional.logsigmoid(positive - negative).mean(dim=1)
+                candidates = torch.cat([i[:, None], sampled], dim=1)  # (batch, 1 + negatives)
+                scores = (torch.einsum("bd,bmd->bm", user_vectors, item_vectors[candidates])
+                          + item_bias[candidates])  # (batch, 1 + negatives)
+                pair_loss = -nn.functional.logsigmoid(scores[:, :1] - scores[:, 1:]).mean(dim=1)
                 loss = (pair_loss * w).sum() / w.sum()
             if cfg.weight_decay:
-                reg = model.items.weight.pow(2).sum()
-                reg = reg + (history.weight.pow(2).sum() if history is not None
-                             else model.users(u).pow(2).sum() * len(active) / len(u))
+                reg = model.squared_norm()
+                if model.users is not None:  # free user rows: scaled up to all users
+                    reg = reg + model.users(u).pow(2).sum() * len(active) / len(u)
                 loss = loss + cfg.weight_decay * reg / len(active)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -218,18 +278,18 @@ def train_factorization(
             count += len(batch)
         losses.append(total / max(1, count))
     model.eval()
+    dropout.eval()
     with torch.no_grad():
-        if history is not None:
-            user_factors = torch.zeros(n_users, cfg.dim, device=device)
-            for start in range(0, len(active), 1024):
-                u = active[start:start + 1024]
-                user_factors[u] = encode(u, _user_rows(indptr, indices, binary, u, n_items))
-        else:
-            user_factors = model.users.weight
+        user_factors = torch.zeros(n_users, cfg.dim, device=device)  # users without positives: 0
+        everyone = torch.arange(n_users, device=device)
+        for start in range(0, n_users, 1024):
+            u = everyone[start:start + 1024]
+            rows = _user_rows(indptr, indices, binary, u, n_items) if history else None
+            user_factors[u] = model.user_vectors(u, rows, user_codes_t, dropout)
         return FactorizationResult(
-            user_factors=user_factors.detach().cpu().numpy().astype(np.float32),
-            item_factors=model.items.weight.detach().cpu().numpy().astype(np.float32),
-            item_bias=model.item_bias.detach().cpu().numpy().astype(np.float32),
+            user_factors=user_factors.cpu().numpy().astype(np.float32),
+            item_factors=model.item_vectors(item_codes_t).cpu().numpy().astype(np.float32),
+            item_bias=model.item_biases(item_codes_t).cpu().numpy().astype(np.float32),
             losses=losses,
             device=str(device),
             train_s=time.perf_counter() - started,

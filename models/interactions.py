@@ -249,3 +249,61 @@ def holdout_truth(
     merged = known[[user_col, item_col]].drop_duplicates().merge(
         seen, on=[user_col, item_col], how="left")
     return merged.loc[merged["_seen"].isna(), [user_col, item_col]].reset_index(drop=True)
+
+
+# --- side attributes ---------------------------------------------------------------------------
+
+#: Item attributes the torch model can use, read from the try-on events themselves.
+ITEM_ATTRIBUTES = ("category", "finish", "shade_family")
+#: User attributes (consented face attributes) the torch model can use.
+USER_ATTRIBUTES = ("face_skin_tone", "face_undertone")
+
+
+def add_shade_family(events: pd.DataFrame, *, hex_col: str = "shade_hex") -> pd.DataFrame:
+    """`events` with a ``shade_family`` column (CIELAB family of ``shade_hex``)."""
+    from glamcast.shades import shade_families_from_hex_array
+
+    if hex_col not in events.columns or "shade_family" in events.columns:
+        return events
+    hexes = events[hex_col]
+    families = np.full(len(events), None, dtype=object)
+    known = hexes.notna().to_numpy()
+    if known.any():
+        # one CIELAB conversion per distinct shade, not per event
+        unique = pd.unique(hexes[known])
+        lookup = dict(zip(unique, shade_families_from_hex_array(unique), strict=True))
+        families[known] = hexes[known].map(lookup).to_numpy()
+    return events.assign(shade_family=families)
+
+
+def attribute_table(events: pd.DataFrame, key_col: str, columns: Sequence[str]) -> pd.DataFrame:
+    """One row per key: the most frequent non-null value of each present column (None if never
+    seen). Columns missing from `events` are left out."""
+    present = [column for column in columns if column in events.columns]
+    keys = pd.Index(events[key_col].astype(str).unique(), name=key_col)
+    table = pd.DataFrame(index=keys)
+    for column in present:
+        known = events.loc[events[column].notna(), [key_col, column]]
+        if known.empty:
+            table[column] = None
+            continue
+        counts = known.groupby([known[key_col].astype(str), column], observed=True).size()
+        best = counts.reset_index(name="n").sort_values(
+            [key_col, "n", column], ascending=[True, False, True]).drop_duplicates(key_col)
+        table[column] = best.set_index(key_col)[column].reindex(keys).astype(object)
+    return table
+
+
+def encode_attributes(table: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, list[list]]:
+    """(len(keys), columns) int codes aligned with `keys` (−1: unknown) and each column's
+    vocabulary (code → value)."""
+    aligned = table.reindex(pd.Index([str(key) for key in keys]))
+    codes = np.full((len(aligned), len(aligned.columns)), -1, dtype=np.int64)
+    vocabularies = []
+    for position, column in enumerate(aligned.columns):
+        values = aligned[column]
+        vocabulary = sorted(values.dropna().unique().tolist(), key=str)
+        lookup = {value: code for code, value in enumerate(vocabulary)}
+        codes[:, position] = values.map(lookup).fillna(-1).to_numpy(dtype=np.int64)
+        vocabularies.append(vocabulary)
+    return codes, vocabularies
