@@ -52,10 +52,13 @@ class LookGanConfig:
     latent_dim: int = 32  # size of the noise z ~ N(0, I)
     hidden: int = 256  # width of the hidden layers of generator and critic
     generator_layers: int = 3  # hidden layers of the generator
+    generator_norm: bool = False  # batch normalization between generator layers
     critic_layers: int = 3  # hidden layers of the critic
     pac: int = 4  # samples the critic judges together (PacGAN); batch_size must divide by it
     critic_dropout: float = 0.0  # dropout between critic layers
     gumbel_tau: float = 0.2  # Gumbel-softmax temperature of category and finish blocks
+    straight_through: bool = True  # one-hot forward, soft gradient: the critic cannot tell fake
+    #                                categories by their softness
     n_critic: int = 5  # critic steps per generator step
     gp_weight: float = 10.0  # λ of the gradient penalty
     lr_generator: float = 2e-4  # Adam learning rates
@@ -101,10 +104,14 @@ def pick_device(name: str = "auto") -> torch.device:
 # --- networks ------------------------------------------------------------------------------------
 
 
-def _mlp(width_in: int, hidden: int, layers: int, slope: float, dropout: float = 0.0) -> nn.Sequential:
+def _mlp(width_in: int, hidden: int, layers: int, slope: float, dropout: float = 0.0,
+         norm: bool = False) -> nn.Sequential:
     parts: list[nn.Module] = []
     for _ in range(layers):
-        parts += [nn.Linear(width_in, hidden), nn.LeakyReLU(slope)]
+        parts.append(nn.Linear(width_in, hidden))
+        if norm:
+            parts.append(nn.BatchNorm1d(hidden))
+        parts.append(nn.LeakyReLU(slope))
         if dropout:
             parts.append(nn.Dropout(dropout))
         width_in = hidden
@@ -117,11 +124,15 @@ class Generator(nn.Module):
     def __init__(self, config: LookGanConfig, cond_dim: int = CONDITION_SPACE.dim) -> None:
         super().__init__()
         self.latent_dim, self.tau = config.latent_dim, config.gumbel_tau
-        self.body = _mlp(config.latent_dim + cond_dim, config.hidden, config.generator_layers, 0.2)
+        self.straight_through = config.straight_through
+        self.body = _mlp(config.latent_dim + cond_dim, config.hidden, config.generator_layers, 0.2,
+                         norm=config.generator_norm)
         self.head = nn.Linear(config.hidden, LOOK_DIM)
         self._blocks = [(b.start, b.stop, b.one_hot) for b in BLOCKS]
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor, hard: bool = False) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, cond: torch.Tensor, hard: bool | None = None) -> torch.Tensor:
+        """Look vectors; `hard` one-hot blocks (default: `straight_through`)."""
+        hard = self.straight_through if hard is None else hard
         raw = self.head(self.body(torch.cat([z, cond], dim=1)))  # (batch, LOOK_DIM)
         parts = [
             ONE_HOT_SCALE * F.gumbel_softmax(raw[:, start:stop], tau=self.tau, hard=hard)
@@ -323,11 +334,17 @@ def train_look_gan(
 
 @dataclass
 class LookGenerator:
-    """A trained generator with the look space it writes in: conditions → looks."""
+    """A trained generator with the look space it writes in: conditions → looks.
+
+    `temperature` is the standard deviation of the noise z at generation: 1 samples as trained;
+    above 1 spreads the looks (recall and novelty up, precision down), below 1 concentrates them
+    (the "truncation trick"). The job calibrates it on validation looks.
+    """
 
     config: LookGanConfig
     space: LookSpace
     generator_state: dict[str, torch.Tensor] = field(repr=False)
+    temperature: float = 1.0
 
     def __post_init__(self) -> None:
         self._net = Generator(self.config)
@@ -338,12 +355,15 @@ class LookGenerator:
     def from_fit(cls, fit: LookGanFit, space: LookSpace) -> LookGenerator:
         return cls(LookGanConfig.from_dict(fit.config), space, fit.generator_state)
 
+    def with_temperature(self, temperature: float) -> LookGenerator:
+        return LookGenerator(self.config, self.space, self.generator_state, temperature)
+
     def generate_vectors(self, conditions: Conditions, seed: int = 0) -> np.ndarray:
         """(n, LOOK_DIM) look vectors, one per condition row (hard one-hot blocks)."""
         cond = torch.as_tensor(CONDITION_SPACE.encode(conditions))
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed)
-            z = torch.randn(len(conditions), self.config.latent_dim)
+            z = self.temperature * torch.randn(len(conditions), self.config.latent_dim)
             return self._net(z, cond, hard=True).numpy()
 
     def generate(self, conditions: Conditions, seed: int = 0) -> LookArrays:
@@ -353,11 +373,11 @@ class LookGenerator:
     def save(self, path: Path | str) -> Path:
         path = Path(path)
         torch.save({"config": asdict(self.config), "space": self.space.as_dict(),
-                    "generator": self.generator_state}, path)
+                    "generator": self.generator_state, "temperature": self.temperature}, path)
         return path
 
     @classmethod
     def load(cls, path: Path | str) -> LookGenerator:
         state = torch.load(path, map_location="cpu", weights_only=False)
         return cls(LookGanConfig.from_dict(state["config"]), LookSpace.from_dict(state["space"]),
-                   state["generator"])
+                   state["generator"], float(state.get("temperature", 1.0)))

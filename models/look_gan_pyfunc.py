@@ -31,6 +31,19 @@ REQUEST_COLUMNS = ("skin_tone", "undertone", "face_shape", "shade_family", "fini
 OUTPUT_COLUMNS = ("request", *SHOPPABLE_COLUMNS)
 
 
+def request_schema() -> Any:
+    """The pyfunc's input schema: skin tone and undertone required, the rest optional."""
+    from mlflow.types import ColSpec, Schema
+
+    return Schema([
+        ColSpec("long", "skin_tone"), ColSpec("string", "undertone"),
+        ColSpec("string", "face_shape", required=False),
+        ColSpec("string", "shade_family", required=False),
+        ColSpec("string", "finish", required=False),
+        ColSpec("long", "n", required=False), ColSpec("long", "seed", required=False),
+    ])
+
+
 def _column(frame: pd.DataFrame, name: str, default: Any) -> np.ndarray:
     if name not in frame.columns:
         return np.full(len(frame), default, dtype=object)
@@ -79,4 +92,4 @@ def generate_from_model(tracking_uri: str, model_uri: str, request: dict[str, An
     server and generate the looks of one request (`REQUEST_COLUMNS`)."""
     mlflow.set_tracking_uri(tracking_uri)
     model = mlflow.pyfunc.load_model(model_uri)
-    return model.predict(pd.DataFrame([request]))
+    return model.predict(pd.DataFrame([{k: v for k, v in request.items() if v is not None}]))

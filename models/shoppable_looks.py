@@ -21,7 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glamcast.shades import delta_e_2000, hex_to_lab, lab_from_hex_array, shade_families_from_hex_array
+from glamcast.shades import (
+    delta_e_2000,
+    hex_to_lab,
+    lab_from_hex_array,
+    shade_families_from_hex_array,
+)
 from models.look_space import REGIONS, LookArrays
 
 PRODUCT_COLUMNS = ("product_id", "category", "shade_hex", "finish")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +31,7 @@ from models.look_space import (
     lip_terms,
     looks_from_frame,
 )
-from models.shoppable_looks import ProductMatcher, plot_palettes, PaletteRow
+from models.shoppable_looks import PaletteRow, ProductMatcher, plot_palettes
 
 
 def _looks(n: int, seed: int = 0) -> LookArrays:
@@ -47,7 +49,7 @@ def test_layout_has_one_block_per_part_and_region():
     assert LOOK_DIM == 11 + 11 + 12 + 9  # brows have a single category: no category block
     assert [b.kind for b in BLOCKS if b.region == 0] == ["category", "lab", "finish", "intensity"]
     assert [b.kind for b in BLOCKS if b.region == 3] == ["lab", "finish", "intensity"]
-    assert all(a.stop == b.start for a, b in zip(BLOCKS, BLOCKS[1:]))
+    assert all(a.stop == b.start for a, b in itertools.pairwise(BLOCKS))
 
 
 def test_encode_decode_round_trip():
