@@ -491,6 +491,32 @@ def _write_reports(result: ForecastResult, config: ForecastTrendsConfig) -> None
     (out / "config.json").write_text(json.dumps(config.as_params(), indent=2, default=str))
 
 
+# --- readers of the outputs ---------------------------------------------------------------------
+
+
+def latest_forecasts(settings: Settings, source: str = LAKE_SOURCE) -> pd.DataFrame:
+    """The newest run's `forecasts` of a source (FORECAST_DATASET_COLUMNS), for the API and
+    dashboard; empty when the job has not run yet."""
+    import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
+
+    fs, base = lake.filesystem(settings.lake_root)
+    root = f"{base}/{lake.FORECASTS}"
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+        return pd.DataFrame(columns=list(FORECAST_DATASET_COLUMNS))
+    prefix, folder = f"{lake.DATE_COL}=", f"source={source.replace(':', '-')}"
+    days = sorted(
+        info.base_name[len(prefix):] for info in fs.get_file_info(pafs.FileSelector(root))
+        if info.type == pafs.FileType.Directory and info.base_name.startswith(prefix)
+        and fs.get_file_info(f"{root}/{info.base_name}/{folder}").type == pafs.FileType.Directory
+    )
+    if not days:
+        return pd.DataFrame(columns=list(FORECAST_DATASET_COLUMNS))
+    path = f"{root}/{prefix}{days[-1]}/{folder}"
+    table = pads.dataset(path, filesystem=fs, format="parquet").to_table()
+    return table.to_pandas()[list(FORECAST_DATASET_COLUMNS)]
+
+
 # --- the job -----------------------------------------------------------------------------------
 
 
@@ -544,7 +570,7 @@ def _forecast_window(spark: SparkSession, settings: Settings, config: ForecastTr
         [*KEYS, "status", "reason", "n_periods"]]
     first_year = min([day.year for day in stats["first_ds"]] or [since.year])
     calendar = model.holiday_calendar(first_year, until.year + 1 + model.horizon // 365)
-    stage = f"fitting {len(eligible)} terms (tasks)"
+    stage = f"fitting {len(eligible)} term{'s' if len(eligible) != 1 else ''} (Spark tasks)"
     fitted, summaries, n_fit_rows = None, [], 0
     if len(eligible):
         n_tasks = min(len(eligible), spark.sparkContext.defaultParallelism * config.tasks_per_core)
@@ -711,6 +737,9 @@ def print_report(result: ForecastResult, console: Any, tracking_uri: str | None 
                   f"[bold]{_fmt(100 * m['share_beating_seasonal_naive'], 0)}%[/] of terms; "
                   f"mean band coverage {_fmt(m['mean_coverage_prophet'])} "
                   f"(nominal {result.config.model.interval_width})")
+    moving = result.rising[result.rising["trend_class"] != STEADY]
+    if moving.empty:
+        console.print(f"No rising or fading terms: all {int(m['n_steady'])} forecast terms are steady.")
     ranked = Table(title=f"Rising and fading terms (top {top} each; {int(m['n_steady'])} steady)")
     for column in ("class", "rank", "term", "growth score", "level Δ", "trend Δ", "P(up)", "MASE", "trusted", "alert"):
         ranked.add_column(column, justify="right" if column not in ("class", "term", "alert") else "left")
@@ -721,7 +750,8 @@ def print_report(result: ForecastResult, console: Any, tracking_uri: str | None 
                            f"{row.growth_score:+.2f}", f"{row.level_change:+.0%}", f"{row.trend_change:+.0%}",
                            _fmt(row.p_up), _fmt(row.prophet_mase), "yes" if row.beats_seasonal_naive else "no",
                            row.anomaly or "")
-    console.print(ranked)
+    if not moving.empty:
+        console.print(ranked)
     alerts = result.rising[result.rising["anomaly"].notna()]
     if len(alerts):
         console.print(f"[yellow]anomaly alerts[/] ({len(alerts)}): " + ", ".join(

@@ -31,6 +31,7 @@ from jobs.forecast_trends import (
     ForecastResult,
     ForecastTrendsConfig,
     forecast_trends,
+    latest_forecasts,
 )
 from models.trend_forecast import FADING, RISING, STEADY, TrendForecastConfig
 
@@ -123,6 +124,13 @@ def test_forecasts_dataset_schema_band_and_no_missing_days(result: ForecastResul
         assert int(rows["is_forecast"].sum()) == HORIZON
     assert frame["run_id"].unique().tolist() == [result.run_id]
     assert (pd.to_datetime(frame["origin"]) == pd.Timestamp(LAST_DAY)).all()
+
+
+def test_latest_forecasts_reads_the_newest_run(result: ForecastResult, lake_settings: Settings) -> None:
+    latest = latest_forecasts(lake_settings)
+    assert tuple(latest.columns) == FORECAST_DATASET_COLUMNS
+    assert len(latest) == result.metrics["n_forecast_rows"]
+    assert latest_forecasts(lake_settings, source="csv:nothing").empty
 
 
 def test_holiday_spike_shows_in_the_holidays_component(result: ForecastResult) -> None:
