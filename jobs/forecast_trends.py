@@ -247,7 +247,7 @@ def resolve_window(last_day: date, first_day: date, config: ForecastTrendsConfig
     if config.since is not None:
         since = config.since
     elif config.input_csv is None:
-        since = until - timedelta(days=config.history_days - 1)
+        since = max(first_day, until - timedelta(days=config.history_days - 1))
     else:
         since = first_day
     if since > until:

@@ -98,7 +98,8 @@ def plot_overview(rising: pd.DataFrame, path: Path, top: int = 15) -> Path:
         top_value = float(np.nanmax(comparable[["prophet_mase", "seasonal_naive_mase"]].to_numpy()))
         right.plot([0, top_value], [0, top_value], color="#333333", linewidth=0.8, linestyle="--")
         share = comparable["beats_seasonal_naive"].mean()
-        right.set_title(f"Backtest MASE: Prophet beats seasonal naive on {share:.0%} of terms")
+        right.set_title(f"Backtest MASE (below the line: Prophet wins)\n"
+                        f"Prophet beats seasonal naive on {share:.0%} of terms", fontsize=10)
     else:
         right.set_title("Backtest MASE (no comparable terms)")
     right.set_xlabel("seasonal naive MASE")
