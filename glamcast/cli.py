@@ -370,6 +370,142 @@ def train_recommender_command(
 # --- end train
 
 
+# --- looks
+looks_app = typer.Typer(help="Curated and generated makeup looks.", no_args_is_help=True)
+app.add_typer(looks_app, name="looks")
+
+
+@train_app.command("look-gan")
+def train_look_gan_command(
+    start: Annotated[datetime | None, typer.Option(help="First event time, inclusive (UTC).")] = None,
+    end: Annotated[datetime | None, typer.Option(help="End of the window, exclusive (UTC).")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Generator steps (default 3000).")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=4, help="Real looks per critic step (default 256).")] = None,
+    latent_dim: Annotated[int | None, typer.Option(min=1, help="Noise size (default 32).")] = None,
+    hidden: Annotated[int | None, typer.Option(min=8, help="Hidden width of generator and critic (default 128).")] = None,
+    n_critic: Annotated[int | None, typer.Option(min=1, help="Critic steps per generator step (default 5).")] = None,
+    gp_weight: Annotated[float | None, typer.Option(min=0, help="Gradient-penalty weight (default 10).")] = None,
+    lr: Annotated[float | None, typer.Option(min=0, help="Adam learning rate of both networks (default 2e-4).")] = None,
+    pac: Annotated[int | None, typer.Option(min=1, help="Samples the critic judges together (default 1).")] = None,
+    term_dropout: Annotated[float | None, typer.Option(min=0, max=1, help="Chance a trend term is hidden in training (default 0.5).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = None,
+    threads: Annotated[int | None, typer.Option(min=0, help="Torch CPU threads (default 1; 0: torch's default).")] = None,
+    checkpoint_every: Annotated[int | None, typer.Option(min=0, help="Steps between checkpoints (default 500; 0: none).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint.")] = False,
+    heldout_share: Annotated[float, typer.Option(min=0.01, max=0.99, help="Share of looks held out for evaluation.")] = 0.25,
+    k: Annotated[int, typer.Option(min=1, help="Neighbours of the precision/recall manifolds.")] = 3,
+    distributed: Annotated[bool, typer.Option(help="Train in a TorchDistributor process.")] = True,
+    register: Annotated[bool, typer.Option(help="Register the model; move the champion alias when it wins.")] = True,
+    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = "look_gan",
+    seed: Annotated[int, typer.Option(help="Seed of the GAN.")] = 42,
+) -> None:
+    """Train the conditional look GAN on the lake's look engagement, evaluate it, register it."""
+    from glamcast.mlflow_tracking import tracking_uri
+    from glamcast.spark import spark_session
+    from jobs.train_look_gan import (
+        LookGanInputError,
+        build_config,
+        print_report,
+        rich_progress,
+        spark_gpu_conf,
+        train_look_gan_job,
+    )
+
+    settings = get_settings()
+    try:
+        config = build_config(
+            gan={"steps": steps, "batch_size": batch_size, "latent_dim": latent_dim,
+                 "hidden": hidden, "n_critic": n_critic, "gp_weight": gp_weight,
+                 "lr_generator": lr, "lr_critic": lr, "pac": pac, "term_dropout": term_dropout,
+                 "device": device, "threads": threads, "checkpoint_every": checkpoint_every,
+                 "seed": seed},
+            start=start, end=end, heldout_share=heldout_share, k=k, resume=resume,
+            distributed=distributed, register=register, experiment=experiment,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    tracking_uri(settings)  # fail before Spark starts when no MLflow server is up
+    from pyspark.sql import SparkSession
+
+    owns_spark = SparkSession.getActiveSession() is None  # leave a caller's session running
+    spark = spark_session(settings, app_name="train_look_gan", conf=spark_gpu_conf(settings))
+    try:
+        with progress_bar() as progress:
+            result = train_look_gan_job(spark, settings, config, on_progress=rich_progress(progress))
+    except LookGanInputError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        if owns_spark:
+            spark.stop()
+    print_report(result, console)
+
+
+@looks_app.command("generate")
+def looks_generate(
+    skin_tone: Annotated[int, typer.Option(min=1, max=10, help="Monk skin tone, 1 (lightest) to 10.")],
+    undertone: Annotated[str, typer.Option(help="cool, neutral or warm.")],
+    face_shape: Annotated[str | None, typer.Option(help="oval, round, square, heart, oblong or diamond (default: any).")] = None,
+    shade_family: Annotated[str | None, typer.Option(help="Trend term: shade family of the lips, e.g. coral (default: any).")] = None,
+    finish: Annotated[str | None, typer.Option(help="Trend term: finish of the lips, e.g. matte (default: any).")] = None,
+    n: Annotated[int, typer.Option(min=1, max=48, help="Looks to generate.")] = 6,
+    seed: Annotated[int, typer.Option(help="Same seed, same looks.")] = 0,
+    model_uri: Annotated[str, typer.Option(help="MLflow model URI.")] = "models:/glamcast-look-gan@champion",
+    out: Annotated[Path | None, typer.Option(help="Palette PNG (default: <state_dir>/reports/looks/).")] = None,
+) -> None:
+    """Generate new looks for a face with the champion look GAN, as products to buy, plus a palette PNG."""
+    from glamcast.mlflow_tracking import tracking_uri
+    from models.look_gan_pyfunc import generate_from_model
+    from models.shoppable_looks import PaletteRow, plot_palettes
+
+    settings = get_settings()
+    request = {"skin_tone": skin_tone, "undertone": undertone, "face_shape": face_shape,
+               "shade_family": shade_family, "finish": finish, "n": n, "seed": seed}
+    try:
+        looks = generate_from_model(tracking_uri(settings), model_uri, request)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    terms = " ".join(f"{value}" for value in (shade_family, finish) if value)
+    label = f"{terms + ' · ' if terms else ''}{undertone} · Monk {skin_tone}" + (
+        f" · {face_shape}" if face_shape else "")
+    table = Table(title=f"Generated looks: {label}")
+    for column in ("look", "region", "product", "shade", "finish", "ΔE00", "intensity", "price"):
+        table.add_column(column, justify="right" if column in ("ΔE00", "intensity", "price") else "left")
+    for row in looks.itertuples(index=False):
+        swatch = f"[{row.product_hex}]██[/] {row.product_hex}" if row.product_hex else "-"
+        table.add_row(str(row.look + 1) if row.region == "lips" else "", row.region,
+                      f"{row.product_id} {row.brand or ''} {row.name or ''}".strip(), swatch,
+                      row.finish + ("" if row.finish_matched else " (nearest finish)"),
+                      f"{row.delta_e:.1f}", f"{row.intensity:.2f}",
+                      "-" if row.price is None else f"{row.price:.2f}")
+    console.print(table)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = out or settings.state_path / "reports" / "looks" / f"looks-{stamp}.png"
+    plot_palettes([PaletteRow(label, skin_tone, looks)], path, title="Generated looks")
+    console.print(f"palette: {path}")
+
+
+@looks_app.command("publish")
+def looks_publish(
+    users: Annotated[int, typer.Option(help="People in the world.")] = 2_000,
+    days: Annotated[int, typer.Option(help="Simulated days.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 7,
+    start: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="First UTC day; default: today minus --days.")] = None,
+) -> None:
+    """Write the simulated world's look catalogue to the lake dataset `looks`.
+
+    Takes the world options of `glamcast simulate`, so the looks match that run's try-ons.
+    """
+    from glamcast.simulator import SimulationConfig, World
+    from glamcast.simulator.looks import write_looks_dataset
+
+    config = SimulationConfig(users=users, days=days, seed=seed, start=start.date() if start else None)
+    world = World.build(config)
+    path = write_looks_dataset(get_settings(), world)
+    console.print(f"{len(world.looks)} looks ({len(world.looks) * 4} rows) → {path}")
+# --- end looks
+
+
 def main() -> None:
     """Entry point: click handles usage errors and Ctrl-C; configuration errors get exit codes."""
     try:

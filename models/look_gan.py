@@ -3,12 +3,13 @@
 G(z, c) → look vector (`models.look_space`: per region a category, a CIELAB shade, a finish and
 an intensity); c = face (Monk skin tone, undertone, face shape or unknown) + optional trend terms
 (shade family and finish of the lips, or "any"). Categorical blocks leave the generator through
-Gumbel-softmax (temperature `gumbel_tau`), continuous ones linearly, so the critic sees one-hot
-real looks and nearly one-hot fake ones in the same space. The critic D(x, c) judges `pac`
-samples at once (PacGAN), which penalizes mode collapse; its gradient penalty (λ = `gp_weight`)
-keeps it 1-Lipschitz (Gulrajani et al. 2017). Trend terms and the face shape are hidden at random
-while training (`term_dropout`, `face_shape_dropout`), so one generator answers "any look for this
-face" as well as "coral looks for warm undertones".
+straight-through Gumbel-softmax (temperature `gumbel_tau`: exactly one-hot forward, soft
+gradients back), continuous ones linearly, so the critic sees real and fake looks in the same
+space and cannot tell fakes by soft categories. The critic D(x, c) may judge `pac` samples at
+once (PacGAN); its gradient penalty (λ = `gp_weight`) keeps it 1-Lipschitz (Gulrajani et al.
+2017). Trend terms and the face shape are hidden at random while training (`term_dropout`,
+`face_shape_dropout`), so one generator answers "any look for this face" as well as "coral looks
+for warm undertones". docs/look_gan.md gives the measurements behind the defaults.
 
 `train_look_gan(x, c, config)` is the training function (plain arrays in, `LookGanFit` out), the
 one `TorchDistributor` runs; it picks CUDA when present, appends progress lines to a JSON-lines
@@ -50,15 +51,14 @@ class LookGanConfig:
     """Hyperparameters of the look GAN; saved with every run and checkpoint."""
 
     latent_dim: int = 32  # size of the noise z ~ N(0, I)
-    hidden: int = 256  # width of the hidden layers of generator and critic
+    hidden: int = 128  # width of the hidden layers of generator and critic
     generator_layers: int = 3  # hidden layers of the generator
     generator_norm: bool = False  # batch normalization between generator layers
     critic_layers: int = 3  # hidden layers of the critic
-    pac: int = 4  # samples the critic judges together (PacGAN); batch_size must divide by it
+    pac: int = 1  # samples the critic judges together (PacGAN); batch_size must divide by it
     critic_dropout: float = 0.0  # dropout between critic layers
     gumbel_tau: float = 0.2  # Gumbel-softmax temperature of category and finish blocks
-    straight_through: bool = True  # one-hot forward, soft gradient: the critic cannot tell fake
-    #                                categories by their softness
+    straight_through: bool = True  # one-hot forward, soft gradient (fakes not told by softness)
     n_critic: int = 5  # critic steps per generator step
     gp_weight: float = 10.0  # λ of the gradient penalty
     lr_generator: float = 2e-4  # Adam learning rates
@@ -66,7 +66,7 @@ class LookGanConfig:
     beta1: float = 0.5  # Adam betas, as in WGAN-GP
     beta2: float = 0.9
     batch_size: int = 256  # real looks per critic step
-    steps: int = 2_000  # generator steps
+    steps: int = 3_000  # generator steps
     term_dropout: float = 0.5  # chance each trend term (lip family, lip finish) is hidden
     face_shape_dropout: float = 0.2  # chance the face shape is hidden (asked for as unknown)
     instance_noise: float = 0.0  # std of Gaussian noise on real continuous values

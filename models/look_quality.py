@@ -8,7 +8,11 @@ All distances are Euclidean in the standardized look space of `models.look_space
   engagement data repeats looks (many people like the same curated look), and a copying baseline
   repeats its output, so the balls are built on the *distinct* vectors of a set (a repeated look
   would otherwise have radius 0), while the shares count every sample, repeats included: a look
-  that many people of a condition liked weighs more in that condition's recall.
+  that many people of a condition liked weighs more in that condition's recall. The paper
+  compares sets of equal size, and k-NN radii shrink as a set grows, so both manifolds are built
+  from the same number of distinct points: the smaller set's count, the larger set subsampled
+  (seeded). Without that, a diffuse generator with many distinct samples against a few distinct
+  real looks is rewarded with wide balls.
 - **Novelty**: the share of generated looks whose nearest training look is farther than a
   threshold τ. τ is the `NOVELTY_QUANTILE` (10th percentile) of the nearest-training-look
   distances of the real held-out looks (curated looks the model never saw), so a generated look
@@ -82,11 +86,19 @@ def inside_manifold(queries: np.ndarray, points: np.ndarray, radii: np.ndarray) 
     return out
 
 
-def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = DEFAULT_K) -> tuple[float, float]:
-    """Improved precision and recall of `fake` against `real` (module docstring)."""
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = DEFAULT_K,
+                     seed: int = 0) -> tuple[float, float]:
+    """Improved precision and recall of `fake` against `real` (module docstring): manifolds of
+    equally many distinct points, every sample a query."""
     if len(real) == 0 or len(fake) == 0:
         return float("nan"), float("nan")
     real_points, fake_points = distinct(real), distinct(fake)
+    size = min(len(real_points), len(fake_points))
+    rng = np.random.default_rng(seed)
+    if len(real_points) > size:
+        real_points = real_points[np.sort(rng.choice(len(real_points), size, replace=False))]
+    if len(fake_points) > size:
+        fake_points = fake_points[np.sort(rng.choice(len(fake_points), size, replace=False))]
     precision = inside_manifold(fake, real_points, knn_radii(real_points, k)).mean()
     recall = inside_manifold(real, fake_points, knn_radii(fake_points, k)).mean()
     return float(precision), float(recall)

@@ -207,11 +207,15 @@ def test_knn_radii_and_precision_recall_on_exact_points():
     far = points + 100.0
     assert precision_recall(points, far, k=1) == (0.0, 0.0)
     # repeats do not shrink the balls to zero, and count with their weight in recall
-    real = np.array([[0.0, 0.0]] * 8 + [[1.0, 0.0], [3.0, 0.0]])
+    real = np.array([[0.0, 0.0]] * 7 + [[1.0, 0.0], [3.0, 0.0], [6.0, 0.0]])
     fake = np.array([[0.1, 0.0], [0.2, 0.0], [10.0, 0.0], [10.1, 0.0]])
     precision, recall = precision_recall(real, fake, k=1)
-    assert precision == pytest.approx(2 / 4)
-    assert recall == pytest.approx(8 / 10)  # the fake balls (radius 0.1) hold the 8 repeats only
+    assert precision == pytest.approx(2 / 4)  # real radii 1, 1, 2, 3: 10 and 10.1 are outside
+    assert recall == pytest.approx(7 / 10)  # the fake balls (radius 0.1) hold the 7 repeats only
+    # a larger set is subsampled to the other's number of distinct points, reproducibly
+    many = np.random.default_rng(1).normal(0, 3, (200, 2))
+    assert precision_recall(real, many, k=1) == precision_recall(real, many, k=1)
+    assert precision_recall(real, many, k=1, seed=5) != precision_recall(real, many, k=1, seed=6)
 
 
 def test_novelty_threshold_from_heldout_distances():

@@ -1,0 +1,907 @@
+"""The look GAN: a conditional GAN trained on the looks people engaged with, for their faces.
+
+Reads
+    The lake dataset `tryon` with --start <= ts < --end: events with a `look_id`, deduplicated by
+    event_id; the positive ones (like, save, share, add_to_cart, purchase) of people who
+    consented to send face attributes become training pairs, one per (person, look), with the
+    person's latest face (skin tone, undertone, face shape). The lake dataset `looks` (one row per
+    look and region, written by `glamcast looks publish` / `glamcast.simulator.looks`) gives each
+    look's composition; the `catalog` dataset gives the products generated looks are matched to.
+
+Does
+    Holds out whole looks (a stable hash of look_id: the same looks every run, so runs compare on
+    the same held-out data), fits the look space on the training pairs, and trains the GAN
+    (`models.look_gan`) in a `TorchDistributor` process (local mode; use_gpu when the driver
+    holds a GPU, and CUDA whenever PyTorch sees one), with a progress bar fed by the trainer's
+    progress file and checkpoints every `checkpoint_every` steps. Then generates one look per
+    held-out pair (its face, no trend term) with the GAN and two baselines (a Gaussian per
+    condition; the training look of the nearest face) and scores them per condition
+    (undertone × skin-depth band): precision and recall (k-NN manifolds), novelty, conditional
+    fidelity (`models.look_quality`); and how often the GAN's lips follow an asked shade family.
+
+Logs (MLflow experiment `look_gan`)
+    params: every hyperparameter (gan.*) and job option, the data window (data.*); metrics:
+    row counts (rows.*), <model>.<metric> overall and <model>.<metric>.<condition> for gan,
+    gaussian and nearest, novelty_threshold, term_fidelity(.<family>), train_s, samples_per_s,
+    champion_score (and champion_before.score), the loss curves per step (train.wasserstein,
+    train.critic_loss, train.generator_loss, train.gp); artifacts: plots/losses.png,
+    plots/palettes.png (generated looks per condition, matched to products),
+    evaluation/metrics.csv, evaluation/term_fidelity.csv, samples/palettes.csv,
+    config/hyperparameters.json, config/job.json, and the pyfunc model ``model``
+    (`models.look_gan_pyfunc`).
+
+Writes
+    Registers the model as a new version of `glamcast-look-gan` and moves the alias ``champion``
+    to it only when its score (mean of precision and recall, with novelty ≥ `novelty_floor`)
+    beats the current champion's score on this run's held-out looks. Checkpoints under
+    ``<state_dir>/checkpoints/look_gan/`` (--resume continues from the newest).
+
+Entry points: ``glamcast train look-gan ...`` and ``spark-submit jobs/train_look_gan.py ...`` (the
+same options); tests call `train_look_gan_job` directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from glamcast import lake
+from glamcast.settings import Settings
+from models.look_baselines import GaussianLooks, NearestLooks
+from models.look_gan import LookGanConfig, LookGanFit, LookGenerator, train_look_gan
+from models.look_gan_pyfunc import (
+    CATALOG_ARTIFACT,
+    GENERATOR_ARTIFACT,
+    LookGanModel,
+    generate_shoppable,
+)
+from models.look_quality import (
+    ALL,
+    DEFAULT_K,
+    NOVELTY_QUANTILE,
+    evaluate_generators,
+    novelty_threshold,
+    precision_recall,
+)
+from models.look_quality import novelty as novelty_share
+from models.look_space import (
+    CONDITION_GROUPS,
+    CONDITION_SPACE,
+    LOOK_ID_COL,
+    LOOKS_DATASET,
+    REGION_COL,
+    UNDERTONES,
+    Conditions,
+    LookArrays,
+    LookSpace,
+    lip_terms,
+    looks_from_frame,
+)
+from models.shoppable_looks import PaletteRow, ProductMatcher, plot_palettes
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+EXPERIMENT = "look_gan"
+REGISTERED_MODEL = "glamcast-look-gan"
+CHAMPION = "champion"
+MODELS = ("gan", "gaussian", "nearest")
+#: Try-on actions that count as engaging positively with a look.
+POSITIVE_ACTIONS = ("like", "save", "share", "add_to_cart", "purchase")
+USER_COL = "user_id"
+FACE_COLUMNS = {"face_skin_tone": "skin_tone", "face_undertone": "undertone",
+                "face_shape": "face_shape"}
+#: Columns of the training pairs.
+PAIR_COLUMNS = (USER_COL, LOOK_ID_COL, "skin_tone", "undertone", "face_shape", "n_positive")
+#: Shade families asked for when measuring how well the GAN follows a trend term.
+EVAL_FAMILIES = ("coral", "berry", "red", "nude", "pink")
+#: Representative skin tone of each depth band in the palette grid.
+PALETTE_TONES = {"light": 2, "medium": 5, "deep": 8}
+
+ProgressCallback = Callable[[str, int | None, int | None], None]
+
+
+class LookGanInputError(ValueError):
+    """The lake cannot train a look GAN (no try-ons with looks, no looks dataset, too few pairs)."""
+
+
+@dataclass(frozen=True)
+class TrainLookGanConfig:
+    """One run of the job: what to read, the GAN, how to evaluate and register."""
+
+    gan: LookGanConfig = field(default_factory=LookGanConfig)
+    start: datetime | None = None  # first event time (inclusive); None: the beginning
+    end: datetime | None = None  # end of the window (exclusive); None: everything
+    heldout_share: float = 0.25  # share of looks (by a stable hash of look_id) held out for the test
+    validation_share: float = 0.15  # share of the other looks kept to calibrate the temperature
+    temperatures: tuple[float, ...] = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # z spreads tried
+    k: int = DEFAULT_K  # neighbours of the precision/recall manifolds
+    novelty_quantile: float = NOVELTY_QUANTILE  # τ = this quantile of held-out NN distances
+    novelty_floor: float = 0.5  # a model with less novelty never becomes champion
+    min_pairs: int = 64  # fewer training pairs than this is an input error
+    palette_looks: int = 6  # looks per condition in the palette grid
+    eval_seed: int = 7  # seeds the evaluation draws (generators and baselines)
+    distributed: bool = True  # train in a TorchDistributor process (False: in this process)
+    resume: bool = False  # continue from the newest checkpoint in checkpoint_dir
+    checkpoint_dir: Path | None = None  # None: <state_dir>/checkpoints/look_gan
+    report_dir: Path | None = None  # None: a temporary directory logged to MLflow
+    register: bool = True  # register the model and maybe move the champion alias
+    experiment: str = EXPERIMENT
+    registered_model: str = REGISTERED_MODEL
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.heldout_share < 1.0 or not 0.0 <= self.validation_share < 1.0:
+            raise ValueError("heldout_share must be in (0, 1) and validation_share in [0, 1), got "
+                             f"{self.heldout_share} and {self.validation_share}")
+        if not self.temperatures or min(self.temperatures) <= 0:
+            raise ValueError(f"temperatures must be positive, got {self.temperatures}")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+
+    def as_params(self) -> dict[str, Any]:
+        """Flat run parameters: the job's options and every GAN hyperparameter (gan.*)."""
+        params = {key: value for key, value in asdict(self).items() if key != "gan"}
+        params = {key: "none" if value is None else
+                  ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+                  for key, value in params.items()}
+        return {**params, **self.gan.to_params()}
+
+
+# --- reading the lake ----------------------------------------------------------------------------
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def read_positive_pairs(spark: SparkSession, settings: Settings, config: TrainLookGanConfig
+                        ) -> tuple[pd.DataFrame, dict[str, int], dict[str, str]]:
+    """(pairs, row counts, data window) from the lake's try-ons, aggregated on Spark.
+
+    pairs: `PAIR_COLUMNS`, one row per (person, look) with a positive action and a face.
+    """
+    import pyarrow.fs as pafs
+    from pyspark.sql import functions as F
+
+    fs, base = lake.filesystem(settings.lake_root)
+    if fs.get_file_info(f"{base}/{lake.TRYON}").type == pafs.FileType.NotFound:
+        raise LookGanInputError(f"no {lake.TRYON} dataset under {settings.lake_root}; run the "
+                                "streams (or write a simulated lake) first")
+    path = f"{settings.lake_root.rstrip('/')}/{lake.TRYON}"
+    events = spark.read.option("basePath", path).parquet(path)
+    missing = [name for name in (lake.EVENT_ID_COL, lake.TS_COL, USER_COL, "action", LOOK_ID_COL,
+                                 *FACE_COLUMNS) if name not in events.columns]
+    if missing:
+        raise LookGanInputError(f"{lake.TRYON} has no column(s) {missing}")
+    start, end = _utc(config.start), _utc(config.end)
+    if start is not None:
+        events = events.where((F.col(lake.DATE_COL) >= start.date().isoformat())
+                              & (F.col(lake.TS_COL) >= F.lit(start)))
+    if end is not None:
+        events = events.where((F.col(lake.DATE_COL) <= end.date().isoformat())
+                              & (F.col(lake.TS_COL) < F.lit(end)))
+    looks = events.where(F.col(LOOK_ID_COL).isNotNull()).dropDuplicates([lake.EVENT_ID_COL])
+    positive = F.col("action").isin(list(POSITIVE_ACTIONS))
+    with_face = positive & F.col("face_skin_tone").isNotNull()
+    looks = looks.cache()
+    try:
+        stats = looks.agg(
+            F.count(F.lit(1)).alias("look_events"),
+            F.sum(positive.cast("long")).alias("positive_events"),
+            F.sum(with_face.cast("long")).alias("positive_with_face"),
+            F.countDistinct(USER_COL).alias("people"),
+            F.min(lake.TS_COL).alias("first"), F.max(lake.TS_COL).alias("last"),
+        ).first()
+        pairs = looks.where(with_face).groupBy(USER_COL, LOOK_ID_COL).agg(
+            *(F.max_by(F.col(source), F.col(lake.TS_COL)).alias(target)
+              for source, target in FACE_COLUMNS.items()),
+            F.count(F.lit(1)).alias("n_positive"),
+        ).toPandas()
+    finally:
+        looks.unpersist()
+    if stats is None or not stats["look_events"]:
+        raise LookGanInputError(f"no try-ons with a look_id in {lake.TRYON} "
+                                f"between {start or 'the start'} and {end or 'the end'}")
+    rows = {"rows.look_events": int(stats["look_events"]),
+            "rows.positive_events": int(stats["positive_events"] or 0),
+            "rows.positive_with_face": int(stats["positive_with_face"] or 0),
+            "rows.look_people": int(stats["people"]), "rows.pairs": len(pairs)}
+    window = {"data.start": str(start or "none"), "data.end": str(end or "none"),
+              "data.first_event": str(stats["first"]), "data.last_event": str(stats["last"])}
+    pairs["skin_tone"] = pairs["skin_tone"].astype(int)
+    return pairs.sort_values([USER_COL, LOOK_ID_COL]).reset_index(drop=True)[list(PAIR_COLUMNS)], rows, window
+
+
+def read_looks(settings: Settings) -> pd.DataFrame:
+    """The `looks` dataset, the latest row per (look, region)."""
+    frame = lake.read_dataset(settings, LOOKS_DATASET)
+    if frame.empty:
+        raise LookGanInputError(
+            f"no {LOOKS_DATASET} dataset under {settings.lake_root}: publish the look catalogue "
+            "first (`glamcast looks publish`)")
+    return frame.drop_duplicates([LOOK_ID_COL, REGION_COL], keep="last").reset_index(drop=True)
+
+
+def read_products(settings: Settings, looks: pd.DataFrame) -> pd.DataFrame:
+    """The products generated looks are matched to: the `catalog` dataset (latest record per
+    product); without one, the products the looks are made of."""
+    catalog = lake.read_dataset(settings, lake.CATALOG)
+    if catalog.empty:
+        return looks.drop_duplicates("product_id")[["product_id", "category", "shade_hex", "finish"]]
+    columns = ["product_id", "brand", "name", "category", "shade_hex", "finish", "price"]
+    return catalog.drop_duplicates("product_id", keep="last")[columns].reset_index(drop=True)
+
+
+# --- preparing tensors ---------------------------------------------------------------------------
+
+
+TRAIN, VALIDATION, HELDOUT = "train", "validation", "heldout"
+
+
+def _hashed_share(look_ids: Sequence[str], share: float, salt: str = "") -> np.ndarray:
+    cut = round(share * 10_000)
+    return np.array([zlib.crc32(f"{salt}{look}".encode()) % 10_000 < cut for look in look_ids],
+                    dtype=bool)
+
+
+def look_split(look_ids: Sequence[str], heldout_share: float, validation_share: float) -> np.ndarray:
+    """(n,) split of each look: `HELDOUT` (the test looks), `VALIDATION` or `TRAIN`.
+
+    Stable hashes (CRC-32) of look_id: every run holds out the same looks, so runs and the
+    champion compare on the same test looks, and a look is never in two splits.
+    """
+    heldout = _hashed_share(look_ids, heldout_share)
+    validation = ~heldout & _hashed_share(look_ids, validation_share, salt="validation:")
+    return np.where(heldout, HELDOUT, np.where(validation, VALIDATION, TRAIN)).astype(object)
+
+
+@dataclass
+class LookTrainingData:
+    """Pairs of (face, look), split by look, encoded for the GAN and the metrics."""
+
+    pairs: pd.DataFrame  # PAIR_COLUMNS + split
+    looks: LookArrays  # the look of each pair
+    conditions: Conditions  # each pair's face and its look's lip terms
+    space: LookSpace  # fitted on the training pairs
+    x: np.ndarray  # (pairs, LOOK_DIM) float32
+    split: np.ndarray  # (pairs,) TRAIN | VALIDATION | HELDOUT
+    rows: dict[str, int]
+
+    @property
+    def train(self) -> np.ndarray:
+        return self.split == TRAIN
+
+    @property
+    def validation(self) -> np.ndarray:
+        return self.split == VALIDATION
+
+    @property
+    def heldout(self) -> np.ndarray:
+        return self.split == HELDOUT
+
+    def faces(self, rows: np.ndarray) -> Conditions:
+        """The faces of some pairs, without trend terms."""
+        c = self.conditions.take(rows)
+        return Conditions(c.skin_tone, c.undertone, c.face_shape,
+                          np.full(len(c), None, dtype=object), np.full(len(c), None, dtype=object))
+
+
+def prepare_training_data(pairs: pd.DataFrame, looks_frame: pd.DataFrame, heldout_share: float,
+                          validation_share: float = 0.0, min_pairs: int = 1) -> LookTrainingData:
+    """Join pairs with the looks' composition, split by look, fit the space, encode."""
+    look_ids, catalogue = looks_from_frame(looks_frame)
+    index = pd.Index(look_ids).get_indexer(pairs[LOOK_ID_COL])
+    known = index >= 0
+    pairs = pairs[known].reset_index(drop=True)
+    index = index[known]
+    looks = catalogue.take(index)
+    split = look_split(pairs[LOOK_ID_COL].to_numpy(), heldout_share, validation_share)
+    rows = {"rows.pairs_unknown_look": int((~known).sum()), "rows.looks": len(look_ids)}
+    for name in (TRAIN, VALIDATION, HELDOUT):
+        rows[f"rows.{name}_pairs"] = int((split == name).sum())
+        rows[f"rows.{name}_looks"] = int(pairs.loc[split == name, LOOK_ID_COL].nunique())
+    train = split == TRAIN
+    if train.sum() < max(1, min_pairs) or (split == HELDOUT).sum() == 0:
+        raise LookGanInputError(
+            f"{int(train.sum())} training and {int((split == HELDOUT).sum())} held-out pairs: too "
+            f"few to train and evaluate (need ≥ {min_pairs} and ≥ 1); simulate or collect more "
+            "look engagement, or widen the window")
+    families, finishes = lip_terms(looks)
+    conditions = Conditions(pairs["skin_tone"].to_numpy(), pairs["undertone"].to_numpy(),
+                            np.array([None if pd.isna(v) else v for v in pairs["face_shape"]],
+                                     dtype=object), families, finishes)
+    space = LookSpace.fit(looks.take(np.flatnonzero(train)))
+    return LookTrainingData(pairs.assign(split=split), looks, conditions, space,
+                            space.encode(looks), split, rows)
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+def spark_has_gpu(spark: SparkSession) -> bool:
+    """Whether the driver was given GPU resources (TorchDistributor's use_gpu needs them)."""
+    return "gpu" in spark.sparkContext.resources
+
+
+class _ProgressTail(threading.Thread):
+    """Follows the trainer's JSON-lines progress file and reports each new step."""
+
+    def __init__(self, path: Path, report: ProgressCallback, stage: str, steps: int) -> None:
+        super().__init__(daemon=True)
+        self.path, self.report, self.stage, self.steps = path, report, stage, steps
+        self.stopped = threading.Event()
+        self.last: dict[str, Any] = {}
+
+    def poll(self) -> None:
+        if not self.path.exists():
+            return
+        lines = self.path.read_text().splitlines()
+        if lines:
+            with contextlib.suppress(json.JSONDecodeError):
+                self.last = json.loads(lines[-1])
+                self.report(self.stage, int(self.last["step"]), self.steps)
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            self.poll()
+
+
+def fit_gan(spark: SparkSession | None, data: LookTrainingData, config: TrainLookGanConfig,
+            checkpoint_dir: Path, report: ProgressCallback) -> LookGanFit:
+    """Train on the training pairs: in a TorchDistributor process, or here when `spark` is None
+    or `config.distributed` is off."""
+    x, cond = data.x[data.train], CONDITION_SPACE.encode(data.conditions.take(np.flatnonzero(data.train)))
+    stage = "training look GAN (generator steps)"
+    with tempfile.TemporaryDirectory(prefix="look-gan-") as scratch:
+        progress_path = Path(scratch) / "progress.jsonl"
+        tail = _ProgressTail(progress_path, report, stage, config.gan.steps)
+        report(stage, 0, config.gan.steps)
+        tail.start()
+        kwargs = {"checkpoint_dir": str(checkpoint_dir), "progress_path": str(progress_path),
+                  "resume": config.resume}
+        try:
+            if spark is not None and config.distributed:
+                from pyspark.ml.torch.distributor import TorchDistributor
+
+                distributor = TorchDistributor(num_processes=1, local_mode=True,
+                                               use_gpu=spark_has_gpu(spark))
+                fit = distributor.run(train_look_gan, x, cond, asdict(config.gan), **kwargs)
+            else:
+                fit = train_look_gan(x, cond, asdict(config.gan), **kwargs)
+        finally:
+            tail.stopped.set()
+            tail.join()
+            tail.poll()
+    report(stage, config.gan.steps, config.gan.steps)
+    return fit
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+
+Sampler = Callable[[Conditions, int], np.ndarray]  # (conditions, seed) → look vectors
+
+
+def gan_sampler(generator: LookGenerator, space: LookSpace) -> Sampler:
+    """Looks of a generator re-encoded in `space` (a champion may have its own space)."""
+    return lambda conditions, seed: space.encode(generator.generate(conditions, seed))
+
+
+def baseline_samplers(data: LookTrainingData) -> dict[str, Sampler]:
+    train_rows = np.flatnonzero(data.train)
+    gaussian = GaussianLooks.fit(data.x[train_rows], data.conditions.take(train_rows).groups())
+    nearest = NearestLooks.fit(data.x[train_rows], data.conditions.take(train_rows))
+    space = data.space
+    return {
+        "gaussian": lambda c, seed: space.encode(space.decode(
+            gaussian.sample(c.groups(), np.random.default_rng(seed)))),
+        "nearest": lambda c, seed: nearest.sample(c, np.random.default_rng(seed)),
+    }
+
+
+@dataclass
+class Evaluation:
+    table: pd.DataFrame  # model, group, n, precision, recall, novelty, fidelity_accuracy, fidelity
+    facts: dict[str, float]  # novelty_threshold, real_fidelity_accuracy(.group)
+    term_fidelity: pd.DataFrame  # family, asked, share_matching (the GAN's lips)
+
+    def overall(self, model: str) -> dict[str, float]:
+        row = self.table[(self.table["model"] == model) & (self.table["group"] == ALL)].iloc[0]
+        return {name: float(row[name]) for name in ("precision", "recall", "novelty",
+                                                    "fidelity_accuracy", "fidelity")}
+
+
+def champion_score(precision: float, recall: float, novelty: float, floor: float) -> float:
+    """What the champion is chosen by: mean of precision and recall; −inf below the novelty floor."""
+    if any(math.isnan(v) for v in (precision, recall, novelty)) or novelty < floor:
+        return -math.inf
+    return (precision + recall) / 2.0
+
+
+def term_fidelity(generator: LookGenerator, faces: Conditions, seed: int) -> pd.DataFrame:
+    """For each family of `EVAL_FAMILIES`: the share of looks asked for it whose lips have it."""
+    rows = []
+    for offset, family in enumerate(EVAL_FAMILIES):
+        looks = generator.generate(faces.with_terms(family=family), seed + offset)
+        families, _ = lip_terms(looks)
+        rows.append({"family": family, "asked": len(faces),
+                     "share_matching": float((families == family).mean())})
+    return pd.DataFrame(rows)
+
+
+def evaluate(data: LookTrainingData, samplers: dict[str, Sampler], generator: LookGenerator,
+             config: TrainLookGanConfig) -> Evaluation:
+    """Score every sampler on the held-out pairs (one look per pair, asked for its face)."""
+    train_rows, held_rows = np.flatnonzero(data.train), np.flatnonzero(data.heldout)
+    faces = data.faces(held_rows)
+    generated = {name: sampler(faces, config.eval_seed) for name, sampler in samplers.items()}
+    table, facts = evaluate_generators(
+        data.x[train_rows], data.conditions.take(train_rows).groups(), data.x[held_rows],
+        faces.groups(), generated, k=config.k, quantile=config.novelty_quantile,
+        seed=config.eval_seed)
+    return Evaluation(table, facts, term_fidelity(generator, faces, config.eval_seed))
+
+
+def score_on(sampler: Sampler, data: LookTrainingData, rows: np.ndarray,
+             config: TrainLookGanConfig, threshold: float) -> dict[str, float]:
+    """Overall precision, recall and novelty of one sampler on some pairs (the validation or the
+    held-out ones), the way `evaluate` computes them: per condition, weighted by pairs."""
+    faces = data.faces(rows)
+    fake, real = sampler(faces, config.eval_seed), data.x[rows]
+    train = data.x[data.train]
+    groups = faces.groups()
+    totals = {"precision": 0.0, "recall": 0.0, "novelty": 0.0}
+    weight = 0
+    for group in np.unique(groups):
+        mine = groups == group
+        precision, recall = precision_recall(real[mine], fake[mine], config.k)
+        if math.isnan(precision) or math.isnan(recall):
+            continue
+        n = int(mine.sum())
+        totals["precision"] += n * precision
+        totals["recall"] += n * recall
+        totals["novelty"] += n * novelty_share(fake[mine], train, threshold)
+        weight += n
+    return {key: value / weight if weight else math.nan for key, value in totals.items()}
+
+
+def calibrate_temperature(generator: LookGenerator, data: LookTrainingData,
+                          config: TrainLookGanConfig) -> tuple[float, pd.DataFrame]:
+    """The temperature (z spread) with the best champion score on the validation looks, which
+    neither training nor the test uses; 1.0 when there are none. Returns (temperature, table)."""
+    rows = np.flatnonzero(data.validation)
+    if rows.size == 0:
+        return 1.0, pd.DataFrame(columns=["temperature", "precision", "recall", "novelty", "score"])
+    threshold = novelty_threshold(data.x[rows], data.x[data.train], config.novelty_quantile)
+    scores = []
+    for temperature in config.temperatures:
+        sampler = gan_sampler(generator.with_temperature(temperature), data.space)
+        result = score_on(sampler, data, rows, config, threshold)
+        scores.append({"temperature": temperature, **result,
+                       "score": champion_score(result["precision"], result["recall"],
+                                               result["novelty"], config.novelty_floor)})
+    table = pd.DataFrame(scores)
+    # the best score; among equals, the temperature nearest 1 (sampling as trained)
+    order = table.assign(distance=(table["temperature"] - 1.0).abs()).sort_values(
+        ["score", "distance"], ascending=[False, True])
+    best = order.iloc[0]
+    return (float(best["temperature"]) if math.isfinite(best["score"]) else 1.0), table
+
+
+# --- palettes and plots ------------------------------------------------------------------------------
+
+
+def palette_requests(looks: int) -> list[tuple[str, dict[str, Any]]]:
+    """(label, request) rows of the palette grid: every condition, then two trend asks."""
+    rows = [(f"{undertone} / {band} (Monk {tone})",
+             {"skin_tone": tone, "undertone": undertone, "n": looks})
+            for undertone in UNDERTONES for band, tone in PALETTE_TONES.items()]
+    rows.append(("coral · warm / medium", {"skin_tone": 5, "undertone": "warm", "n": looks,
+                                           "shade_family": "coral"}))
+    rows.append(("berry · cool / deep", {"skin_tone": 8, "undertone": "cool", "n": looks,
+                                         "shade_family": "berry"}))
+    return rows
+
+
+def write_palettes(generator: LookGenerator, matcher: ProductMatcher, looks: int, out_dir: Path,
+                   seed: int) -> tuple[Path, pd.DataFrame]:
+    """plots/palettes.png and samples/palettes.csv: generated looks per condition, as products."""
+    requests = palette_requests(looks)
+    frame = pd.DataFrame([{**request, "seed": seed} for _, request in requests])
+    shoppable = generate_shoppable(generator, matcher, frame)
+    shoppable.insert(0, "condition", [requests[i][0] for i in shoppable["request"]])
+    rows = [PaletteRow(label, int(request["skin_tone"]),
+                       shoppable[shoppable["request"] == i]) for i, (label, request) in enumerate(requests)]
+    path = plot_palettes(rows, out_dir / "plots" / "palettes.png",
+                         title="Generated looks per condition (matched products)")
+    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
+    shoppable.to_csv(out_dir / "samples" / "palettes.csv", index=False)
+    return path, shoppable
+
+
+def plot_losses(history: dict[str, list[float]], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    steps = history["step"]
+    axes[0].plot(steps, history["wasserstein"], color="tab:blue")
+    axes[0].set_title("critic's Wasserstein estimate E[D(real)] − E[D(fake)]")
+    axes[1].plot(steps, history["critic_loss"], label="critic loss")
+    axes[1].plot(steps, history["generator_loss"], label="generator loss")
+    axes[1].legend()
+    axes[1].set_title("losses")
+    axes[2].plot(steps, history["gp"], color="tab:red")
+    axes[2].set_title("gradient penalty")
+    for ax in axes:
+        ax.set_xlabel("generator step")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# --- the job -------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainLookGanResult:
+    config: TrainLookGanConfig
+    run_id: str | None
+    rows: dict[str, int]
+    window: dict[str, str]
+    evaluation: Evaluation
+    fit: LookGanFit
+    generator: LookGenerator
+    metrics: dict[str, float]
+    report_dir: Path
+    palettes: pd.DataFrame  # the shoppable looks of the palette grid
+    version: int | None = None
+    promoted: bool = False
+    champion_before: int | None = None
+    champion_score_before: float | None = None
+
+    @property
+    def score(self) -> float:
+        return self.metrics["champion_score"]
+
+
+def flat_metrics(evaluation: Evaluation) -> dict[str, float]:
+    """<model>.<metric> (overall) and <model>.<metric>.<condition> for MLflow."""
+    out: dict[str, float] = {}
+    for row in evaluation.table.itertuples(index=False):
+        suffix = "" if row.group == ALL else f".{row.group}"
+        for metric in ("precision", "recall", "novelty", "fidelity_accuracy", "fidelity"):
+            value = float(getattr(row, metric))
+            if not math.isnan(value):
+                out[f"{row.model}.{metric}{suffix}"] = value
+    out.update({key: float(value) for key, value in evaluation.facts.items()})
+    for row in evaluation.term_fidelity.itertuples(index=False):
+        out[f"term_fidelity.{row.family}"] = row.share_matching
+    out["term_fidelity"] = float(evaluation.term_fidelity["share_matching"].mean())
+    return out
+
+
+def train_look_gan_job(
+    spark: SparkSession | None,
+    settings: Settings,
+    config: TrainLookGanConfig,
+    on_progress: ProgressCallback | None = None,
+    log_to_mlflow: bool = True,
+) -> TrainLookGanResult:
+    """Read, train, evaluate, log, register, promote (see the module docstring).
+
+    `on_progress(stage, done, total)` hears about each stage. Without `log_to_mlflow` nothing is
+    logged or registered (the benchmark uses that). `spark` None reads nothing from Spark: only
+    for callers that pass `pairs` through `train_look_gan_on`.
+    """
+    report = on_progress or (lambda stage, done, total: None)
+    if spark is None:
+        raise LookGanInputError("reading the lake needs a SparkSession")
+    report("reading the lake", None, None)
+    pairs, rows, window = read_positive_pairs(spark, settings, config)
+    looks_frame = read_looks(settings)
+    products = read_products(settings, looks_frame)
+    return train_look_gan_on(spark, settings, config, pairs, looks_frame, products, rows, window,
+                             report, log_to_mlflow)
+
+
+def train_look_gan_on(spark: SparkSession | None, settings: Settings, config: TrainLookGanConfig,
+                      pairs: pd.DataFrame, looks_frame: pd.DataFrame, products: pd.DataFrame,
+                      rows: dict[str, int], window: dict[str, str], report: ProgressCallback,
+                      log_to_mlflow: bool = True) -> TrainLookGanResult:
+    """The job after reading: prepare, train, evaluate, log and register."""
+    report("preparing tensors", None, None)
+    data = prepare_training_data(pairs, looks_frame, config.heldout_share, config.validation_share,
+                                 config.min_pairs)
+    rows = {**rows, **data.rows, "rows.catalog_products": len(products)}
+    matcher = ProductMatcher(products)
+    if log_to_mlflow:
+        import mlflow
+
+        from glamcast.mlflow_tracking import use_experiment
+
+        use_experiment(settings, config.experiment)
+        tracking: Any = mlflow.start_run(run_name=f"look-gan {window['data.last_event'][:10]}")
+    else:
+        tracking = contextlib.nullcontext()
+    scratch = tempfile.TemporaryDirectory(prefix="look-gan-report-")
+    report_dir = config.report_dir or Path(scratch.name)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with tracking as run:
+            run_id = run.info.run_id if run is not None else None
+            checkpoint_dir = config.checkpoint_dir or settings.state_path / "checkpoints" / "look_gan"
+            fit = fit_gan(spark, data, config, checkpoint_dir, report)
+            report("calibrating the temperature", None, None)
+            temperature, calibration = calibrate_temperature(
+                LookGenerator.from_fit(fit, data.space), data, config)
+            generator = LookGenerator.from_fit(fit, data.space).with_temperature(temperature)
+            report("evaluating", None, None)
+            samplers = {"gan": gan_sampler(generator, data.space), **baseline_samplers(data)}
+            evaluation = evaluate(data, samplers, generator, config)
+            gan = evaluation.overall("gan")
+            metrics = {**flat_metrics(evaluation), "train_s": fit.train_s, "temperature": temperature,
+                       "samples_per_s": fit.samples_per_s,
+                       "champion_score": champion_score(gan["precision"], gan["recall"],
+                                                        gan["novelty"], config.novelty_floor)}
+            report("plotting", None, None)
+            _, palettes = write_palettes(generator, matcher, config.palette_looks, report_dir,
+                                         config.eval_seed)
+            plot_losses(fit.history, report_dir / "plots" / "losses.png")
+            _write_tables(report_dir, evaluation, fit, config)
+            calibration.to_csv(report_dir / "evaluation" / "temperature.csv", index=False)
+            result = TrainLookGanResult(config, run_id, rows, window, evaluation, fit, generator,
+                                        metrics, report_dir, palettes)
+            if run is not None:
+                _log_run(result, data, matcher, products, settings, report)
+    finally:
+        if config.report_dir is None:
+            scratch.cleanup()
+    report("done", 1, 1)
+    return result
+
+
+def _write_tables(out: Path, evaluation: Evaluation, fit: LookGanFit, config: TrainLookGanConfig) -> None:
+    (out / "evaluation").mkdir(parents=True, exist_ok=True)
+    evaluation.table.to_csv(out / "evaluation" / "metrics.csv", index=False)
+    evaluation.term_fidelity.to_csv(out / "evaluation" / "term_fidelity.csv", index=False)
+    (out / "config").mkdir(parents=True, exist_ok=True)
+    (out / "config" / "hyperparameters.json").write_text(json.dumps(fit.config, indent=2))
+    (out / "config" / "job.json").write_text(json.dumps(config.as_params(), indent=2))
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned requirements of the pyfunc (no inference: it would load the model again)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in
+            ("mlflow", "numpy", "pandas", "pyarrow", "torch", "glamcast")]
+
+
+def load_champion(registered_model: str) -> tuple[Any, LookGenerator] | None:
+    """(model version, generator) behind the champion alias, or None when there is none."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(registered_model, CHAMPION)
+    except MlflowException:
+        return None
+    model = mlflow.pyfunc.load_model(f"models:/{registered_model}@{CHAMPION}")
+    return version, model.unwrap_python_model().generator
+
+
+def _log_run(result: TrainLookGanResult, data: LookTrainingData, matcher: ProductMatcher,
+             products: pd.DataFrame, settings: Settings, report: ProgressCallback) -> None:
+    import mlflow
+    from mlflow.entities import Metric
+    from mlflow.models import ModelSignature, infer_signature
+
+    from models.look_gan_pyfunc import request_schema
+
+    config, fit = result.config, result.fit
+    report("logging to MLflow", None, None)
+    mlflow.log_params({key: str(value)[:500] for key, value in
+                       {**config.as_params(), **result.window, "device": fit.device}.items()})
+    mlflow.set_tags({"glamcast.job": "train_look_gan",
+                     "glamcast.window": f"{result.window['data.first_event']}..{result.window['data.last_event']}"})
+    finite = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
+    mlflow.log_metrics({**{k: float(v) for k, v in result.rows.items()}, **finite})
+    client = mlflow.MlflowClient()
+    now = int(time.time() * 1000)
+    curves = [Metric(f"train.{name}", float(value), now, int(step))
+              for name in ("wasserstein", "critic_loss", "generator_loss", "gp")
+              for step, value in zip(fit.history["step"], fit.history[name], strict=True)]
+    for lo in range(0, len(curves), 900):
+        client.log_batch(result.run_id, metrics=curves[lo:lo + 900])
+    mlflow.log_artifacts(str(result.report_dir))
+    with tempfile.TemporaryDirectory() as scratch:
+        generator_path = result.generator.save(Path(scratch) / "look_generator.pt")
+        catalog_path = Path(scratch) / "catalog.parquet"
+        products.to_parquet(catalog_path, index=False)
+        example = pd.DataFrame({"skin_tone": [7], "undertone": ["warm"], "face_shape": ["oval"],
+                                "shade_family": ["coral"], "finish": ["satin"], "n": [2], "seed": [0]})
+        output = generate_shoppable(result.generator, matcher, example)
+        logged = mlflow.pyfunc.log_model(
+            name="model", python_model=LookGanModel(),
+            artifacts={GENERATOR_ARTIFACT: str(generator_path), CATALOG_ARTIFACT: str(catalog_path)},
+            signature=ModelSignature(request_schema(), infer_signature(example, output).outputs),
+            input_example=example, pip_requirements=_pip_requirements(),
+        )
+    if not config.register:
+        return
+    report("registering", None, None)
+    champion = load_champion(config.registered_model)
+    if champion is not None:
+        old_version, old_generator = champion
+        result.champion_before = int(old_version.version)
+        old = score_on(gan_sampler(old_generator, data.space), data, np.flatnonzero(data.heldout),
+                       config, result.evaluation.facts["novelty_threshold"])
+        result.champion_score_before = champion_score(old["precision"], old["recall"],
+                                                      old["novelty"], config.novelty_floor)
+        mlflow.log_metrics({f"champion_before.{k}": v for k, v in old.items()})
+        if math.isfinite(result.champion_score_before):
+            mlflow.log_metric("champion_before.score", result.champion_score_before)
+    version = mlflow.register_model(logged.model_uri, config.registered_model)
+    result.version = int(version.version)
+    for key, value in (("run_id", result.run_id), ("score", f"{result.score:.4f}"),
+                       ("window", f"{result.window['data.first_event']}..{result.window['data.last_event']}")):
+        client.set_model_version_tag(config.registered_model, version.version, key, str(value))
+    result.promoted = math.isfinite(result.score) and (
+        result.champion_score_before is None or result.score > result.champion_score_before)
+    if result.promoted:
+        client.set_registered_model_alias(config.registered_model, CHAMPION, version.version)
+    mlflow.set_tags({"registered_version": str(result.version), "promoted": str(result.promoted)})
+
+
+# --- entry points ------------------------------------------------------------------------------------
+
+
+def build_config(*, gan: dict[str, Any] | None = None, **options: Any) -> TrainLookGanConfig:
+    """The job config from command-line options (None: the default)."""
+    chosen = {key: value for key, value in (gan or {}).items() if value is not None}
+    given = {key: value for key, value in options.items() if value is not None}
+    return TrainLookGanConfig(gan=LookGanConfig(**chosen), **given)
+
+
+def spark_gpu_conf(settings: Settings) -> dict[str, str]:
+    """Spark properties that hand the driver its GPUs (for TorchDistributor's use_gpu), or
+    nothing when PyTorch sees no CUDA device."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return {}
+    script = settings.state_path / "spark" / "gpu_discovery.sh"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    addresses = ",".join(f'"{index}"' for index in range(torch.cuda.device_count()))
+    script.write_text(f"#!/bin/sh\necho '{{\"name\": \"gpu\", \"addresses\": [{addresses}]}}'\n")
+    script.chmod(0o755)
+    return {"spark.driver.resource.gpu.amount": str(torch.cuda.device_count()),
+            "spark.driver.resource.gpu.discoveryScript": str(script)}
+
+
+def rich_progress(progress: Any) -> ProgressCallback:
+    """An `on_progress` driving a rich Progress: one line per stage, finished when the next
+    begins."""
+    tasks: dict[str, Any] = {}
+
+    def update(stage: str, done: int | None, total: int | None) -> None:
+        for other, task in tasks.items():
+            if other != stage and not progress.tasks[task].finished:
+                size = progress.tasks[task].total or 1
+                progress.update(task, total=size, completed=size)
+        if stage == "done":
+            return
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total, rate="")
+        progress.update(tasks[stage], total=total, completed=done or 0)
+
+    return update
+
+
+def _fmt(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def evaluation_table(evaluation: Evaluation, title: str) -> Any:
+    """A rich table: one row per condition, precision/recall/novelty of every model side by side,
+    and a flag where the GAN does not beat the Gaussian or falls under novelty 0.5."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("condition")
+    table.add_column("n", justify="right")
+    for model in MODELS:
+        for metric in ("P", "R", "nov"):
+            table.add_column(f"{model} {metric}", justify="right")
+    table.add_column("gan fidelity", justify="right")
+    table.add_column("check")
+    frame = evaluation.table.set_index(["model", "group"])
+    for group in (ALL, *[g for g in CONDITION_GROUPS if (("gan", g) in frame.index)]):
+        cells, gan = [], frame.loc[("gan", group)]
+        for model in MODELS:
+            row = frame.loc[(model, group)]
+            cells += [_fmt(row["precision"]), _fmt(row["recall"]), _fmt(row["novelty"])]
+        return_check = failed_checks(evaluation, group)
+        table.add_row(group, str(int(gan["n"])), *cells, _fmt(gan["fidelity"]),
+                      "[green]ok[/]" if not return_check else f"[red]{', '.join(return_check)}[/]")
+    return table
+
+
+def failed_checks(evaluation: Evaluation, group: str = ALL, floor: float = 0.5) -> list[str]:
+    """What the GAN fails in one condition: precision or recall not above the Gaussian's,
+    novelty under `floor`."""
+    frame = evaluation.table.set_index(["model", "group"])
+    gan, gaussian = frame.loc[("gan", group)], frame.loc[("gaussian", group)]
+    failed = []
+    if not gan["precision"] > gaussian["precision"]:
+        failed.append("precision ≤ gaussian")
+    if not gan["recall"] > gaussian["recall"]:
+        failed.append("recall ≤ gaussian")
+    if not gan["novelty"] > floor:
+        failed.append(f"novelty ≤ {floor}")
+    return failed
+
+
+def print_report(result: TrainLookGanResult, console: Any) -> None:
+    """Data, the evaluation table, training speed, palettes, and the registry outcome."""
+    rows, window, fit = result.rows, result.window, result.fit
+    console.print(
+        f"[bold]tryon[/] {window['data.first_event']} .. {window['data.last_event']}: "
+        f"{rows['rows.look_events']} look events, {rows['rows.positive_with_face']} positive with a "
+        f"face → {rows['rows.train_pairs']} training / {rows['rows.validation_pairs']} validation / "
+        f"{rows['rows.heldout_pairs']} held-out pairs ({rows['rows.train_looks']} / "
+        f"{rows['rows.validation_looks']} / {rows['rows.heldout_looks']} looks)")
+    console.print(evaluation_table(result.evaluation, "Held-out looks: precision, recall, novelty"))
+    facts = result.evaluation.facts
+    console.print(f"novelty threshold τ = {facts['novelty_threshold']:.3f}; condition classifier "
+                  f"balanced accuracy on real held-out looks {facts['real_fidelity_accuracy']:.3f}")
+    terms = ", ".join(f"{row.family} {row.share_matching:.0%}"
+                      for row in result.evaluation.term_fidelity.itertuples(index=False))
+    console.print(f"lips follow the asked family: {terms}")
+    console.print(f"training: {fit.steps} steps on {fit.device} in {fit.train_s:.1f} s, "
+                  f"{fit.samples_per_s:,.0f} samples/s; sampling temperature "
+                  f"{result.metrics['temperature']:.1f} (calibrated on the validation looks)")
+    if result.version is not None:
+        before = ("" if result.champion_score_before is None
+                  else f" (champion v{result.champion_before} on these looks: "
+                       f"{result.champion_score_before:.4f})")
+        verdict = "[green]promoted to champion[/]" if result.promoted else "[yellow]not promoted[/]"
+        console.print(f"registered {result.config.registered_model} v{result.version}, score "
+                      f"{result.score:.4f}: {verdict}{before}")
+    if result.run_id:
+        console.print(f"MLflow run {result.run_id} in experiment {result.config.experiment!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``spark-submit jobs/train_look_gan.py [options]``: the options of
+    ``glamcast train look-gan``."""
+    from glamcast import cli
+
+    sys.argv = ["train_look_gan.py", "train", "look-gan", *(sys.argv[1:] if argv is None else argv)]
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()
