@@ -1,9 +1,10 @@
 """Recommenders for the feed: implicit ALS on Spark MLlib and a torch factorization model.
 
 Reads
-    The lake dataset `tryon` (default: user_id, product_id, action, dwell_ms, ts,
-    face_skin_tone) with --start <= ts < --end, or the lake's `commerce` dataset (REES46 rows), or
-    a file: MovieLens-100k (``<data_dir>/movielens-100k/u.data``) or a REES46 CSV export.
+    The lake dataset `tryon` (default: user_id, product_id, action, dwell_ms, ts, category,
+    finish, shade_hex, face_skin_tone, face_undertone) with --start <= ts < --end, or the lake's
+    `commerce` dataset (REES46 rows), and the lake's `catalog` (brand, price) when present; or a
+    file: MovieLens-100k (``<data_dir>/movielens-100k/u.data``) or a REES46 CSV export.
 
 Does
     Builds implicit-feedback interactions (`models.interactions`: action weights, dwell,
@@ -225,6 +226,16 @@ def load_events(settings: Settings, config: TrainRecommenderConfig) -> pd.DataFr
     return events[bounds].reset_index(drop=True)
 
 
+def load_catalog(settings: Settings, config: TrainRecommenderConfig) -> pd.DataFrame | None:
+    """Catalogue attributes (brand, price band) per product from the lake's `catalog` dataset,
+    for the lake sources; None when the lake has no catalogue."""
+    if config.source not in ("tryon", "commerce"):
+        return None
+    catalog = lake.read_dataset(settings, lake.CATALOG,
+                                columns=["product_id", "brand", "category", "price"])
+    return ix.catalog_attributes(catalog) if len(catalog) else None
+
+
 def _skin_tones(user_attributes: pd.DataFrame) -> pd.Series | None:
     """user_id → the user's most frequent consented Monk skin tone (None without any)."""
     if SKIN_TONE_COL not in user_attributes.columns:
@@ -237,8 +248,12 @@ def _iso(value: Any) -> str:
     return pd.Timestamp(value).isoformat() if value is not None and not pd.isna(value) else ""
 
 
-def prepare_holdout(events: pd.DataFrame, config: TrainRecommenderConfig) -> Holdout:
-    """Split the events (time or stratified), build interactions, and the truth to rank against."""
+def prepare_holdout(events: pd.DataFrame, config: TrainRecommenderConfig,
+                    catalog: pd.DataFrame | None = None) -> Holdout:
+    """Split the events (time or stratified), build interactions, and the truth to rank against.
+
+    User and item attributes (for the torch model) come from the events and, when given, the
+    catalogue attributes (`load_catalog`)."""
     if events.empty:
         raise RecommenderInputError(
             f"no {config.source} events in the window {config.start or '-'} .. {config.end or '-'}")
@@ -282,6 +297,8 @@ def prepare_holdout(events: pd.DataFrame, config: TrainRecommenderConfig) -> Hol
     }
     users = ix.attribute_table(events, ix.USER_COL, ix.USER_ATTRIBUTES)
     items = ix.attribute_table(events, ix.ITEM_COL, ix.ITEM_ATTRIBUTES)
+    if catalog is not None:
+        items = items.join(catalog, how="left")
     return Holdout(train, truth, _skin_tones(users), window, rows, users, items)
 
 
@@ -624,8 +641,9 @@ def train_recommender(
     report = on_progress or (lambda stage, done, total: None)
     report("reading events", None, None)
     events = load_events(settings, config)
+    catalog = load_catalog(settings, config)
     report("building interactions", None, None)
-    holdout = prepare_holdout(events, config)
+    holdout = prepare_holdout(events, config, catalog)
     data = Indexed.from_interactions(holdout.train, holdout.user_attributes,
                                      holdout.item_attributes)
     del events

@@ -7,12 +7,25 @@ epoch, the device used and the training time.
 
 Two objectives share the model:
 
-- ``softmax`` (default): each positive (u, i) is a classification of i among *all* items,
-  cross-entropy over the full catalogue, weighted by the pair's confidence. With a catalogue of a
-  few thousand items a full softmax is one matrix product per batch, and it ranks better than
-  pairwise losses (numbers in docs/recommender.md).
+- ``softmax`` (default): a user's positives are draws from a softmax over the *whole*
+  catalogue (the multinomial likelihood of Liang et al. 2018), each weighted by its confidence.
+  With a catalogue of a few thousand items that is one (users × items) matrix product per batch
+  of users, and it ranks better than the pairwise loss (numbers in docs/recommender.md).
 - ``bpr``: Bayesian Personalized Ranking, −log σ(s(u,i) − s(u,j)) for `negatives` items j drawn
-  uniformly per positive, L2 on the rows used.
+  uniformly per positive pair.
+
+Two ways to get a user's vector: ``embedding`` (a free vector per user, classic MF) or
+``history`` (asymmetric MF: the L2-normalised multi-hot history, with dropout while training,
+times an item→vector table; a denoising linear autoencoder of rank `dim`).
+
+Side attributes (item category, finish, shade family, brand, price band; a consented skin tone
+and undertone) add embeddings to the item and user vectors, so people and products with little
+history borrow from similar ones.
+
+Regularization: the loss is the mean over a batch's users of their confidence-weighted negative
+log-likelihood plus weight_decay · (‖p_u‖² of each user in the batch + (‖Q‖² + ‖H‖² + the
+attribute tables) / n_users) — each user's own vector pays the full weight, the shared tables
+their share per user.
 
 `train_factorization` is a module-level function of plain arguments so that Spark's
 `TorchDistributor` can pickle it and run it in a subprocess; it picks CUDA when present.
@@ -36,13 +49,15 @@ UserModel = Literal["embedding", "history"]
 class FactorizationConfig:
     """Hyperparameters of the torch factorization model (saved with every run)."""
 
+    # Defaults: tuned on the simulated try-on lake (docs/recommender.md); the MovieLens
+    # benchmark uses its own tuned values (bench/recommender_movielens.py).
     objective: Objective = "softmax"  # full-catalogue softmax; "bpr" for the pairwise loss
-    dim: int = 128  # embedding size of users and items
+    dim: int = 32  # embedding size of users, items and attributes
     user_model: UserModel = "embedding"  # free user vectors; "history": encoded item history
-    epochs: int = 40  # passes over the users (softmax) or the positive pairs (bpr)
+    epochs: int = 60  # passes over the users (softmax) or the positive pairs (bpr)
     batch_size: int = 128  # users per step (softmax) or positive pairs per step (bpr)
-    lr: float = 2e-3  # Adam learning rate
-    weight_decay: float = 0.0  # L2 on all factors, scaled per user
+    lr: float = 5e-3  # Adam learning rate
+    weight_decay: float = 300.0  # L2 weight; a user's own vector pays it in full (see below)
     dropout: float = 0.0  # dropout on user vectors, or on history items, while training
     negatives: int = 8  # bpr only: uniform negative items per positive pair
     use_confidence: bool = True  # weight each pair's loss by its confidence

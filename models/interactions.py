@@ -307,3 +307,20 @@ def encode_attributes(table: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndar
         codes[:, position] = values.map(lookup).fillna(-1).to_numpy(dtype=np.int64)
         vocabularies.append(vocabulary)
     return codes, vocabularies
+
+
+#: Item attributes from the catalogue (lake dataset `catalog`), when the lake has it.
+CATALOG_ATTRIBUTES = ("brand", "price_band")
+#: Price bands per category (quantiles): cheap .. premium.
+PRICE_BANDS = 5
+
+
+def catalog_attributes(catalog: pd.DataFrame, *, item_col: str = ITEM_COL) -> pd.DataFrame:
+    """Catalogue rows (product_id, brand, category, price; the latest row per product wins) →
+    one row per product: ``brand`` and ``price_band`` (0 = cheapest fifth of its category)."""
+    _require(catalog, [item_col, "brand", "category", "price"], "catalog")
+    latest = catalog.drop_duplicates(item_col, keep="last").copy()
+    latest[item_col] = latest[item_col].astype(str)
+    ranks = latest.groupby("category")["price"].rank(method="first", pct=True)
+    latest["price_band"] = np.clip(np.ceil(ranks * PRICE_BANDS).astype(int) - 1, 0, PRICE_BANDS - 1)
+    return latest.set_index(item_col)[list(CATALOG_ATTRIBUTES)]

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from glamcast import lake, topics
 from glamcast.cli import app
-from glamcast.events import TryOnEvent, decode_event
+from glamcast.events import CatalogEvent, Rejection, TryOnEvent, decode_event
 from glamcast.mlflow_tracking import tracking_uri
 from glamcast.settings import Settings
 from glamcast.simulator import SimulationConfig, World
@@ -41,41 +41,44 @@ pytestmark = pytest.mark.integration
 SIMULATION = SimulationConfig(users=250, days=21, start=date(2026, 2, 2), seed=11, products=120)
 
 
-def write_tryon_lake(world: World, root: str, batch: int = 5_000) -> int:
-    """The world's try-on records into the lake, as the stream's lake sink writes them."""
-    topic = topics.TRYON
-    events: list[TryOnEvent] = []
-    offset = 0
-    written = 0
+def write_lake(world: World, root: str, batch: int = 5_000) -> dict[str, int]:
+    """The world's try-on and catalogue records into the lake, as the stream's lake sink writes
+    them (one partition, files named by offset range); returns the events written per dataset."""
+    models = {topics.TRYON: TryOnEvent, topics.CATALOG: CatalogEvent}
+    pending: dict[str, list] = {topic: [] for topic in models}
+    offsets = dict.fromkeys(models, 0)
+    written = dict.fromkeys(models, 0)
 
-    def flush() -> None:
-        nonlocal events, written
+    def flush(topic: str) -> None:
+        events = pending[topic]
         if events:
-            first = offset - len(events)
-            table = lake.table_from_events(lake.TRYON, events, partition=0,
-                                           offsets=list(range(first, offset)))
-            lake.write_event_batch(root, lake.TRYON, topic, 0, table)
-            written += len(events)
-            events = []
+            first = offsets[topic] - len(events)
+            dataset = lake.TOPIC_DATASETS[topic]
+            table = lake.table_from_events(dataset, events, partition=0,
+                                           offsets=list(range(first, offsets[topic])))
+            lake.write_event_batch(root, dataset, topic, 0, table)
+            written[topic] += len(events)
+            pending[topic] = []
 
     for record in world.records():
-        if record.topic != topic:
+        if record.topic not in models:
             continue
-        event = decode_event(TryOnEvent, record.value)
-        assert isinstance(event, TryOnEvent), event
-        events.append(event)
-        offset += 1
-        if len(events) >= batch:
-            flush()
-    flush()
-    return written
+        event = decode_event(models[record.topic], record.value)
+        assert not isinstance(event, Rejection), event
+        pending[record.topic].append(event)
+        offsets[record.topic] += 1
+        if len(pending[record.topic]) >= batch:
+            flush(record.topic)
+    for topic in models:
+        flush(topic)
+    return {lake.TOPIC_DATASETS[topic]: count for topic, count in written.items()}
 
 
 @pytest.fixture(scope="module")
 def lake_settings(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("recommender-lake")
-    written = write_tryon_lake(World.build(SIMULATION), str(root))
-    assert written > 5_000
+    written = write_lake(World.build(SIMULATION), str(root))
+    assert written[lake.TRYON] > 5_000 and written[lake.CATALOG] == SIMULATION.products
     return stack_settings.model_copy(update={"lake_uri": str(root)})
 
 

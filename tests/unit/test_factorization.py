@@ -48,7 +48,7 @@ def in_block_share(user_factors, item_factors, item_bias, users, items) -> float
 def test_recovers_planted_tastes(overrides: dict) -> None:
     users, items = planted()
     config = FactorizationConfig(**{"dim": 8, "epochs": 60, "batch_size": 8, "lr": 0.02,
-                                    **overrides})
+                                    "weight_decay": 0.0, **overrides})
     result = train_factorization(users, items, None, N_USERS, N_ITEMS, asdict(config))
     assert result.user_factors.shape == (N_USERS, 8)  # (users, dim)
     assert result.item_factors.shape == (N_ITEMS, 8)
@@ -130,3 +130,18 @@ def test_save_load_and_pyfunc_predict(recommender: FactorRecommender, tmp_path: 
     assert len(model.predict([RecommendationRequest(user_id="u1")])) == 3  # default k, 3 unseen
     embeddings = loaded.user_embeddings()
     assert embeddings.user_id.tolist() == ["u1", "u2"] and len(embeddings.embedding[0]) == 2
+
+
+def test_user_attributes_carry_users_without_history() -> None:
+    """Ten users with no history: their attribute (the block) alone decides their top 3."""
+    users, items = planted()
+    sparse = np.r_[0:5, 20:25]  # five users of each block lose all their positives
+    keep = ~np.isin(users, sparse)
+    user_codes = (np.arange(N_USERS) >= N_USERS // 2).astype(np.int64)[:, None]  # (users, 1)
+    config = FactorizationConfig(dim=8, epochs=60, batch_size=8, lr=0.02, weight_decay=1.0)
+    result = train_factorization(users[keep], items[keep], None, N_USERS, N_ITEMS, asdict(config),
+                                 user_codes, None)
+    seen = [items[keep][users[keep] == user] for user in range(N_USERS)]
+    top, _ = top_k_items(result.user_factors, result.item_factors, result.item_bias, 3, seen)
+    block_of_user = (sparse >= N_USERS // 2).astype(np.int64)
+    assert (top[sparse] // BLOCK == block_of_user[:, None]).mean() >= 0.9

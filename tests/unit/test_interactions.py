@@ -118,3 +118,30 @@ def test_movielens_100k_reads_every_rating(data_dir: Path) -> None:
     assert ratings["user_id"].nunique() == 943 and ratings["product_id"].nunique() == 1682
     assert str(ratings["ts"].dt.tz) == "UTC"
     assert len(ix.rating_interactions(ratings)) == 100_000  # no (user, movie) pair twice
+
+
+def test_attributes_take_each_keys_most_frequent_value_and_encode_unknown_as_minus_one() -> None:
+    frame = pd.DataFrame({
+        "user_id": ["a", "a", "a", "b", "c"],
+        "face_skin_tone": [3, 3, 4, None, None],
+        "face_undertone": ["warm", None, "warm", "cool", None],
+    })
+    table = ix.attribute_table(frame, "user_id", ix.USER_ATTRIBUTES)
+    assert table.loc["a"].tolist() == [3, "warm"]
+    assert table.loc["b", "face_undertone"] == "cool" and pd.isna(table.loc["b", "face_skin_tone"])
+    codes, vocabularies = ix.encode_attributes(table, ["c", "a", "zz", "b"])
+    assert vocabularies == [[3], ["cool", "warm"]]
+    assert codes.tolist() == [[-1, -1], [0, 1], [-1, -1], [-1, 0]]
+
+
+def test_shade_family_and_catalog_price_bands() -> None:
+    frame = ix.add_shade_family(pd.DataFrame({"shade_hex": ["#C21E56", None, "#C21E56"]}))
+    assert frame["shade_family"].iloc[0] == frame["shade_family"].iloc[2] is not None
+    assert frame["shade_family"].iloc[1] is None
+    catalog = pd.DataFrame({
+        "product_id": [str(i) for i in range(10)] + ["0"], "brand": ["old"] + ["b"] * 10,
+        "category": ["lipstick"] * 10 + ["lipstick"], "price": list(range(10)) + [0],
+    })
+    bands = ix.catalog_attributes(catalog)
+    assert bands.loc["0", "brand"] == "b"  # the latest row of a product wins
+    assert bands.loc[[str(i) for i in range(10)], "price_band"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
