@@ -19,7 +19,8 @@ Writes
     Lake dataset `forecasts` at ``forecasts/date=<until>/source=<source>/`` (replaced when the
     same window and source run again): term_type, term, ds, y (actual, null ahead), yhat,
     yhat_lower, yhat_upper, trend, weekly, yearly, holidays, holiday, is_forecast, origin,
-    run_id, generated_at. One row per term and day, history and horizon, with no gaps.
+    run_id, generated_at. One row per term and day, history and horizon, with no gaps;
+    `latest_forecasts(settings)` reads the newest run back (for the API and dashboard).
     Report files under ``<state_dir>/reports/forecast_trends/<until>-<source>/``.
 
 Logs (MLflow experiment `trend_forecast`)
