@@ -261,36 +261,6 @@ def forecast(
 # --- end forecast
 
 
-# --- features
-features_app = typer.Typer(help="Feast features: apply the repository, materialize.", no_args_is_help=True)
-app.add_typer(features_app, name="features")
-
-
-@features_app.command("apply")
-def features_apply() -> None:
-    """feast apply of feature_repo/ for the active profile (GLAMCAST_PROFILE)."""
-    from glamcast.features import apply
-
-    settings = get_settings()
-    names = apply(settings)
-    console.print(f"applied {len(names)} objects to Feast project "
-                  f"[bold]{settings.feast_project}[/] ({settings.profile.value}): {', '.join(names)}")
-
-
-@features_app.command("materialize")
-def features_materialize(
-    end: Annotated[datetime | None, typer.Option(help="End of the window (UTC); default now.")] = None,
-) -> None:
-    """Score trending terms and load the batch feature views into the online store (jobs/materialize)."""
-    from jobs.materialize import materialize
-
-    result = materialize(get_settings(), end)
-    console.print(f"trend_counts {result.start} .. {result.end}: {result.trend_count_rows} rows; "
-                  f"scored hour {result.scored_hour}: {result.term_rows} terms; "
-                  f"materialized {', '.join(result.views)}")
-# --- end features
-
-
 # --- train
 train_app = typer.Typer(help="Train models and register them in MLflow.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
@@ -504,6 +474,36 @@ def looks_publish(
     path = write_looks_dataset(get_settings(), world)
     console.print(f"{len(world.looks)} looks ({len(world.looks) * 4} rows) → {path}")
 # --- end looks
+
+
+# --- features
+features_app = typer.Typer(help="Feast features: apply the repository, materialize.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
+
+@features_app.command("apply")
+def features_apply() -> None:
+    """feast apply of feature_repo/ for the active profile (GLAMCAST_PROFILE)."""
+    from glamcast.features import apply
+
+    settings = get_settings()
+    names = apply(settings)
+    console.print(f"applied {len(names)} objects to Feast project "
+                  f"[bold]{settings.feast_project}[/] ({settings.profile.value}): {', '.join(names)}")
+
+
+@features_app.command("materialize")
+def features_materialize(
+    end: Annotated[datetime | None, typer.Option(help="End of the window (UTC); default now.")] = None,
+) -> None:
+    """Score trending terms and load the batch feature views into the online store (jobs/materialize)."""
+    from jobs.materialize import materialize
+
+    result = materialize(get_settings(), end)
+    console.print(f"trend_counts {result.start} .. {result.end}: {result.trend_count_rows} rows; "
+                  f"scored hour {result.scored_hour}: {result.term_rows} terms; "
+                  f"materialized {', '.join(result.views)}")
+# --- end features
 
 
 def main() -> None:

@@ -103,8 +103,11 @@ MODELS = ("gan", "gaussian", "nearest")
 #: Try-on actions that count as engaging positively with a look.
 POSITIVE_ACTIONS = ("like", "save", "share", "add_to_cart", "purchase")
 USER_COL = "user_id"
-FACE_COLUMNS = {"face_skin_tone": "skin_tone", "face_undertone": "undertone",
-                "face_shape": "face_shape"}
+FACE_COLUMNS = {
+    "face_skin_tone": "skin_tone",
+    "face_undertone": "undertone",
+    "face_shape": "face_shape",
+}
 #: Columns of the training pairs.
 PAIR_COLUMNS = (USER_COL, LOOK_ID_COL, "skin_tone", "undertone", "face_shape", "n_positive")
 #: Shade families asked for when measuring how well the GAN follows a trend term.
@@ -126,7 +129,9 @@ class TrainLookGanConfig:
     gan: LookGanConfig = field(default_factory=LookGanConfig)
     start: datetime | None = None  # first event time (inclusive); None: the beginning
     end: datetime | None = None  # end of the window (exclusive); None: everything
-    heldout_share: float = 0.25  # share of looks (by a stable hash of look_id) held out for the test
+    heldout_share: float = (
+        0.25  # share of looks (by a stable hash of look_id) held out for the test
+    )
     validation_share: float = 0.15  # share of the other looks kept to calibrate the temperature
     temperatures: tuple[float, ...] = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # z spreads tried
     k: int = DEFAULT_K  # neighbours of the precision/recall manifolds
@@ -145,8 +150,10 @@ class TrainLookGanConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.heldout_share < 1.0 or not 0.0 <= self.validation_share < 1.0:
-            raise ValueError("heldout_share must be in (0, 1) and validation_share in [0, 1), got "
-                             f"{self.heldout_share} and {self.validation_share}")
+            raise ValueError(
+                "heldout_share must be in (0, 1) and validation_share in [0, 1), got "
+                f"{self.heldout_share} and {self.validation_share}"
+            )
         if not self.temperatures or min(self.temperatures) <= 0:
             raise ValueError(f"temperatures must be positive, got {self.temperatures}")
         if self.k < 1:
@@ -155,9 +162,14 @@ class TrainLookGanConfig:
     def as_params(self) -> dict[str, Any]:
         """Flat run parameters: the job's options and every GAN hyperparameter (gan.*)."""
         params = {key: value for key, value in asdict(self).items() if key != "gan"}
-        params = {key: "none" if value is None else
-                  ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-                  for key, value in params.items()}
+        params = {
+            key: "none"
+            if value is None
+            else ",".join(map(str, value))
+            if isinstance(value, tuple)
+            else str(value)
+            for key, value in params.items()
+        }
         return {**params, **self.gan.to_params()}
 
 
@@ -170,8 +182,9 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def read_positive_pairs(spark: SparkSession, settings: Settings, config: TrainLookGanConfig
-                        ) -> tuple[pd.DataFrame, dict[str, int], dict[str, str]]:
+def read_positive_pairs(
+    spark: SparkSession, settings: Settings, config: TrainLookGanConfig
+) -> tuple[pd.DataFrame, dict[str, int], dict[str, str]]:
     """(pairs, row counts, data window) from the lake's try-ons, aggregated on Spark.
 
     pairs: `PAIR_COLUMNS`, one row per (person, look) with a positive action and a face.
@@ -181,21 +194,29 @@ def read_positive_pairs(spark: SparkSession, settings: Settings, config: TrainLo
 
     fs, base = lake.filesystem(settings.lake_root)
     if fs.get_file_info(f"{base}/{lake.TRYON}").type == pafs.FileType.NotFound:
-        raise LookGanInputError(f"no {lake.TRYON} dataset under {settings.lake_root}; run the "
-                                "streams (or write a simulated lake) first")
+        raise LookGanInputError(
+            f"no {lake.TRYON} dataset under {settings.lake_root}; run the "
+            "streams (or write a simulated lake) first"
+        )
     path = f"{settings.lake_root.rstrip('/')}/{lake.TRYON}"
     events = spark.read.option("basePath", path).parquet(path)
-    missing = [name for name in (lake.EVENT_ID_COL, lake.TS_COL, USER_COL, "action", LOOK_ID_COL,
-                                 *FACE_COLUMNS) if name not in events.columns]
+    missing = [
+        name
+        for name in (lake.EVENT_ID_COL, lake.TS_COL, USER_COL, "action", LOOK_ID_COL, *FACE_COLUMNS)
+        if name not in events.columns
+    ]
     if missing:
         raise LookGanInputError(f"{lake.TRYON} has no column(s) {missing}")
     start, end = _utc(config.start), _utc(config.end)
     if start is not None:
-        events = events.where((F.col(lake.DATE_COL) >= start.date().isoformat())
-                              & (F.col(lake.TS_COL) >= F.lit(start)))
+        events = events.where(
+            (F.col(lake.DATE_COL) >= start.date().isoformat())
+            & (F.col(lake.TS_COL) >= F.lit(start))
+        )
     if end is not None:
-        events = events.where((F.col(lake.DATE_COL) <= end.date().isoformat())
-                              & (F.col(lake.TS_COL) < F.lit(end)))
+        events = events.where(
+            (F.col(lake.DATE_COL) <= end.date().isoformat()) & (F.col(lake.TS_COL) < F.lit(end))
+        )
     looks = events.where(F.col(LOOK_ID_COL).isNotNull()).dropDuplicates([lake.EVENT_ID_COL])
     positive = F.col("action").isin(list(POSITIVE_ACTIONS))
     with_face = positive & F.col("face_skin_tone").isNotNull()
@@ -206,26 +227,47 @@ def read_positive_pairs(spark: SparkSession, settings: Settings, config: TrainLo
             F.sum(positive.cast("long")).alias("positive_events"),
             F.sum(with_face.cast("long")).alias("positive_with_face"),
             F.countDistinct(USER_COL).alias("people"),
-            F.min(lake.TS_COL).alias("first"), F.max(lake.TS_COL).alias("last"),
+            F.min(lake.TS_COL).alias("first"),
+            F.max(lake.TS_COL).alias("last"),
         ).first()
-        pairs = looks.where(with_face).groupBy(USER_COL, LOOK_ID_COL).agg(
-            *(F.max_by(F.col(source), F.col(lake.TS_COL)).alias(target)
-              for source, target in FACE_COLUMNS.items()),
-            F.count(F.lit(1)).alias("n_positive"),
-        ).toPandas()
+        pairs = (
+            looks.where(with_face)
+            .groupBy(USER_COL, LOOK_ID_COL)
+            .agg(
+                *(
+                    F.max_by(F.col(source), F.col(lake.TS_COL)).alias(target)
+                    for source, target in FACE_COLUMNS.items()
+                ),
+                F.count(F.lit(1)).alias("n_positive"),
+            )
+            .toPandas()
+        )
     finally:
         looks.unpersist()
     if stats is None or not stats["look_events"]:
-        raise LookGanInputError(f"no try-ons with a look_id in {lake.TRYON} "
-                                f"between {start or 'the start'} and {end or 'the end'}")
-    rows = {"rows.look_events": int(stats["look_events"]),
-            "rows.positive_events": int(stats["positive_events"] or 0),
-            "rows.positive_with_face": int(stats["positive_with_face"] or 0),
-            "rows.look_people": int(stats["people"]), "rows.pairs": len(pairs)}
-    window = {"data.start": str(start or "none"), "data.end": str(end or "none"),
-              "data.first_event": str(stats["first"]), "data.last_event": str(stats["last"])}
+        raise LookGanInputError(
+            f"no try-ons with a look_id in {lake.TRYON} "
+            f"between {start or 'the start'} and {end or 'the end'}"
+        )
+    rows = {
+        "rows.look_events": int(stats["look_events"]),
+        "rows.positive_events": int(stats["positive_events"] or 0),
+        "rows.positive_with_face": int(stats["positive_with_face"] or 0),
+        "rows.look_people": int(stats["people"]),
+        "rows.pairs": len(pairs),
+    }
+    window = {
+        "data.start": str(start or "none"),
+        "data.end": str(end or "none"),
+        "data.first_event": str(stats["first"]),
+        "data.last_event": str(stats["last"]),
+    }
     pairs["skin_tone"] = pairs["skin_tone"].astype(int)
-    return pairs.sort_values([USER_COL, LOOK_ID_COL]).reset_index(drop=True)[list(PAIR_COLUMNS)], rows, window
+    return (
+        pairs.sort_values([USER_COL, LOOK_ID_COL]).reset_index(drop=True)[list(PAIR_COLUMNS)],
+        rows,
+        window,
+    )
 
 
 def read_looks(settings: Settings) -> pd.DataFrame:
@@ -234,7 +276,8 @@ def read_looks(settings: Settings) -> pd.DataFrame:
     if frame.empty:
         raise LookGanInputError(
             f"no {LOOKS_DATASET} dataset under {settings.lake_root}: publish the look catalogue "
-            "first (`glamcast looks publish`)")
+            "first (`glamcast looks publish`)"
+        )
     return frame.drop_duplicates([LOOK_ID_COL, REGION_COL], keep="last").reset_index(drop=True)
 
 
@@ -243,7 +286,9 @@ def read_products(settings: Settings, looks: pd.DataFrame) -> pd.DataFrame:
     product); without one, the products the looks are made of."""
     catalog = lake.read_dataset(settings, lake.CATALOG)
     if catalog.empty:
-        return looks.drop_duplicates("product_id")[["product_id", "category", "shade_hex", "finish"]]
+        return looks.drop_duplicates("product_id")[
+            ["product_id", "category", "shade_hex", "finish"]
+        ]
     columns = ["product_id", "brand", "name", "category", "shade_hex", "finish", "price"]
     return catalog.drop_duplicates("product_id", keep="last")[columns].reset_index(drop=True)
 
@@ -256,11 +301,14 @@ TRAIN, VALIDATION, HELDOUT = "train", "validation", "heldout"
 
 def _hashed_share(look_ids: Sequence[str], share: float, salt: str = "") -> np.ndarray:
     cut = round(share * 10_000)
-    return np.array([zlib.crc32(f"{salt}{look}".encode()) % 10_000 < cut for look in look_ids],
-                    dtype=bool)
+    return np.array(
+        [zlib.crc32(f"{salt}{look}".encode()) % 10_000 < cut for look in look_ids], dtype=bool
+    )
 
 
-def look_split(look_ids: Sequence[str], heldout_share: float, validation_share: float) -> np.ndarray:
+def look_split(
+    look_ids: Sequence[str], heldout_share: float, validation_share: float
+) -> np.ndarray:
     """(n,) split of each look: `HELDOUT` (the test looks), `VALIDATION` or `TRAIN`.
 
     Stable hashes (CRC-32) of look_id: every run holds out the same looks, so runs and the
@@ -298,12 +346,22 @@ class LookTrainingData:
     def faces(self, rows: np.ndarray) -> Conditions:
         """The faces of some pairs, without trend terms."""
         c = self.conditions.take(rows)
-        return Conditions(c.skin_tone, c.undertone, c.face_shape,
-                          np.full(len(c), None, dtype=object), np.full(len(c), None, dtype=object))
+        return Conditions(
+            c.skin_tone,
+            c.undertone,
+            c.face_shape,
+            np.full(len(c), None, dtype=object),
+            np.full(len(c), None, dtype=object),
+        )
 
 
-def prepare_training_data(pairs: pd.DataFrame, looks_frame: pd.DataFrame, heldout_share: float,
-                          validation_share: float = 0.0, min_pairs: int = 1) -> LookTrainingData:
+def prepare_training_data(
+    pairs: pd.DataFrame,
+    looks_frame: pd.DataFrame,
+    heldout_share: float,
+    validation_share: float = 0.0,
+    min_pairs: int = 1,
+) -> LookTrainingData:
     """Join pairs with the looks' composition, split by look, fit the space, encode."""
     look_ids, catalogue = looks_from_frame(looks_frame)
     index = pd.Index(look_ids).get_indexer(pairs[LOOK_ID_COL])
@@ -321,14 +379,20 @@ def prepare_training_data(pairs: pd.DataFrame, looks_frame: pd.DataFrame, heldou
         raise LookGanInputError(
             f"{int(train.sum())} training and {int((split == HELDOUT).sum())} held-out pairs: too "
             f"few to train and evaluate (need ≥ {min_pairs} and ≥ 1); simulate or collect more "
-            "look engagement, or widen the window")
+            "look engagement, or widen the window"
+        )
     families, finishes = lip_terms(looks)
-    conditions = Conditions(pairs["skin_tone"].to_numpy(), pairs["undertone"].to_numpy(),
-                            np.array([None if pd.isna(v) else v for v in pairs["face_shape"]],
-                                     dtype=object), families, finishes)
+    conditions = Conditions(
+        pairs["skin_tone"].to_numpy(),
+        pairs["undertone"].to_numpy(),
+        np.array([None if pd.isna(v) else v for v in pairs["face_shape"]], dtype=object),
+        families,
+        finishes,
+    )
     space = LookSpace.fit(looks.take(np.flatnonzero(train)))
-    return LookTrainingData(pairs.assign(split=split), looks, conditions, space,
-                            space.encode(looks), split, rows)
+    return LookTrainingData(
+        pairs.assign(split=split), looks, conditions, space, space.encode(looks), split, rows
+    )
 
 
 # --- training ----------------------------------------------------------------------------------
@@ -362,25 +426,37 @@ class _ProgressTail(threading.Thread):
             self.poll()
 
 
-def fit_gan(spark: SparkSession | None, data: LookTrainingData, config: TrainLookGanConfig,
-            checkpoint_dir: Path, report: ProgressCallback) -> LookGanFit:
+def fit_gan(
+    spark: SparkSession | None,
+    data: LookTrainingData,
+    config: TrainLookGanConfig,
+    checkpoint_dir: Path,
+    report: ProgressCallback,
+) -> LookGanFit:
     """Train on the training pairs: in a TorchDistributor process, or here when `spark` is None
     or `config.distributed` is off."""
-    x, cond = data.x[data.train], CONDITION_SPACE.encode(data.conditions.take(np.flatnonzero(data.train)))
+    x, cond = (
+        data.x[data.train],
+        CONDITION_SPACE.encode(data.conditions.take(np.flatnonzero(data.train))),
+    )
     stage = "training look GAN (generator steps)"
     with tempfile.TemporaryDirectory(prefix="look-gan-") as scratch:
         progress_path = Path(scratch) / "progress.jsonl"
         tail = _ProgressTail(progress_path, report, stage, config.gan.steps)
         report(stage, 0, config.gan.steps)
         tail.start()
-        kwargs = {"checkpoint_dir": str(checkpoint_dir), "progress_path": str(progress_path),
-                  "resume": config.resume}
+        kwargs = {
+            "checkpoint_dir": str(checkpoint_dir),
+            "progress_path": str(progress_path),
+            "resume": config.resume,
+        }
         try:
             if spark is not None and config.distributed:
                 from pyspark.ml.torch.distributor import TorchDistributor
 
-                distributor = TorchDistributor(num_processes=1, local_mode=True,
-                                               use_gpu=spark_has_gpu(spark))
+                distributor = TorchDistributor(
+                    num_processes=1, local_mode=True, use_gpu=spark_has_gpu(spark)
+                )
                 fit = distributor.run(train_look_gan, x, cond, asdict(config.gan), **kwargs)
             else:
                 fit = train_look_gan(x, cond, asdict(config.gan), **kwargs)
@@ -409,8 +485,9 @@ def baseline_samplers(data: LookTrainingData) -> dict[str, Sampler]:
     nearest = NearestLooks.fit(data.x[train_rows], data.conditions.take(train_rows))
     space = data.space
     return {
-        "gaussian": lambda c, seed: space.encode(space.decode(
-            gaussian.sample(c.groups(), np.random.default_rng(seed)))),
+        "gaussian": lambda c, seed: space.encode(
+            space.decode(gaussian.sample(c.groups(), np.random.default_rng(seed)))
+        ),
         "nearest": lambda c, seed: nearest.sample(c, np.random.default_rng(seed)),
     }
 
@@ -423,8 +500,10 @@ class Evaluation:
 
     def overall(self, model: str) -> dict[str, float]:
         row = self.table[(self.table["model"] == model) & (self.table["group"] == ALL)].iloc[0]
-        return {name: float(row[name]) for name in ("precision", "recall", "novelty",
-                                                    "fidelity_accuracy", "fidelity")}
+        return {
+            name: float(row[name])
+            for name in ("precision", "recall", "novelty", "fidelity_accuracy", "fidelity")
+        }
 
 
 def champion_score(precision: float, recall: float, novelty: float, floor: float) -> float:
@@ -440,26 +519,46 @@ def term_fidelity(generator: LookGenerator, faces: Conditions, seed: int) -> pd.
     for offset, family in enumerate(EVAL_FAMILIES):
         looks = generator.generate(faces.with_terms(family=family), seed + offset)
         families, _ = lip_terms(looks)
-        rows.append({"family": family, "asked": len(faces),
-                     "share_matching": float((families == family).mean())})
+        rows.append(
+            {
+                "family": family,
+                "asked": len(faces),
+                "share_matching": float((families == family).mean()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def evaluate(data: LookTrainingData, samplers: dict[str, Sampler], generator: LookGenerator,
-             config: TrainLookGanConfig) -> Evaluation:
+def evaluate(
+    data: LookTrainingData,
+    samplers: dict[str, Sampler],
+    generator: LookGenerator,
+    config: TrainLookGanConfig,
+) -> Evaluation:
     """Score every sampler on the held-out pairs (one look per pair, asked for its face)."""
     train_rows, held_rows = np.flatnonzero(data.train), np.flatnonzero(data.heldout)
     faces = data.faces(held_rows)
     generated = {name: sampler(faces, config.eval_seed) for name, sampler in samplers.items()}
     table, facts = evaluate_generators(
-        data.x[train_rows], data.conditions.take(train_rows).groups(), data.x[held_rows],
-        faces.groups(), generated, k=config.k, quantile=config.novelty_quantile,
-        seed=config.eval_seed)
+        data.x[train_rows],
+        data.conditions.take(train_rows).groups(),
+        data.x[held_rows],
+        faces.groups(),
+        generated,
+        k=config.k,
+        quantile=config.novelty_quantile,
+        seed=config.eval_seed,
+    )
     return Evaluation(table, facts, term_fidelity(generator, faces, config.eval_seed))
 
 
-def score_on(sampler: Sampler, data: LookTrainingData, rows: np.ndarray,
-             config: TrainLookGanConfig, threshold: float) -> dict[str, float]:
+def score_on(
+    sampler: Sampler,
+    data: LookTrainingData,
+    rows: np.ndarray,
+    config: TrainLookGanConfig,
+    threshold: float,
+) -> dict[str, float]:
     """Overall precision, recall and novelty of one sampler on some pairs (the validation or the
     held-out ones), the way `evaluate` computes them: per condition, weighted by pairs."""
     faces = data.faces(rows)
@@ -481,8 +580,9 @@ def score_on(sampler: Sampler, data: LookTrainingData, rows: np.ndarray,
     return {key: value / weight if weight else math.nan for key, value in totals.items()}
 
 
-def calibrate_temperature(generator: LookGenerator, data: LookTrainingData,
-                          config: TrainLookGanConfig) -> tuple[float, pd.DataFrame]:
+def calibrate_temperature(
+    generator: LookGenerator, data: LookTrainingData, config: TrainLookGanConfig
+) -> tuple[float, pd.DataFrame]:
     """The temperature (z spread) with the best champion score on the validation looks, which
     neither training nor the test uses; 1.0 when there are none. Returns (temperature, table)."""
     rows = np.flatnonzero(data.validation)
@@ -493,13 +593,20 @@ def calibrate_temperature(generator: LookGenerator, data: LookTrainingData,
     for temperature in config.temperatures:
         sampler = gan_sampler(generator.with_temperature(temperature), data.space)
         result = score_on(sampler, data, rows, config, threshold)
-        scores.append({"temperature": temperature, **result,
-                       "score": champion_score(result["precision"], result["recall"],
-                                               result["novelty"], config.novelty_floor)})
+        scores.append(
+            {
+                "temperature": temperature,
+                **result,
+                "score": champion_score(
+                    result["precision"], result["recall"], result["novelty"], config.novelty_floor
+                ),
+            }
+        )
     table = pd.DataFrame(scores)
     # the best score; among equals, the temperature nearest 1 (sampling as trained)
     order = table.assign(distance=(table["temperature"] - 1.0).abs()).sort_values(
-        ["score", "distance"], ascending=[False, True])
+        ["score", "distance"], ascending=[False, True]
+    )
     best = order.iloc[0]
     return (float(best["temperature"]) if math.isfinite(best["score"]) else 1.0), table
 
@@ -509,27 +616,46 @@ def calibrate_temperature(generator: LookGenerator, data: LookTrainingData,
 
 def palette_requests(looks: int) -> list[tuple[str, dict[str, Any]]]:
     """(label, request) rows of the palette grid: every condition, then two trend asks."""
-    rows = [(f"{undertone} / {band} (Monk {tone})",
-             {"skin_tone": tone, "undertone": undertone, "n": looks})
-            for undertone in UNDERTONES for band, tone in PALETTE_TONES.items()]
-    rows.append(("coral · warm / medium", {"skin_tone": 5, "undertone": "warm", "n": looks,
-                                           "shade_family": "coral"}))
-    rows.append(("berry · cool / deep", {"skin_tone": 8, "undertone": "cool", "n": looks,
-                                         "shade_family": "berry"}))
+    rows = [
+        (
+            f"{undertone} / {band} (Monk {tone})",
+            {"skin_tone": tone, "undertone": undertone, "n": looks},
+        )
+        for undertone in UNDERTONES
+        for band, tone in PALETTE_TONES.items()
+    ]
+    rows.append(
+        (
+            "coral · warm / medium",
+            {"skin_tone": 5, "undertone": "warm", "n": looks, "shade_family": "coral"},
+        )
+    )
+    rows.append(
+        (
+            "berry · cool / deep",
+            {"skin_tone": 8, "undertone": "cool", "n": looks, "shade_family": "berry"},
+        )
+    )
     return rows
 
 
-def write_palettes(generator: LookGenerator, matcher: ProductMatcher, looks: int, out_dir: Path,
-                   seed: int) -> tuple[Path, pd.DataFrame]:
+def write_palettes(
+    generator: LookGenerator, matcher: ProductMatcher, looks: int, out_dir: Path, seed: int
+) -> tuple[Path, pd.DataFrame]:
     """plots/palettes.png and samples/palettes.csv: generated looks per condition, as products."""
     requests = palette_requests(looks)
     frame = pd.DataFrame([{**request, "seed": seed} for _, request in requests])
     shoppable = generate_shoppable(generator, matcher, frame)
     shoppable.insert(0, "condition", [requests[i][0] for i in shoppable["request"]])
-    rows = [PaletteRow(label, int(request["skin_tone"]),
-                       shoppable[shoppable["request"] == i]) for i, (label, request) in enumerate(requests)]
-    path = plot_palettes(rows, out_dir / "plots" / "palettes.png",
-                         title="Generated looks per condition (matched products)")
+    rows = [
+        PaletteRow(label, int(request["skin_tone"]), shoppable[shoppable["request"] == i])
+        for i, (label, request) in enumerate(requests)
+    ]
+    path = plot_palettes(
+        rows,
+        out_dir / "plots" / "palettes.png",
+        title="Generated looks per condition (matched products)",
+    )
     (out_dir / "samples").mkdir(parents=True, exist_ok=True)
     shoppable.to_csv(out_dir / "samples" / "palettes.csv", index=False)
     return path, shoppable
@@ -621,18 +747,28 @@ def train_look_gan_job(
     pairs, rows, window = read_positive_pairs(spark, settings, config)
     looks_frame = read_looks(settings)
     products = read_products(settings, looks_frame)
-    return train_look_gan_on(spark, settings, config, pairs, looks_frame, products, rows, window,
-                             report, log_to_mlflow)
+    return train_look_gan_on(
+        spark, settings, config, pairs, looks_frame, products, rows, window, report, log_to_mlflow
+    )
 
 
-def train_look_gan_on(spark: SparkSession | None, settings: Settings, config: TrainLookGanConfig,
-                      pairs: pd.DataFrame, looks_frame: pd.DataFrame, products: pd.DataFrame,
-                      rows: dict[str, int], window: dict[str, str], report: ProgressCallback,
-                      log_to_mlflow: bool = True) -> TrainLookGanResult:
+def train_look_gan_on(
+    spark: SparkSession | None,
+    settings: Settings,
+    config: TrainLookGanConfig,
+    pairs: pd.DataFrame,
+    looks_frame: pd.DataFrame,
+    products: pd.DataFrame,
+    rows: dict[str, int],
+    window: dict[str, str],
+    report: ProgressCallback,
+    log_to_mlflow: bool = True,
+) -> TrainLookGanResult:
     """The job after reading: prepare, train, evaluate, log and register."""
     report("preparing tensors", None, None)
-    data = prepare_training_data(pairs, looks_frame, config.heldout_share, config.validation_share,
-                                 config.min_pairs)
+    data = prepare_training_data(
+        pairs, looks_frame, config.heldout_share, config.validation_share, config.min_pairs
+    )
     rows = {**rows, **data.rows, "rows.catalog_products": len(products)}
     matcher = ProductMatcher(products)
     if log_to_mlflow:
@@ -650,28 +786,47 @@ def train_look_gan_on(spark: SparkSession | None, settings: Settings, config: Tr
     try:
         with tracking as run:
             run_id = run.info.run_id if run is not None else None
-            checkpoint_dir = config.checkpoint_dir or settings.state_path / "checkpoints" / "look_gan"
+            checkpoint_dir = (
+                config.checkpoint_dir or settings.state_path / "checkpoints" / "look_gan"
+            )
             fit = fit_gan(spark, data, config, checkpoint_dir, report)
             report("calibrating the temperature", None, None)
             temperature, calibration = calibrate_temperature(
-                LookGenerator.from_fit(fit, data.space), data, config)
+                LookGenerator.from_fit(fit, data.space), data, config
+            )
             generator = LookGenerator.from_fit(fit, data.space).with_temperature(temperature)
             report("evaluating", None, None)
             samplers = {"gan": gan_sampler(generator, data.space), **baseline_samplers(data)}
             evaluation = evaluate(data, samplers, generator, config)
             gan = evaluation.overall("gan")
-            metrics = {**flat_metrics(evaluation), "train_s": fit.train_s, "temperature": temperature,
-                       "samples_per_s": fit.samples_per_s,
-                       "champion_score": champion_score(gan["precision"], gan["recall"],
-                                                        gan["novelty"], config.novelty_floor)}
+            metrics = {
+                **flat_metrics(evaluation),
+                "train_s": fit.train_s,
+                "temperature": temperature,
+                "samples_per_s": fit.samples_per_s,
+                "champion_score": champion_score(
+                    gan["precision"], gan["recall"], gan["novelty"], config.novelty_floor
+                ),
+            }
             report("plotting", None, None)
-            _, palettes = write_palettes(generator, matcher, config.palette_looks, report_dir,
-                                         config.eval_seed)
+            _, palettes = write_palettes(
+                generator, matcher, config.palette_looks, report_dir, config.eval_seed
+            )
             plot_losses(fit.history, report_dir / "plots" / "losses.png")
             _write_tables(report_dir, evaluation, fit, config)
             calibration.to_csv(report_dir / "evaluation" / "temperature.csv", index=False)
-            result = TrainLookGanResult(config, run_id, rows, window, evaluation, fit, generator,
-                                        metrics, report_dir, palettes)
+            result = TrainLookGanResult(
+                config,
+                run_id,
+                rows,
+                window,
+                evaluation,
+                fit,
+                generator,
+                metrics,
+                report_dir,
+                palettes,
+            )
             if run is not None:
                 _log_run(result, data, matcher, products, settings, report)
     finally:
@@ -681,7 +836,9 @@ def train_look_gan_on(spark: SparkSession | None, settings: Settings, config: Tr
     return result
 
 
-def _write_tables(out: Path, evaluation: Evaluation, fit: LookGanFit, config: TrainLookGanConfig) -> None:
+def _write_tables(
+    out: Path, evaluation: Evaluation, fit: LookGanFit, config: TrainLookGanConfig
+) -> None:
     (out / "evaluation").mkdir(parents=True, exist_ok=True)
     evaluation.table.to_csv(out / "evaluation" / "metrics.csv", index=False)
     evaluation.term_fidelity.to_csv(out / "evaluation" / "term_fidelity.csv", index=False)
@@ -694,8 +851,10 @@ def _pip_requirements() -> list[str]:
     """Pinned requirements of the pyfunc (no inference: it would load the model again)."""
     from importlib.metadata import version
 
-    return [f"{name}=={version(name)}" for name in
-            ("mlflow", "numpy", "pandas", "pyarrow", "torch", "glamcast")]
+    return [
+        f"{name}=={version(name)}"
+        for name in ("mlflow", "numpy", "pandas", "pyarrow", "torch", "glamcast")
+    ]
 
 
 def load_champion(registered_model: str) -> tuple[Any, LookGenerator] | None:
@@ -712,8 +871,14 @@ def load_champion(registered_model: str) -> tuple[Any, LookGenerator] | None:
     return version, model.unwrap_python_model().generator
 
 
-def _log_run(result: TrainLookGanResult, data: LookTrainingData, matcher: ProductMatcher,
-             products: pd.DataFrame, settings: Settings, report: ProgressCallback) -> None:
+def _log_run(
+    result: TrainLookGanResult,
+    data: LookTrainingData,
+    matcher: ProductMatcher,
+    products: pd.DataFrame,
+    settings: Settings,
+    report: ProgressCallback,
+) -> None:
     import mlflow
     from mlflow.entities import Metric
     from mlflow.models import ModelSignature, infer_signature
@@ -722,32 +887,56 @@ def _log_run(result: TrainLookGanResult, data: LookTrainingData, matcher: Produc
 
     config, fit = result.config, result.fit
     report("logging to MLflow", None, None)
-    mlflow.log_params({key: str(value)[:500] for key, value in
-                       {**config.as_params(), **result.window, "device": fit.device}.items()})
-    mlflow.set_tags({"glamcast.job": "train_look_gan",
-                     "glamcast.window": f"{result.window['data.first_event']}..{result.window['data.last_event']}"})
+    mlflow.log_params(
+        {
+            key: str(value)[:500]
+            for key, value in {**config.as_params(), **result.window, "device": fit.device}.items()
+        }
+    )
+    mlflow.set_tags(
+        {
+            "glamcast.job": "train_look_gan",
+            "glamcast.window": f"{result.window['data.first_event']}..{result.window['data.last_event']}",
+        }
+    )
     finite = {k: v for k, v in result.metrics.items() if math.isfinite(v)}
     mlflow.log_metrics({**{k: float(v) for k, v in result.rows.items()}, **finite})
     client = mlflow.MlflowClient()
     now = int(time.time() * 1000)
-    curves = [Metric(f"train.{name}", float(value), now, int(step))
-              for name in ("wasserstein", "critic_loss", "generator_loss", "gp")
-              for step, value in zip(fit.history["step"], fit.history[name], strict=True)]
+    curves = [
+        Metric(f"train.{name}", float(value), now, int(step))
+        for name in ("wasserstein", "critic_loss", "generator_loss", "gp")
+        for step, value in zip(fit.history["step"], fit.history[name], strict=True)
+    ]
     for lo in range(0, len(curves), 900):
-        client.log_batch(result.run_id, metrics=curves[lo:lo + 900])
+        client.log_batch(result.run_id, metrics=curves[lo : lo + 900])
     mlflow.log_artifacts(str(result.report_dir))
     with tempfile.TemporaryDirectory() as scratch:
         generator_path = result.generator.save(Path(scratch) / "look_generator.pt")
         catalog_path = Path(scratch) / "catalog.parquet"
         products.to_parquet(catalog_path, index=False)
-        example = pd.DataFrame({"skin_tone": [7], "undertone": ["warm"], "face_shape": ["oval"],
-                                "shade_family": ["coral"], "finish": ["satin"], "n": [2], "seed": [0]})
+        example = pd.DataFrame(
+            {
+                "skin_tone": [7],
+                "undertone": ["warm"],
+                "face_shape": ["oval"],
+                "shade_family": ["coral"],
+                "finish": ["satin"],
+                "n": [2],
+                "seed": [0],
+            }
+        )
         output = generate_shoppable(result.generator, matcher, example)
         logged = mlflow.pyfunc.log_model(
-            name="model", python_model=LookGanModel(),
-            artifacts={GENERATOR_ARTIFACT: str(generator_path), CATALOG_ARTIFACT: str(catalog_path)},
+            name="model",
+            python_model=LookGanModel(),
+            artifacts={
+                GENERATOR_ARTIFACT: str(generator_path),
+                CATALOG_ARTIFACT: str(catalog_path),
+            },
             signature=ModelSignature(request_schema(), infer_signature(example, output).outputs),
-            input_example=example, pip_requirements=_pip_requirements(),
+            input_example=example,
+            pip_requirements=_pip_requirements(),
         )
     if not config.register:
         return
@@ -756,20 +945,30 @@ def _log_run(result: TrainLookGanResult, data: LookTrainingData, matcher: Produc
     if champion is not None:
         old_version, old_generator = champion
         result.champion_before = int(old_version.version)
-        old = score_on(gan_sampler(old_generator, data.space), data, np.flatnonzero(data.heldout),
-                       config, result.evaluation.facts["novelty_threshold"])
-        result.champion_score_before = champion_score(old["precision"], old["recall"],
-                                                      old["novelty"], config.novelty_floor)
+        old = score_on(
+            gan_sampler(old_generator, data.space),
+            data,
+            np.flatnonzero(data.heldout),
+            config,
+            result.evaluation.facts["novelty_threshold"],
+        )
+        result.champion_score_before = champion_score(
+            old["precision"], old["recall"], old["novelty"], config.novelty_floor
+        )
         mlflow.log_metrics({f"champion_before.{k}": v for k, v in old.items()})
         if math.isfinite(result.champion_score_before):
             mlflow.log_metric("champion_before.score", result.champion_score_before)
     version = mlflow.register_model(logged.model_uri, config.registered_model)
     result.version = int(version.version)
-    for key, value in (("run_id", result.run_id), ("score", f"{result.score:.4f}"),
-                       ("window", f"{result.window['data.first_event']}..{result.window['data.last_event']}")):
+    for key, value in (
+        ("run_id", result.run_id),
+        ("score", f"{result.score:.4f}"),
+        ("window", f"{result.window['data.first_event']}..{result.window['data.last_event']}"),
+    ):
         client.set_model_version_tag(config.registered_model, version.version, key, str(value))
     result.promoted = math.isfinite(result.score) and (
-        result.champion_score_before is None or result.score > result.champion_score_before)
+        result.champion_score_before is None or result.score > result.champion_score_before
+    )
     if result.promoted:
         client.set_registered_model_alias(config.registered_model, CHAMPION, version.version)
     mlflow.set_tags({"registered_version": str(result.version), "promoted": str(result.promoted)})
@@ -795,10 +994,12 @@ def spark_gpu_conf(settings: Settings) -> dict[str, str]:
     script = settings.state_path / "spark" / "gpu_discovery.sh"
     script.parent.mkdir(parents=True, exist_ok=True)
     addresses = ",".join(f'"{index}"' for index in range(torch.cuda.device_count()))
-    script.write_text(f"#!/bin/sh\necho '{{\"name\": \"gpu\", \"addresses\": [{addresses}]}}'\n")
+    script.write_text(f'#!/bin/sh\necho \'{{"name": "gpu", "addresses": [{addresses}]}}\'\n')
     script.chmod(0o755)
-    return {"spark.driver.resource.gpu.amount": str(torch.cuda.device_count()),
-            "spark.driver.resource.gpu.discoveryScript": str(script)}
+    return {
+        "spark.driver.resource.gpu.amount": str(torch.cuda.device_count()),
+        "spark.driver.resource.gpu.discoveryScript": str(script),
+    }
 
 
 def rich_progress(progress: Any) -> ProgressCallback:
@@ -835,17 +1036,24 @@ def evaluation_table(evaluation: Evaluation, title: str) -> Any:
     for model in MODELS:
         for metric in ("P", "R", "nov"):
             table.add_column(f"{model} {metric}", justify="right")
-    table.add_column("gan fidelity", justify="right")
+    table.add_column("condition acc. gan / real", justify="right")
     table.add_column("check")
     frame = evaluation.table.set_index(["model", "group"])
+    facts = evaluation.facts
     for group in (ALL, *[g for g in CONDITION_GROUPS if (("gan", g) in frame.index)]):
         cells, gan = [], frame.loc[("gan", group)]
         for model in MODELS:
             row = frame.loc[(model, group)]
             cells += [_fmt(row["precision"]), _fmt(row["recall"]), _fmt(row["novelty"])]
-        return_check = failed_checks(evaluation, group)
-        table.add_row(group, str(int(gan["n"])), *cells, _fmt(gan["fidelity"]),
-                      "[green]ok[/]" if not return_check else f"[red]{', '.join(return_check)}[/]")
+        real = facts.get("real_fidelity_accuracy" + ("" if group == ALL else f".{group}"), math.nan)
+        failed = failed_checks(evaluation, group)
+        table.add_row(
+            group,
+            str(int(gan["n"])),
+            *cells,
+            f"{_fmt(gan['fidelity_accuracy'])} / {_fmt(real)}",
+            "[green]ok[/]" if not failed else f"[red]{', '.join(failed)}[/]",
+        )
     return table
 
 
@@ -872,24 +1080,36 @@ def print_report(result: TrainLookGanResult, console: Any) -> None:
         f"{rows['rows.look_events']} look events, {rows['rows.positive_with_face']} positive with a "
         f"face → {rows['rows.train_pairs']} training / {rows['rows.validation_pairs']} validation / "
         f"{rows['rows.heldout_pairs']} held-out pairs ({rows['rows.train_looks']} / "
-        f"{rows['rows.validation_looks']} / {rows['rows.heldout_looks']} looks)")
+        f"{rows['rows.validation_looks']} / {rows['rows.heldout_looks']} looks)"
+    )
     console.print(evaluation_table(result.evaluation, "Held-out looks: precision, recall, novelty"))
     facts = result.evaluation.facts
-    console.print(f"novelty threshold τ = {facts['novelty_threshold']:.3f}; condition classifier "
-                  f"balanced accuracy on real held-out looks {facts['real_fidelity_accuracy']:.3f}")
-    terms = ", ".join(f"{row.family} {row.share_matching:.0%}"
-                      for row in result.evaluation.term_fidelity.itertuples(index=False))
+    console.print(
+        f"novelty threshold τ = {facts['novelty_threshold']:.3f}; condition classifier "
+        f"balanced accuracy on real held-out looks {facts['real_fidelity_accuracy']:.3f}"
+    )
+    terms = ", ".join(
+        f"{row.family} {row.share_matching:.0%}"
+        for row in result.evaluation.term_fidelity.itertuples(index=False)
+    )
     console.print(f"lips follow the asked family: {terms}")
-    console.print(f"training: {fit.steps} steps on {fit.device} in {fit.train_s:.1f} s, "
-                  f"{fit.samples_per_s:,.0f} samples/s; sampling temperature "
-                  f"{result.metrics['temperature']:.1f} (calibrated on the validation looks)")
+    console.print(
+        f"training: {fit.steps} steps on {fit.device} in {fit.train_s:.1f} s, "
+        f"{fit.samples_per_s:,.0f} samples/s; sampling temperature "
+        f"{result.metrics['temperature']:.1f} (calibrated on the validation looks)"
+    )
     if result.version is not None:
-        before = ("" if result.champion_score_before is None
-                  else f" (champion v{result.champion_before} on these looks: "
-                       f"{result.champion_score_before:.4f})")
+        before = (
+            ""
+            if result.champion_score_before is None
+            else f" (champion v{result.champion_before} on these looks: "
+            f"{result.champion_score_before:.4f})"
+        )
         verdict = "[green]promoted to champion[/]" if result.promoted else "[yellow]not promoted[/]"
-        console.print(f"registered {result.config.registered_model} v{result.version}, score "
-                      f"{result.score:.4f}: {verdict}{before}")
+        console.print(
+            f"registered {result.config.registered_model} v{result.version}, score "
+            f"{result.score:.4f}: {verdict}{before}"
+        )
     if result.run_id:
         console.print(f"MLflow run {result.run_id} in experiment {result.config.experiment!r}")
 

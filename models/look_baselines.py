@@ -72,20 +72,31 @@ class NearestLooks:
 
     def sample(self, conditions: Conditions, rng: np.random.Generator) -> np.ndarray:
         """(n, dim) one copied training look per request."""
-        train = pd.DataFrame({"tone": self.skin_tone, "undertone": self.undertone,
-                              "shape": self.face_shape})
+        train = pd.DataFrame(
+            {"tone": self.skin_tone, "undertone": self.undertone, "shape": self.face_shape}
+        )
         keys = train.drop_duplicates().reset_index(drop=True)
-        key_rows = train.merge(keys.reset_index(), on=["tone", "undertone", "shape"], how="left")["index"]
+        key_rows = train.merge(keys.reset_index(), on=["tone", "undertone", "shape"], how="left")[
+            "index"
+        ]
         members = [np.flatnonzero(key_rows.to_numpy() == i) for i in range(len(keys))]
-        asked = pd.DataFrame({"tone": conditions.skin_tone, "undertone": conditions.undertone,
-                              "shape": conditions.face_shape})
+        asked = pd.DataFrame(
+            {
+                "tone": conditions.skin_tone,
+                "undertone": conditions.undertone,
+                "shape": conditions.face_shape,
+            }
+        )
         out = np.empty((len(conditions), self.x.shape[1]), dtype=self.x.dtype)
         for (tone, undertone, shape), rows in asked.groupby(
-                ["tone", "undertone", "shape"], dropna=False, sort=False).indices.items():
+            ["tone", "undertone", "shape"], dropna=False, sort=False
+        ).indices.items():
             shape = None if isinstance(shape, float) else shape
-            distance = (np.abs(keys["tone"].to_numpy() - tone)
-                        + 3.0 * (keys["undertone"].to_numpy() != undertone)
-                        + (0.5 * (keys["shape"].to_numpy() != shape) if shape is not None else 0.0))
+            distance = (
+                np.abs(keys["tone"].to_numpy() - tone)
+                + 3.0 * (keys["undertone"].to_numpy() != undertone)
+                + (0.5 * (keys["shape"].to_numpy() != shape) if shape is not None else 0.0)
+            )
             nearest = np.flatnonzero(distance == distance.min())
             pool = np.concatenate([members[i] for i in nearest])
             out[rows] = self.x[rng.choice(pool, size=len(rows))]

@@ -104,8 +104,9 @@ def pick_device(name: str = "auto") -> torch.device:
 # --- networks ------------------------------------------------------------------------------------
 
 
-def _mlp(width_in: int, hidden: int, layers: int, slope: float, dropout: float = 0.0,
-         norm: bool = False) -> nn.Sequential:
+def _mlp(
+    width_in: int, hidden: int, layers: int, slope: float, dropout: float = 0.0, norm: bool = False
+) -> nn.Sequential:
     parts: list[nn.Module] = []
     for _ in range(layers):
         parts.append(nn.Linear(width_in, hidden))
@@ -125,18 +126,26 @@ class Generator(nn.Module):
         super().__init__()
         self.latent_dim, self.tau = config.latent_dim, config.gumbel_tau
         self.straight_through = config.straight_through
-        self.body = _mlp(config.latent_dim + cond_dim, config.hidden, config.generator_layers, 0.2,
-                         norm=config.generator_norm)
+        self.body = _mlp(
+            config.latent_dim + cond_dim,
+            config.hidden,
+            config.generator_layers,
+            0.2,
+            norm=config.generator_norm,
+        )
         self.head = nn.Linear(config.hidden, LOOK_DIM)
         self._blocks = [(b.start, b.stop, b.one_hot) for b in BLOCKS]
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor, hard: bool | None = None) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, cond: torch.Tensor, hard: bool | None = None
+    ) -> torch.Tensor:
         """Look vectors; `hard` one-hot blocks (default: `straight_through`)."""
         hard = self.straight_through if hard is None else hard
         raw = self.head(self.body(torch.cat([z, cond], dim=1)))  # (batch, LOOK_DIM)
         parts = [
             ONE_HOT_SCALE * F.gumbel_softmax(raw[:, start:stop], tau=self.tau, hard=hard)
-            if one_hot else raw[:, start:stop]
+            if one_hot
+            else raw[:, start:stop]
             for start, stop, one_hot in self._blocks
         ]
         return torch.cat(parts, dim=1)
@@ -157,8 +166,9 @@ class Critic(nn.Module):
         return self.head(self.body(packed)).squeeze(1)
 
 
-def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor,
-                     cond: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    critic: Critic, real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor
+) -> torch.Tensor:
     """E[(‖∇D(x̂, c)‖ − 1)²] at random interpolates x̂ of real and fake looks (one α per pack)."""
     packs = real.shape[0] // critic.pac
     alpha = torch.rand(packs, 1, 1, device=real.device).expand(packs, critic.pac, 1)
@@ -192,8 +202,11 @@ def _mask_conditions(cond: torch.Tensor, config: LookGanConfig) -> torch.Tensor:
     space = CONDITION_SPACE
     batch = cond.shape[0]
     out = cond.clone()
-    for part, rate in ((space.family, config.term_dropout), (space.finish, config.term_dropout),
-                       (space.face_shape, config.face_shape_dropout)):
+    for part, rate in (
+        (space.family, config.term_dropout),
+        (space.finish, config.term_dropout),
+        (space.face_shape, config.face_shape_dropout),
+    ):
         if rate > 0:
             hide = torch.rand(batch, 1, device=cond.device) < rate
             out[:, part] = out[:, part] * (~hide)
@@ -250,14 +263,18 @@ def train_look_gan(
     continuous = torch.zeros(LOOK_DIM, dtype=torch.bool, device=device)
     for block in BLOCKS:
         if not block.one_hot:
-            continuous[block.start:block.stop] = True
+            continuous[block.start : block.stop] = True
     generator, critic = Generator(config).to(device), Critic(config).to(device)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_generator,
-                             betas=(config.beta1, config.beta2))
-    opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr_critic,
-                             betas=(config.beta1, config.beta2))
-    history: dict[str, list[float]] = {name: [] for name in (
-        "step", "wasserstein", "critic_loss", "generator_loss", "gp", "elapsed_s")}
+    opt_g = torch.optim.Adam(
+        generator.parameters(), lr=config.lr_generator, betas=(config.beta1, config.beta2)
+    )
+    opt_d = torch.optim.Adam(
+        critic.parameters(), lr=config.lr_critic, betas=(config.beta1, config.beta2)
+    )
+    history: dict[str, list[float]] = {
+        name: []
+        for name in ("step", "wasserstein", "critic_loss", "generator_loss", "gp", "elapsed_s")
+    }
     start_step, resumed_from = 0, 0
     found = latest_checkpoint(checkpoint_dir) if resume else None
     if found is not None:
@@ -296,23 +313,37 @@ def train_look_gan(
             opt_g.step()
             if step % config.log_every == 0 or step == config.steps:
                 record = {
-                    "step": float(step), "wasserstein": (real_score - fake_score).item(),
-                    "critic_loss": critic_loss.item(), "generator_loss": generator_loss.item(),
-                    "gp": gp.item(), "elapsed_s": elapsed_before + time.perf_counter() - started,
+                    "step": float(step),
+                    "wasserstein": (real_score - fake_score).item(),
+                    "critic_loss": critic_loss.item(),
+                    "generator_loss": generator_loss.item(),
+                    "gp": gp.item(),
+                    "elapsed_s": elapsed_before + time.perf_counter() - started,
                 }
                 for key, value in record.items():
                     history[key].append(value)
                 if progress is not None:
-                    progress.write(json.dumps({**record, "steps": config.steps,
-                                               "device": str(device)}) + "\n")
+                    progress.write(
+                        json.dumps({**record, "steps": config.steps, "device": str(device)}) + "\n"
+                    )
                     progress.flush()
-            if checkpoint_dir and config.checkpoint_every and (
-                    step % config.checkpoint_every == 0 or step == config.steps):
-                _save_checkpoint(Path(checkpoint_dir), {
-                    "step": step, "generator": generator.state_dict(), "critic": critic.state_dict(),
-                    "opt_generator": opt_g.state_dict(), "opt_critic": opt_d.state_dict(),
-                    "history": history, "config": asdict(config),
-                })
+            if (
+                checkpoint_dir
+                and config.checkpoint_every
+                and (step % config.checkpoint_every == 0 or step == config.steps)
+            ):
+                _save_checkpoint(
+                    Path(checkpoint_dir),
+                    {
+                        "step": step,
+                        "generator": generator.state_dict(),
+                        "critic": critic.state_dict(),
+                        "opt_generator": opt_g.state_dict(),
+                        "opt_critic": opt_d.state_dict(),
+                        "history": history,
+                        "config": asdict(config),
+                    },
+                )
     finally:
         if progress is not None:
             progress.close()
@@ -321,8 +352,13 @@ def train_look_gan(
     train_s = time.perf_counter() - started
     done = config.steps - start_step
     return LookGanFit(
-        generator_state={key: value.detach().cpu() for key, value in generator.state_dict().items()},
-        config=asdict(config), history=history, device=str(device), train_s=train_s,
+        generator_state={
+            key: value.detach().cpu() for key, value in generator.state_dict().items()
+        },
+        config=asdict(config),
+        history=history,
+        device=str(device),
+        train_s=train_s,
         steps=config.steps,
         samples_per_s=done * config.n_critic * batch / train_s if train_s > 0 else float("nan"),
         resumed_from=resumed_from,
@@ -372,12 +408,23 @@ class LookGenerator:
 
     def save(self, path: Path | str) -> Path:
         path = Path(path)
-        torch.save({"config": asdict(self.config), "space": self.space.as_dict(),
-                    "generator": self.generator_state, "temperature": self.temperature}, path)
+        torch.save(
+            {
+                "config": asdict(self.config),
+                "space": self.space.as_dict(),
+                "generator": self.generator_state,
+                "temperature": self.temperature,
+            },
+            path,
+        )
         return path
 
     @classmethod
     def load(cls, path: Path | str) -> LookGenerator:
         state = torch.load(path, map_location="cpu", weights_only=False)
-        return cls(LookGanConfig.from_dict(state["config"]), LookSpace.from_dict(state["space"]),
-                   state["generator"], float(state.get("temperature", 1.0)))
+        return cls(
+            LookGanConfig.from_dict(state["config"]),
+            LookSpace.from_dict(state["space"]),
+            state["generator"],
+            float(state.get("temperature", 1.0)),
+        )

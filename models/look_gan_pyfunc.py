@@ -35,13 +35,17 @@ def request_schema() -> Any:
     """The pyfunc's input schema: skin tone and undertone required, the rest optional."""
     from mlflow.types import ColSpec, Schema
 
-    return Schema([
-        ColSpec("long", "skin_tone"), ColSpec("string", "undertone"),
-        ColSpec("string", "face_shape", required=False),
-        ColSpec("string", "shade_family", required=False),
-        ColSpec("string", "finish", required=False),
-        ColSpec("long", "n", required=False), ColSpec("long", "seed", required=False),
-    ])
+    return Schema(
+        [
+            ColSpec("long", "skin_tone"),
+            ColSpec("string", "undertone"),
+            ColSpec("string", "face_shape", required=False),
+            ColSpec("string", "shade_family", required=False),
+            ColSpec("string", "finish", required=False),
+            ColSpec("long", "n", required=False),
+            ColSpec("long", "seed", required=False),
+        ]
+    )
 
 
 def _column(frame: pd.DataFrame, name: str, default: Any) -> np.ndarray:
@@ -50,22 +54,33 @@ def _column(frame: pd.DataFrame, name: str, default: Any) -> np.ndarray:
     return frame[name].to_numpy(dtype=object)
 
 
-def generate_shoppable(generator: LookGenerator, matcher: ProductMatcher,
-                       requests: pd.DataFrame) -> pd.DataFrame:
+def generate_shoppable(
+    generator: LookGenerator, matcher: ProductMatcher, requests: pd.DataFrame
+) -> pd.DataFrame:
     """Requests (`REQUEST_COLUMNS`) → shoppable looks (`OUTPUT_COLUMNS`)."""
     missing = [name for name in ("skin_tone", "undertone") if name not in requests.columns]
     if missing:
         raise ValueError(f"look requests need column(s) {missing}")
     requests = requests.reset_index(drop=True)
-    counts = np.asarray([int(v) if v is not None and not pd.isna(v) else DEFAULT_LOOKS
-                         for v in _column(requests, "n", DEFAULT_LOOKS)])
-    seeds = [int(v) if v is not None and not pd.isna(v) else 0 for v in _column(requests, "seed", 0)]
+    counts = np.asarray(
+        [
+            int(v) if v is not None and not pd.isna(v) else DEFAULT_LOOKS
+            for v in _column(requests, "n", DEFAULT_LOOKS)
+        ]
+    )
+    seeds = [
+        int(v) if v is not None and not pd.isna(v) else 0 for v in _column(requests, "seed", 0)
+    ]
     frames = []
     for row, (count, seed) in enumerate(zip(counts, seeds, strict=True)):
         conditions = Conditions.of(
-            requests["skin_tone"].iloc[row], requests["undertone"].iloc[row],
-            _column(requests, "face_shape", None)[row], _column(requests, "shade_family", None)[row],
-            _column(requests, "finish", None)[row], n=count)
+            requests["skin_tone"].iloc[row],
+            requests["undertone"].iloc[row],
+            _column(requests, "face_shape", None)[row],
+            _column(requests, "shade_family", None)[row],
+            _column(requests, "finish", None)[row],
+            n=count,
+        )
         looks = generator.generate(conditions, seed=seed)
         table = matcher.match(looks)
         table.insert(0, "request", row)
@@ -82,8 +97,9 @@ class LookGanModel(mlflow.pyfunc.PythonModel):
         self.generator = LookGenerator.load(context.artifacts[GENERATOR_ARTIFACT])
         self.matcher = ProductMatcher(pd.read_parquet(context.artifacts[CATALOG_ARTIFACT]))
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
-                ) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         return generate_shoppable(self.generator, self.matcher, model_input)
 
 

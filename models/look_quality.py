@@ -47,9 +47,9 @@ def nearest_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.empty(len(a))
     b_sq = (b**2).sum(axis=1)
     for lo in range(0, len(a), _CHUNK):
-        block = a[lo:lo + _CHUNK]
+        block = a[lo : lo + _CHUNK]
         d2 = (block**2).sum(axis=1)[:, None] - 2.0 * block @ b.T + b_sq[None, :]
-        out[lo:lo + _CHUNK] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+        out[lo : lo + _CHUNK] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
     return out
 
 
@@ -72,8 +72,8 @@ def knn_radii(points: np.ndarray, k: int = DEFAULT_K) -> np.ndarray:
     k_eff = min(k, n - 1)
     radii = np.empty(n)
     for lo in range(0, n, _CHUNK):
-        d = _distances(points[lo:lo + _CHUNK], points)
-        radii[lo:lo + _CHUNK] = np.sort(d, axis=1)[:, k_eff]  # column 0 is the point itself
+        d = _distances(points[lo : lo + _CHUNK], points)
+        radii[lo : lo + _CHUNK] = np.sort(d, axis=1)[:, k_eff]  # column 0 is the point itself
     return radii
 
 
@@ -82,12 +82,15 @@ def inside_manifold(queries: np.ndarray, points: np.ndarray, radii: np.ndarray) 
     queries = np.asarray(queries, dtype=np.float64)
     out = np.zeros(len(queries), dtype=bool)
     for lo in range(0, len(queries), _CHUNK):
-        out[lo:lo + _CHUNK] = (_distances(queries[lo:lo + _CHUNK], points) <= radii[None, :]).any(1)
+        out[lo : lo + _CHUNK] = (
+            _distances(queries[lo : lo + _CHUNK], points) <= radii[None, :]
+        ).any(1)
     return out
 
 
-def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = DEFAULT_K,
-                     seed: int = 0) -> tuple[float, float]:
+def precision_recall(
+    real: np.ndarray, fake: np.ndarray, k: int = DEFAULT_K, seed: int = 0
+) -> tuple[float, float]:
     """Improved precision and recall of `fake` against `real` (module docstring): manifolds of
     equally many distinct points, every sample a query."""
     if len(real) == 0 or len(fake) == 0:
@@ -104,8 +107,9 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = DEFAULT_K,
     return float(precision), float(recall)
 
 
-def novelty_threshold(heldout: np.ndarray, train: np.ndarray,
-                      quantile: float = NOVELTY_QUANTILE) -> float:
+def novelty_threshold(
+    heldout: np.ndarray, train: np.ndarray, quantile: float = NOVELTY_QUANTILE
+) -> float:
     """τ: the `quantile` of the held-out looks' distances to their nearest training look."""
     return float(np.quantile(nearest_distances(heldout, distinct(train)), quantile))
 
@@ -128,8 +132,16 @@ class ConditionClassifier:
     net: nn.Module
 
     @classmethod
-    def fit(cls, x: np.ndarray, labels: Sequence[str], *, hidden: int = 64, steps: int = 400,
-            weight_decay: float = 1e-3, seed: int = 0) -> ConditionClassifier:
+    def fit(
+        cls,
+        x: np.ndarray,
+        labels: Sequence[str],
+        *,
+        hidden: int = 64,
+        steps: int = 400,
+        weight_decay: float = 1e-3,
+        seed: int = 0,
+    ) -> ConditionClassifier:
         classes = tuple(sorted(set(labels)))
         y = torch.as_tensor(pd.Index(classes).get_indexer(np.asarray(labels, dtype=object)))
         counts = torch.bincount(y, minlength=len(classes)).float()
@@ -137,7 +149,9 @@ class ConditionClassifier:
         xs = torch.as_tensor(np.asarray(x, dtype=np.float32))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            net = nn.Sequential(nn.Linear(xs.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, len(classes)))
+            net = nn.Sequential(
+                nn.Linear(xs.shape[1], hidden), nn.ReLU(), nn.Linear(hidden, len(classes))
+            )
             optimizer = torch.optim.Adam(net.parameters(), lr=1e-2, weight_decay=weight_decay)
             loss_fn = nn.CrossEntropyLoss(weight=weights)
             for _ in range(steps):
@@ -156,8 +170,11 @@ class ConditionClassifier:
         """Per class: the share of its looks predicted as that class."""
         labels = np.asarray(labels, dtype=object)
         predicted = self.predict(x)
-        return {c: float((predicted[labels == c] == c).mean())
-                for c in self.classes if (labels == c).any()}
+        return {
+            c: float((predicted[labels == c] == c).mean())
+            for c in self.classes
+            if (labels == c).any()
+        }
 
     def balanced_accuracy(self, x: np.ndarray, labels: Sequence[str]) -> float:
         recalls = self.class_recall(x, labels)
@@ -198,7 +215,9 @@ def evaluate_generators(
     rows = []
     for model, fake in generated.items():
         if len(fake) != len(heldout):
-            raise ValueError(f"{model}: {len(fake)} generated looks for {len(heldout)} held-out ones")
+            raise ValueError(
+                f"{model}: {len(fake)} generated looks for {len(heldout)} held-out ones"
+            )
         fake_recall = classifier.class_recall(fake, heldout_groups)
         per_group = []
         for group in groups:
@@ -206,23 +225,34 @@ def evaluate_generators(
             precision, recall = precision_recall(heldout[mine], fake[mine], k)
             accuracy = fake_recall.get(group, float("nan"))
             real = real_recall.get(group, float("nan"))
-            per_group.append({
-                "model": model, "group": group, "n": int(mine.sum()), "precision": precision,
-                "recall": recall, "novelty": novelty(fake[mine], train, threshold),
-                "fidelity_accuracy": accuracy,
-                "fidelity": accuracy / real if real and real > 0 else float("nan"),
-            })
+            per_group.append(
+                {
+                    "model": model,
+                    "group": group,
+                    "n": int(mine.sum()),
+                    "precision": precision,
+                    "recall": recall,
+                    "novelty": novelty(fake[mine], train, threshold),
+                    "fidelity_accuracy": accuracy,
+                    "fidelity": accuracy / real if real and real > 0 else float("nan"),
+                }
+            )
         frame = pd.DataFrame(per_group)
         weights = frame["n"].to_numpy(dtype=float)
         overall = {"model": model, "group": ALL, "n": int(weights.sum())}
         for column in ("precision", "recall", "novelty"):
             values = frame[column].to_numpy(dtype=float)
             ok = ~np.isnan(values)
-            overall[column] = float(np.average(values[ok], weights=weights[ok])) if ok.any() else float("nan")
+            overall[column] = (
+                float(np.average(values[ok], weights=weights[ok])) if ok.any() else float("nan")
+            )
         balanced = classifier.balanced_accuracy(fake, heldout_groups)
         overall["fidelity_accuracy"] = balanced
         overall["fidelity"] = balanced / real_balanced if real_balanced > 0 else float("nan")
         rows += [overall, *per_group]
-    facts = {"novelty_threshold": threshold, "real_fidelity_accuracy": real_balanced,
-             **{f"real_fidelity_accuracy.{g}": v for g, v in real_recall.items()}}
+    facts = {
+        "novelty_threshold": threshold,
+        "real_fidelity_accuracy": real_balanced,
+        **{f"real_fidelity_accuracy.{g}": v for g, v in real_recall.items()},
+    }
     return pd.DataFrame(rows), facts

@@ -62,8 +62,17 @@ LOOK_ID_COL = "look_id"
 REGION_COL = "region"
 #: Columns of the `looks` dataset (besides `event_id`, `ts` and provenance).
 LOOK_COLUMNS = (
-    LOOK_ID_COL, "look_name", REGION_COL, "product_id", "category", "shade_hex", "L", "a", "b",
-    "finish", "intensity",
+    LOOK_ID_COL,
+    "look_name",
+    REGION_COL,
+    "product_id",
+    "category",
+    "shade_hex",
+    "L",
+    "a",
+    "b",
+    "finish",
+    "intensity",
 )
 
 
@@ -85,14 +94,18 @@ class LookArrays:
 
     def take(self, rows: np.ndarray | Sequence[int]) -> LookArrays:
         rows = np.asarray(rows)
-        return LookArrays(self.category[rows], self.lab[rows], self.finish[rows],
-                          self.intensity[rows])
+        return LookArrays(
+            self.category[rows], self.lab[rows], self.finish[rows], self.intensity[rows]
+        )
 
     @classmethod
     def concat(cls, parts: Sequence[LookArrays]) -> LookArrays:
-        return cls(np.concatenate([p.category for p in parts]), np.concatenate([p.lab for p in parts]),
-                   np.concatenate([p.finish for p in parts]),
-                   np.concatenate([p.intensity for p in parts]))
+        return cls(
+            np.concatenate([p.category for p in parts]),
+            np.concatenate([p.lab for p in parts]),
+            np.concatenate([p.finish for p in parts]),
+            np.concatenate([p.intensity for p in parts]),
+        )
 
     def category_names(self) -> np.ndarray:
         """(n, regions) category names."""
@@ -126,8 +139,11 @@ def looks_from_frame(frame: pd.DataFrame) -> tuple[np.ndarray, LookArrays]:
 
     Every look must have each region exactly once, with a category of that region.
     """
-    _require(frame, (LOOK_ID_COL, REGION_COL, "category", "L", "a", "b", "finish", "intensity"),
-             "looks table")
+    _require(
+        frame,
+        (LOOK_ID_COL, REGION_COL, "category", "L", "a", "b", "finish", "intensity"),
+        "looks table",
+    )
     rows = frame.drop_duplicates([LOOK_ID_COL, REGION_COL], keep="last")
     unknown_regions = sorted(set(rows[REGION_COL]) - set(REGIONS))
     if unknown_regions:
@@ -151,8 +167,9 @@ def looks_from_frame(frame: pd.DataFrame) -> tuple[np.ndarray, LookArrays]:
         codes = pd.Index(REGION_CATEGORIES[region]).get_indexer(categories[mine])
         if (codes < 0).any():
             bad = sorted(set(categories[mine][codes < 0]))
-            raise LookDataError(f"region {region!r} cannot use category {bad}; "
-                                f"allowed: {REGION_CATEGORIES[region]}")
+            raise LookDataError(
+                f"region {region!r} cannot use category {bad}; allowed: {REGION_CATEGORIES[region]}"
+            )
         category[li[mine], r] = codes
     finish_codes = pd.Index(FINISHES).get_indexer(rows["finish"])
     if (finish_codes < 0).any():
@@ -166,18 +183,23 @@ def looks_from_frame(frame: pd.DataFrame) -> tuple[np.ndarray, LookArrays]:
 def frame_from_looks(looks: LookArrays, look_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """LookArrays → long table (look_id, region, category, shade_hex, L, a, b, finish, intensity)."""
     n, n_regions = looks.category.shape
-    ids = np.asarray(look_ids if look_ids is not None else [f"g{i:05d}" for i in range(n)],
-                     dtype=object)
+    ids = np.asarray(
+        look_ids if look_ids is not None else [f"g{i:05d}" for i in range(n)], dtype=object
+    )
     lab = looks.lab.reshape(-1, 3)
-    return pd.DataFrame({
-        LOOK_ID_COL: np.repeat(ids, n_regions),
-        REGION_COL: np.tile(np.asarray(REGIONS, dtype=object), n),
-        "category": looks.category_names().ravel(),
-        "shade_hex": looks.shade_hex().ravel(),
-        "L": lab[:, 0], "a": lab[:, 1], "b": lab[:, 2],
-        "finish": looks.finish_names().ravel(),
-        "intensity": looks.intensity.ravel(),
-    })
+    return pd.DataFrame(
+        {
+            LOOK_ID_COL: np.repeat(ids, n_regions),
+            REGION_COL: np.tile(np.asarray(REGIONS, dtype=object), n),
+            "category": looks.category_names().ravel(),
+            "shade_hex": looks.shade_hex().ravel(),
+            "L": lab[:, 0],
+            "a": lab[:, 1],
+            "b": lab[:, 2],
+            "finish": looks.finish_names().ravel(),
+            "intensity": looks.intensity.ravel(),
+        }
+    )
 
 
 # --- vectors -------------------------------------------------------------------------------------
@@ -233,8 +255,12 @@ class LookSpace:
             raise LookDataError("cannot fit a look space on no looks")
         lab_std = looks.lab.std(axis=0)
         intensity_std = looks.intensity.std(axis=0)
-        return cls(looks.lab.mean(axis=0), np.where(lab_std > 1e-6, lab_std, 1.0),
-                   looks.intensity.mean(axis=0), np.where(intensity_std > 1e-6, intensity_std, 1.0))
+        return cls(
+            looks.lab.mean(axis=0),
+            np.where(lab_std > 1e-6, lab_std, 1.0),
+            looks.intensity.mean(axis=0),
+            np.where(intensity_std > 1e-6, intensity_std, 1.0),
+        )
 
     @property
     def dim(self) -> int:
@@ -251,9 +277,13 @@ class LookSpace:
             elif block.kind == "finish":
                 x[rows, block.start + looks.finish[:, r]] = ONE_HOT_SCALE
             elif block.kind == "lab":
-                x[:, block.start:block.stop] = (looks.lab[:, r] - self.lab_mean[r]) / self.lab_std[r]
+                x[:, block.start : block.stop] = (
+                    looks.lab[:, r] - self.lab_mean[r]
+                ) / self.lab_std[r]
             else:
-                x[:, block.start] = (looks.intensity[:, r] - self.intensity_mean[r]) / self.intensity_std[r]
+                x[:, block.start] = (
+                    looks.intensity[:, r] - self.intensity_mean[r]
+                ) / self.intensity_std[r]
         return x
 
     def decode(self, x: np.ndarray) -> LookArrays:
@@ -266,7 +296,7 @@ class LookSpace:
         lab = np.zeros((n, len(REGIONS), 3))
         intensity = np.zeros((n, len(REGIONS)))
         for block in BLOCKS:
-            r, values = block.region, x[:, block.start:block.stop]
+            r, values = block.region, x[:, block.start : block.stop]
             if block.kind == "category":
                 category[:, r] = values.argmax(axis=1)
             elif block.kind == "finish":
@@ -279,13 +309,19 @@ class LookSpace:
         return LookArrays(category, lab, finish, np.clip(intensity, 0.0, 1.0))
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: np.asarray(getattr(self, name)).tolist()
-                for name in ("lab_mean", "lab_std", "intensity_mean", "intensity_std")}
+        return {
+            name: np.asarray(getattr(self, name)).tolist()
+            for name in ("lab_mean", "lab_std", "intensity_mean", "intensity_std")
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LookSpace:
-        return cls(**{name: np.asarray(data[name], dtype=np.float64)
-                      for name in ("lab_mean", "lab_std", "intensity_mean", "intensity_std")})
+        return cls(
+            **{
+                name: np.asarray(data[name], dtype=np.float64)
+                for name in ("lab_mean", "lab_std", "intensity_mean", "intensity_std")
+            }
+        )
 
 
 # --- conditions ----------------------------------------------------------------------------------
@@ -319,8 +355,15 @@ class Conditions:
         return int(self.skin_tone.size)
 
     @classmethod
-    def of(cls, skin_tone: Any, undertone: Any, face_shape: Any = None, family: Any = None,
-           finish: Any = None, n: int | None = None) -> Conditions:
+    def of(
+        cls,
+        skin_tone: Any,
+        undertone: Any,
+        face_shape: Any = None,
+        family: Any = None,
+        finish: Any = None,
+        n: int | None = None,
+    ) -> Conditions:
         """Conditions from scalars or arrays (scalars are repeated `n` times, default 1)."""
         values = [skin_tone, undertone, face_shape, family, finish]
         sizes = {np.size(v) for v in values if isinstance(v, (list, tuple, np.ndarray, pd.Series))}
@@ -335,33 +378,50 @@ class Conditions:
         return cls(np.asarray(cleaned[0], dtype=np.int64), *cleaned[1:])
 
     def take(self, rows: np.ndarray) -> Conditions:
-        return Conditions(self.skin_tone[rows], self.undertone[rows], self.face_shape[rows],
-                          self.family[rows], self.finish[rows])
+        return Conditions(
+            self.skin_tone[rows],
+            self.undertone[rows],
+            self.face_shape[rows],
+            self.family[rows],
+            self.finish[rows],
+        )
 
     def repeat(self, times: int) -> Conditions:
         return self.take(np.repeat(np.arange(len(self)), times))
 
     def with_terms(self, family: str | None = None, finish: str | None = None) -> Conditions:
         n = len(self)
-        return Conditions(self.skin_tone, self.undertone, self.face_shape,
-                          np.full(n, family, dtype=object), np.full(n, finish, dtype=object))
+        return Conditions(
+            self.skin_tone,
+            self.undertone,
+            self.face_shape,
+            np.full(n, family, dtype=object),
+            np.full(n, finish, dtype=object),
+        )
 
     def groups(self) -> np.ndarray:
         return condition_groups(self.skin_tone, self.undertone)
 
 
 def _missing(value: Any) -> bool:
-    return value is None or value == "" or value == "any" or (
-        isinstance(value, float) and math.isnan(value))
+    return (
+        value is None
+        or value == ""
+        or value == "any"
+        or (isinstance(value, float) and math.isnan(value))
+    )
 
 
-def _check_vocabulary(values: np.ndarray, allowed: Sequence[Any], name: str,
-                      optional: bool = False) -> None:
+def _check_vocabulary(
+    values: np.ndarray, allowed: Sequence[Any], name: str, optional: bool = False
+) -> None:
     known = set(allowed) | ({None} if optional else set())
     bad = {value for value in values.tolist() if value not in known}
     if bad:
-        raise ValueError(f"conditions: unknown {name} {sorted(map(str, bad))}; "
-                         f"expected one of {list(allowed)}{' or none' if optional else ''}")
+        raise ValueError(
+            f"conditions: unknown {name} {sorted(map(str, bad))}; "
+            f"expected one of {list(allowed)}{' or none' if optional else ''}"
+        )
 
 
 def depth_band(skin_tone: np.ndarray) -> np.ndarray:
@@ -375,13 +435,15 @@ def depth_band(skin_tone: np.ndarray) -> np.ndarray:
 
 def condition_groups(skin_tone: np.ndarray, undertone: np.ndarray) -> np.ndarray:
     """(n,) evaluation condition of each face: ``<undertone>/<depth band>``."""
-    return np.char.add(np.char.add(np.asarray(undertone, dtype=str), "/"),
-                       depth_band(skin_tone).astype(str)).astype(object)
+    return np.char.add(
+        np.char.add(np.asarray(undertone, dtype=str), "/"), depth_band(skin_tone).astype(str)
+    ).astype(object)
 
 
 #: Every evaluation condition, in report order.
 CONDITION_GROUPS: tuple[str, ...] = tuple(
-    f"{undertone}/{band}" for undertone in UNDERTONES for band in DEPTH_BANDS)
+    f"{undertone}/{band}" for undertone in UNDERTONES for band in DEPTH_BANDS
+)
 
 
 class ConditionSpace:
@@ -406,8 +468,11 @@ class ConditionSpace:
         c[rows, self.skin_tone.start + conditions.skin_tone - 1] = 1.0
         c[:, self.depth.start] = (conditions.skin_tone - 5.5) / 4.5
         c[rows, self.undertone.start + pd.Index(UNDERTONES).get_indexer(conditions.undertone)] = 1.0
-        parts = ((self.face_shape, "face_shape", FACE_SHAPES), (self.family, "family", SHADE_FAMILIES),
-                 (self.finish, "finish", FINISHES))
+        parts = (
+            (self.face_shape, "face_shape", FACE_SHAPES),
+            (self.family, "family", SHADE_FAMILIES),
+            (self.finish, "finish", FINISHES),
+        )
         for part, name, vocabulary in parts:
             values = getattr(conditions, name)
             known = np.array([value is not None for value in values.tolist()], dtype=bool)

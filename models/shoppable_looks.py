@@ -33,13 +33,33 @@ PRODUCT_COLUMNS = ("product_id", "category", "shade_hex", "finish")
 OPTIONAL_PRODUCT_COLUMNS = ("brand", "name", "price")
 #: Columns of `shoppable_looks`.
 SHOPPABLE_COLUMNS = (
-    "look", "region", "category", "finish", "intensity", "shade_hex", "product_id", "brand",
-    "name", "price", "product_hex", "product_family", "delta_e", "finish_matched",
+    "look",
+    "region",
+    "category",
+    "finish",
+    "intensity",
+    "shade_hex",
+    "product_id",
+    "brand",
+    "name",
+    "price",
+    "product_hex",
+    "product_family",
+    "delta_e",
+    "finish_matched",
 )
 #: Monk Skin Tone swatches 1..10 (skintone.google), the card backgrounds of palettes.
 MONK_SWATCHES = (
-    "#F6EDE4", "#F3E7DB", "#F7EAD0", "#EADABA", "#D7BD96",
-    "#A07E56", "#825C43", "#604134", "#3A312A", "#292420",
+    "#F6EDE4",
+    "#F3E7DB",
+    "#F7EAD0",
+    "#EADABA",
+    "#D7BD96",
+    "#A07E56",
+    "#825C43",
+    "#604134",
+    "#3A312A",
+    "#292420",
 )
 
 
@@ -60,7 +80,9 @@ class ProductMatcher:
         self._category = products["category"].to_numpy()
         self._finish = products["finish"].to_numpy()
 
-    def nearest(self, category: str, finish: str, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    def nearest(
+        self, category: str, finish: str, lab: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
         """(product rows, ΔE00, finish matched) for shades (n, 3) of one category and finish;
         rows are −1 when the catalogue has no product of the category."""
         lab = np.atleast_2d(lab)
@@ -70,7 +92,9 @@ class ProductMatcher:
             candidates = np.flatnonzero(self._category == category)
         if candidates.size == 0:
             return np.full(len(lab), -1), np.full(len(lab), np.nan), False
-        distance = delta_e_2000(lab[:, None, :], self.lab[candidates][None, :, :])  # (n, candidates)
+        distance = delta_e_2000(
+            lab[:, None, :], self.lab[candidates][None, :, :]
+        )  # (n, candidates)
         best = distance.argmin(axis=1)
         return candidates[best], distance[np.arange(len(lab)), best], matched
 
@@ -97,17 +121,24 @@ class ProductMatcher:
 
         families = self.family[np.where(known, flat, 0)].astype(object)
         families[~known] = None
-        return pd.DataFrame({
-            "look": np.repeat(np.arange(n), n_regions),
-            "region": np.tile(np.asarray(REGIONS, dtype=object), n),
-            "category": categories.ravel(), "finish": finishes.ravel(),
-            "intensity": np.round(looks.intensity.ravel(), 2),
-            "shade_hex": looks.shade_hex().ravel(),
-            "product_id": column("product_id"), "brand": column("brand"), "name": column("name"),
-            "price": column("price"), "product_hex": column("shade_hex"),
-            "product_family": families, "delta_e": np.round(delta.ravel(), 2),
-            "finish_matched": matched.ravel(),
-        })[list(SHOPPABLE_COLUMNS)]
+        return pd.DataFrame(
+            {
+                "look": np.repeat(np.arange(n), n_regions),
+                "region": np.tile(np.asarray(REGIONS, dtype=object), n),
+                "category": categories.ravel(),
+                "finish": finishes.ravel(),
+                "intensity": np.round(looks.intensity.ravel(), 2),
+                "shade_hex": looks.shade_hex().ravel(),
+                "product_id": column("product_id"),
+                "brand": column("brand"),
+                "name": column("name"),
+                "price": column("price"),
+                "product_hex": column("shade_hex"),
+                "product_family": families,
+                "delta_e": np.round(delta.ravel(), 2),
+                "finish_matched": matched.ravel(),
+            }
+        )[list(SHOPPABLE_COLUMNS)]
 
 
 def shoppable_looks(matcher: ProductMatcher, looks: LookArrays) -> pd.DataFrame:
@@ -129,8 +160,8 @@ class PaletteRow:
 
 def _blend(product_hex: str, skin_hex: str, intensity: float) -> tuple[float, float, float]:
     """The product laid over the skin at `intensity`, as an RGB triple in [0, 1]."""
-    product = np.array([int(product_hex[i:i + 2], 16) for i in (1, 3, 5)]) / 255.0
-    skin = np.array([int(skin_hex[i:i + 2], 16) for i in (1, 3, 5)]) / 255.0
+    product = np.array([int(product_hex[i : i + 2], 16) for i in (1, 3, 5)]) / 255.0
+    skin = np.array([int(skin_hex[i : i + 2], 16) for i in (1, 3, 5)]) / 255.0
     alpha = float(np.clip(0.25 + 0.75 * intensity, 0.0, 1.0))  # even a sheer wash shows
     return tuple(alpha * product + (1 - alpha) * skin)
 
@@ -146,8 +177,9 @@ def plot_palettes(rows: Sequence[PaletteRow], path: Path | str, title: str | Non
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n_cols = max((row.looks["look"].nunique() for row in rows), default=1)
-    fig, axes = plt.subplots(len(rows), 1, figsize=(1.45 * n_cols + 1.8, 1.35 * len(rows) + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), 1, figsize=(1.45 * n_cols + 1.8, 1.35 * len(rows) + 0.6), squeeze=False
+    )
     for ax, row in zip(axes[:, 0], rows, strict=True):
         skin = MONK_SWATCHES[int(np.clip(row.skin_tone, 1, 10)) - 1]
         ink = "white" if hex_to_lab(skin)[0] < 50 else "black"
@@ -164,14 +196,27 @@ def plot_palettes(rows: Sequence[PaletteRow], path: Path | str, title: str | Non
                 entry = by_region.loc[region]
                 shade = entry["product_hex"] or entry["shade_hex"]
                 top = 0.98 - 0.24 * band
-                ax.add_patch(Rectangle((col + 0.30, top - 0.2), 0.62, 0.2,
-                                       color=_blend(shade, skin, float(entry["intensity"]))))
-                ax.text(col + 0.08, top - 0.1, region[0].upper(), fontsize=7, va="center",
-                        color=ink)
+                ax.add_patch(
+                    Rectangle(
+                        (col + 0.30, top - 0.2),
+                        0.62,
+                        0.2,
+                        color=_blend(shade, skin, float(entry["intensity"])),
+                    )
+                )
+                ax.text(
+                    col + 0.08, top - 0.1, region[0].upper(), fontsize=7, va="center", color=ink
+                )
             lips = by_region.loc[REGIONS[0]] if REGIONS[0] in by_region.index else None
             if lips is not None and lips["product_family"]:
-                ax.text(col + 0.5, -0.06, f"{lips['product_family']} {lips['finish']}",
-                        ha="center", va="top", fontsize=7)
+                ax.text(
+                    col + 0.5,
+                    -0.06,
+                    f"{lips['product_family']} {lips['finish']}",
+                    ha="center",
+                    va="top",
+                    fontsize=7,
+                )
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()

@@ -29,6 +29,7 @@ import contextlib
 import io
 import logging
 import math
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -592,8 +593,6 @@ def forecast_term(
     `calendar`: Prophet holidays; None builds the configured one for the series' years.
     Never raises for a bad series: the result says "set_aside" or "failed" with the reason.
     """
-    import time
-
     started = time.perf_counter()
     end = naive_day(end)
     series, n_filled = fill_gaps(observed, end, config)

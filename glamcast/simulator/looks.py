@@ -73,72 +73,194 @@ class LookStyle:
 
 
 def _style(name: str, title: str, share: float, **regions: tuple) -> LookStyle:
-    return LookStyle(name, title, share, {region: RegionStyle(*spec) for region, spec in regions.items()})
+    return LookStyle(
+        name, title, share, {region: RegionStyle(*spec) for region, spec in regions.items()}
+    )
 
 
 LOOK_STYLES: tuple[LookStyle, ...] = (
-    _style("natural", "Barely There", 0.16,
-           lips=({"lipstick": .5, "lip_gloss": .5}, {"nude": .6, "pink": .25, "mauve": .15},
-                 {"satin": 1, "gloss": 1, "matte": .5}, 0.35),
-           eyes=({"eyeshadow": 1}, {"nude": .5, "brown": .4, "gold": .1}, {"matte": 1, "satin": 1}, 0.3),
-           cheeks=({"blush": .7, "highlighter": .3}, {"pink": .4, "nude": .4, "gold": .2},
-                   {"satin": 1, "matte": 1}, 0.3),
-           brows=({"brow": 1}, {"brown": .85, "black": .15}, {"matte": 1}, 0.35)),
-    _style("coral", "Coral Sunset", 0.13,
-           lips=({"lipstick": .6, "lip_gloss": .4}, {"coral": .65, "orange": .25, "nude": .1},
-                 {"satin": 1, "gloss": 1, "matte": .6}, 0.7),
-           eyes=({"eyeshadow": .85, "eyeliner": .15}, {"gold": .5, "brown": .4, "nude": .1},
-                 {"shimmer": 1, "metallic": .6}, 0.55),
-           cheeks=({"blush": .6, "bronzer": .4}, {"coral": .5, "orange": .25, "brown": .25},
-                   {"matte": 1, "satin": 1}, 0.5),
-           brows=({"brow": 1}, {"brown": .9, "black": .1}, {"matte": 1}, 0.45)),
-    _style("berry", "Berry Glam", 0.13,
-           lips=({"lipstick": .85, "lip_gloss": .15}, {"berry": .6, "plum": .3, "red": .1},
-                 {"matte": 1, "satin": .6}, 0.8),
-           eyes=({"eyeshadow": .7, "eyeliner": .3}, {"plum": .45, "purple": .3, "black": .25},
-                 {"shimmer": 1, "matte": .7}, 0.6),
-           cheeks=({"blush": 1}, {"berry": .5, "mauve": .5}, {"matte": 1, "satin": 1}, 0.45),
-           brows=({"brow": 1}, {"brown": .6, "black": .4}, {"matte": 1}, 0.55)),
-    _style("red", "Classic Red", 0.12,
-           lips=({"lipstick": 1}, {"red": 1}, {"matte": 1, "satin": .5}, 0.9),
-           eyes=({"eyeliner": .75, "eyeshadow": .25}, {"black": .8, "brown": .2},
-                 {"matte": 1, "gloss": .5}, 0.7),
-           cheeks=({"blush": .6, "highlighter": .4}, {"pink": .4, "nude": .3, "gold": .3},
-                   {"matte": 1, "satin": 1, "shimmer": .5}, 0.35),
-           brows=({"brow": 1}, {"brown": .6, "black": .4}, {"matte": 1}, 0.6)),
-    _style("smoky", "Smoky Night", 0.12,
-           lips=({"lipstick": .8, "lip_gloss": .2}, {"nude": .4, "mauve": .3, "brown": .3},
-                 {"matte": 1, "satin": 1}, 0.5),
-           eyes=({"eyeshadow": .8, "eyeliner": .2},
-                 {"black": .4, "plum": .2, "silver": .2, "brown": .2},
-                 {"shimmer": 1, "metallic": 1, "matte": .5}, 0.9),
-           cheeks=({"bronzer": .6, "highlighter": .4}, {"brown": .5, "silver": .3, "nude": .2},
-                   {"matte": 1, "shimmer": 1}, 0.55),
-           brows=({"brow": 1}, {"black": .5, "brown": .5}, {"matte": 1}, 0.7)),
-    _style("golden", "Golden Hour", 0.12,
-           lips=({"lip_gloss": .6, "lipstick": .4}, {"nude": .5, "coral": .25, "brown": .25},
-                 {"gloss": 1, "shimmer": .7, "satin": .5}, 0.55),
-           eyes=({"eyeshadow": .85, "eyeliner": .15}, {"gold": .7, "brown": .3},
-                 {"metallic": 1, "shimmer": 1}, 0.7),
-           cheeks=({"highlighter": .6, "bronzer": .4}, {"gold": .6, "brown": .25, "orange": .15},
-                   {"shimmer": 1, "metallic": 1, "satin": .5}, 0.65),
-           brows=({"brow": 1}, {"brown": 1}, {"matte": 1}, 0.45)),
-    _style("pink", "Pink Candy", 0.11,
-           lips=({"lip_gloss": .6, "lipstick": .4}, {"pink": .8, "mauve": .2},
-                 {"gloss": 1, "satin": .7, "shimmer": .5}, 0.6),
-           eyes=({"eyeshadow": 1}, {"pink": .6, "nude": .25, "silver": .15},
-                 {"shimmer": 1, "matte": .6}, 0.45),
-           cheeks=({"blush": .85, "highlighter": .15}, {"pink": .85, "white": .15},
-                   {"satin": 1, "shimmer": .6}, 0.55),
-           brows=({"brow": 1}, {"brown": 1}, {"matte": 1}, 0.35)),
-    _style("ice", "Ice Queen", 0.11,
-           lips=({"lipstick": .7, "lip_gloss": .3}, {"mauve": .45, "pink": .3, "berry": .25},
-                 {"satin": 1, "shimmer": .6, "metallic": .4}, 0.55),
-           eyes=({"eyeshadow": .75, "eyeliner": .25}, {"silver": .4, "blue": .4, "purple": .2},
-                 {"metallic": 1, "shimmer": 1}, 0.7),
-           cheeks=({"highlighter": .6, "blush": .4}, {"silver": .4, "white": .2, "mauve": .4},
-                   {"shimmer": 1, "satin": .6}, 0.5),
-           brows=({"brow": 1}, {"black": .5, "brown": .5}, {"matte": 1}, 0.5)),
+    _style(
+        "natural",
+        "Barely There",
+        0.16,
+        lips=(
+            {"lipstick": 0.5, "lip_gloss": 0.5},
+            {"nude": 0.6, "pink": 0.25, "mauve": 0.15},
+            {"satin": 1, "gloss": 1, "matte": 0.5},
+            0.35,
+        ),
+        eyes=(
+            {"eyeshadow": 1},
+            {"nude": 0.5, "brown": 0.4, "gold": 0.1},
+            {"matte": 1, "satin": 1},
+            0.3,
+        ),
+        cheeks=(
+            {"blush": 0.7, "highlighter": 0.3},
+            {"pink": 0.4, "nude": 0.4, "gold": 0.2},
+            {"satin": 1, "matte": 1},
+            0.3,
+        ),
+        brows=({"brow": 1}, {"brown": 0.85, "black": 0.15}, {"matte": 1}, 0.35),
+    ),
+    _style(
+        "coral",
+        "Coral Sunset",
+        0.13,
+        lips=(
+            {"lipstick": 0.6, "lip_gloss": 0.4},
+            {"coral": 0.65, "orange": 0.25, "nude": 0.1},
+            {"satin": 1, "gloss": 1, "matte": 0.6},
+            0.7,
+        ),
+        eyes=(
+            {"eyeshadow": 0.85, "eyeliner": 0.15},
+            {"gold": 0.5, "brown": 0.4, "nude": 0.1},
+            {"shimmer": 1, "metallic": 0.6},
+            0.55,
+        ),
+        cheeks=(
+            {"blush": 0.6, "bronzer": 0.4},
+            {"coral": 0.5, "orange": 0.25, "brown": 0.25},
+            {"matte": 1, "satin": 1},
+            0.5,
+        ),
+        brows=({"brow": 1}, {"brown": 0.9, "black": 0.1}, {"matte": 1}, 0.45),
+    ),
+    _style(
+        "berry",
+        "Berry Glam",
+        0.13,
+        lips=(
+            {"lipstick": 0.85, "lip_gloss": 0.15},
+            {"berry": 0.6, "plum": 0.3, "red": 0.1},
+            {"matte": 1, "satin": 0.6},
+            0.8,
+        ),
+        eyes=(
+            {"eyeshadow": 0.7, "eyeliner": 0.3},
+            {"plum": 0.45, "purple": 0.3, "black": 0.25},
+            {"shimmer": 1, "matte": 0.7},
+            0.6,
+        ),
+        cheeks=({"blush": 1}, {"berry": 0.5, "mauve": 0.5}, {"matte": 1, "satin": 1}, 0.45),
+        brows=({"brow": 1}, {"brown": 0.6, "black": 0.4}, {"matte": 1}, 0.55),
+    ),
+    _style(
+        "red",
+        "Classic Red",
+        0.12,
+        lips=({"lipstick": 1}, {"red": 1}, {"matte": 1, "satin": 0.5}, 0.9),
+        eyes=(
+            {"eyeliner": 0.75, "eyeshadow": 0.25},
+            {"black": 0.8, "brown": 0.2},
+            {"matte": 1, "gloss": 0.5},
+            0.7,
+        ),
+        cheeks=(
+            {"blush": 0.6, "highlighter": 0.4},
+            {"pink": 0.4, "nude": 0.3, "gold": 0.3},
+            {"matte": 1, "satin": 1, "shimmer": 0.5},
+            0.35,
+        ),
+        brows=({"brow": 1}, {"brown": 0.6, "black": 0.4}, {"matte": 1}, 0.6),
+    ),
+    _style(
+        "smoky",
+        "Smoky Night",
+        0.12,
+        lips=(
+            {"lipstick": 0.8, "lip_gloss": 0.2},
+            {"nude": 0.4, "mauve": 0.3, "brown": 0.3},
+            {"matte": 1, "satin": 1},
+            0.5,
+        ),
+        eyes=(
+            {"eyeshadow": 0.8, "eyeliner": 0.2},
+            {"black": 0.4, "plum": 0.2, "silver": 0.2, "brown": 0.2},
+            {"shimmer": 1, "metallic": 1, "matte": 0.5},
+            0.9,
+        ),
+        cheeks=(
+            {"bronzer": 0.6, "highlighter": 0.4},
+            {"brown": 0.5, "silver": 0.3, "nude": 0.2},
+            {"matte": 1, "shimmer": 1},
+            0.55,
+        ),
+        brows=({"brow": 1}, {"black": 0.5, "brown": 0.5}, {"matte": 1}, 0.7),
+    ),
+    _style(
+        "golden",
+        "Golden Hour",
+        0.12,
+        lips=(
+            {"lip_gloss": 0.6, "lipstick": 0.4},
+            {"nude": 0.5, "coral": 0.25, "brown": 0.25},
+            {"gloss": 1, "shimmer": 0.7, "satin": 0.5},
+            0.55,
+        ),
+        eyes=(
+            {"eyeshadow": 0.85, "eyeliner": 0.15},
+            {"gold": 0.7, "brown": 0.3},
+            {"metallic": 1, "shimmer": 1},
+            0.7,
+        ),
+        cheeks=(
+            {"highlighter": 0.6, "bronzer": 0.4},
+            {"gold": 0.6, "brown": 0.25, "orange": 0.15},
+            {"shimmer": 1, "metallic": 1, "satin": 0.5},
+            0.65,
+        ),
+        brows=({"brow": 1}, {"brown": 1}, {"matte": 1}, 0.45),
+    ),
+    _style(
+        "pink",
+        "Pink Candy",
+        0.11,
+        lips=(
+            {"lip_gloss": 0.6, "lipstick": 0.4},
+            {"pink": 0.8, "mauve": 0.2},
+            {"gloss": 1, "satin": 0.7, "shimmer": 0.5},
+            0.6,
+        ),
+        eyes=(
+            {"eyeshadow": 1},
+            {"pink": 0.6, "nude": 0.25, "silver": 0.15},
+            {"shimmer": 1, "matte": 0.6},
+            0.45,
+        ),
+        cheeks=(
+            {"blush": 0.85, "highlighter": 0.15},
+            {"pink": 0.85, "white": 0.15},
+            {"satin": 1, "shimmer": 0.6},
+            0.55,
+        ),
+        brows=({"brow": 1}, {"brown": 1}, {"matte": 1}, 0.35),
+    ),
+    _style(
+        "ice",
+        "Ice Queen",
+        0.11,
+        lips=(
+            {"lipstick": 0.7, "lip_gloss": 0.3},
+            {"mauve": 0.45, "pink": 0.3, "berry": 0.25},
+            {"satin": 1, "shimmer": 0.6, "metallic": 0.4},
+            0.55,
+        ),
+        eyes=(
+            {"eyeshadow": 0.75, "eyeliner": 0.25},
+            {"silver": 0.4, "blue": 0.4, "purple": 0.2},
+            {"metallic": 1, "shimmer": 1},
+            0.7,
+        ),
+        cheeks=(
+            {"highlighter": 0.6, "blush": 0.4},
+            {"silver": 0.4, "white": 0.2, "mauve": 0.4},
+            {"shimmer": 1, "satin": 0.6},
+            0.5,
+        ),
+        brows=({"brow": 1}, {"black": 0.5, "brown": 0.5}, {"matte": 1}, 0.5),
+    ),
 )
 #: Weight of a product whose finish the style does not list (it may still be picked).
 OTHER_FINISH_WEIGHT = 0.05
@@ -157,8 +279,14 @@ INTENSITY_BASE = 0.5
 INTENSITY_DEPTH = 0.2
 INTENSITY_TASTE = 0.1
 #: The cheek product each face shape is flattered by (contour, blush or highlight).
-FACE_SHAPE_CHEEKS = {"round": "bronzer", "square": "bronzer", "heart": "blush", "oblong": "blush",
-                     "oval": "highlighter", "diamond": "highlighter"}
+FACE_SHAPE_CHEEKS = {
+    "round": "bronzer",
+    "square": "bronzer",
+    "heart": "blush",
+    "oblong": "blush",
+    "oval": "highlighter",
+    "diamond": "highlighter",
+}
 FACE_SHAPE_WEIGHT = 0.5
 LIP_FINISH_WEIGHT = 0.5
 STYLE_NOISE = 0.4
@@ -190,21 +318,27 @@ class LookCatalog:
         product = self.products.ravel()
         rows = catalog.iloc[product]
         lab = lab_from_hex_array(rows["shade_hex"])
-        return pd.DataFrame({
-            "look_id": np.repeat(self.look_ids, n_regions),
-            "look_name": np.repeat(self.names, n_regions),
-            "region": np.tile(REGIONS, n),
-            "product_id": rows["product_id"].to_numpy(),
-            "category": rows["category"].to_numpy(),
-            "shade_hex": rows["shade_hex"].to_numpy(),
-            "L": lab[:, 0], "a": lab[:, 1], "b": lab[:, 2],
-            "finish": rows["finish"].to_numpy(),
-            "intensity": self.intensity.ravel(),
-            "style": np.repeat([LOOK_STYLES[s].name for s in self.style], n_regions),
-        })
+        return pd.DataFrame(
+            {
+                "look_id": np.repeat(self.look_ids, n_regions),
+                "look_name": np.repeat(self.names, n_regions),
+                "region": np.tile(REGIONS, n),
+                "product_id": rows["product_id"].to_numpy(),
+                "category": rows["category"].to_numpy(),
+                "shade_hex": rows["shade_hex"].to_numpy(),
+                "L": lab[:, 0],
+                "a": lab[:, 1],
+                "b": lab[:, 2],
+                "finish": rows["finish"].to_numpy(),
+                "intensity": self.intensity.ravel(),
+                "style": np.repeat([LOOK_STYLES[s].name for s in self.style], n_regions),
+            }
+        )
 
 
-def make_looks(config: SimulationConfig, catalog: pd.DataFrame, rng: np.random.Generator) -> LookCatalog:
+def make_looks(
+    config: SimulationConfig, catalog: pd.DataFrame, rng: np.random.Generator
+) -> LookCatalog:
     """`config.looks` curated looks from the products on sale on the first day."""
     on_sale = catalog["launched_at_ms"].to_numpy() <= config.start_ms
     category = catalog["category"].to_numpy()
@@ -225,8 +359,9 @@ def make_looks(config: SimulationConfig, catalog: pd.DataFrame, rng: np.random.G
             weights = np.array([spec.families.get(f, 0.0) for f in family[candidates]])
             if weights.sum() == 0:  # none of the style's families in this small catalogue
                 weights = np.ones(candidates.size)
-            weights = weights * np.array([spec.finishes.get(f, OTHER_FINISH_WEIGHT)
-                                          for f in finish[candidates]])
+            weights = weights * np.array(
+                [spec.finishes.get(f, OTHER_FINISH_WEIGHT) for f in finish[candidates]]
+            )
             products[k, r] = candidates[int(rng.choice(candidates.size, p=weights / weights.sum()))]
             intensity[k, r] = spec.intensity + shift[k] + rng.normal(0.0, INTENSITY_NOISE)
     counters = np.zeros(len(LOOK_STYLES), dtype=int)
@@ -235,8 +370,11 @@ def make_looks(config: SimulationConfig, catalog: pd.DataFrame, rng: np.random.G
         counters[s] += 1
         names.append(f"{LOOK_STYLES[s].title} {counters[s]:02d}")
     return LookCatalog(
-        look_ids=[f"look{k:04d}" for k in range(config.looks)], names=names, style=styles,
-        products=products, intensity=np.round(np.clip(intensity, 0.1, 1.0), 2),
+        look_ids=[f"look{k:04d}" for k in range(config.looks)],
+        names=names,
+        style=styles,
+        products=products,
+        intensity=np.round(np.clip(intensity, 0.1, 1.0), 2),
     )
 
 
@@ -251,8 +389,13 @@ class LookTastes:
     z: np.ndarray  # (users, looks) float32, standardized within each person
 
 
-def make_look_tastes(users: pd.DataFrame, tastes: Tastes, catalog: pd.DataFrame,
-                     looks: LookCatalog, rng: np.random.Generator) -> LookTastes:
+def make_look_tastes(
+    users: pd.DataFrame,
+    tastes: Tastes,
+    catalog: pd.DataFrame,
+    looks: LookCatalog,
+    rng: np.random.Generator,
+) -> LookTastes:
     """The appeal of every look to every person (module docstring)."""
     n_users, n_looks = len(users), len(looks)
     if n_looks == 0:
@@ -274,7 +417,9 @@ def make_look_tastes(users: pd.DataFrame, tastes: Tastes, catalog: pd.DataFrame,
     for lo in range(0, n_users, _BLOCK_ROWS):
         rows = slice(lo, min(n_users, lo + _BLOCK_ROWS))
         family = tastes.family[rows]
-        block = sum(weight * family[:, region_family[:, r]] for r, weight in enumerate(REGION_WEIGHTS))
+        block = sum(
+            weight * family[:, region_family[:, r]] for r, weight in enumerate(REGION_WEIGHTS)
+        )
         block = block + LOOK_DEPTH_WEIGHT * np.outer(depth[rows], (50.0 - lips[:, 0]) / 25.0)
         block -= INTENSITY_MATCH * np.abs(mean_intensity[None, :] - preferred[rows, None])
         block += FACE_SHAPE_WEIGHT * (cheeks[None, :] == flattering[rows, None])
@@ -310,8 +455,11 @@ def choose_looks(world: World, users: np.ndarray, day: int, rng: np.random.Gener
     chosen = np.empty(users.size, dtype=np.int64)
     for lo in range(0, users.size, _BLOCK_ROWS):
         rows = slice(lo, min(users.size, lo + _BLOCK_ROWS))
-        logits = (world.config.choice_sharpness * world.look_tastes.z[users[rows]] + pull
-                  + rng.gumbel(size=(users[rows].size, len(looks))))
+        logits = (
+            world.config.choice_sharpness * world.look_tastes.z[users[rows]]
+            + pull
+            + rng.gumbel(size=(users[rows].size, len(looks)))
+        )
         chosen[rows] = np.argmax(logits, axis=1)
     return chosen
 
@@ -334,8 +482,16 @@ def generate_look_chains(world: World, day: int, rng: np.random.Generator) -> Lo
     view_chain = np.repeat(np.arange(chain_session.size), views)
     view_look = choose_looks(world, chain_user[view_chain], day, rng)
     view_z = world.look_tastes.z[chain_user[view_chain], view_look]
-    return LookChains(session_user, np.asarray(session_start, dtype=np.int64), chain_session,
-                      chain_user, views, view_chain, view_look, view_z)
+    return LookChains(
+        session_user,
+        np.asarray(session_start, dtype=np.int64),
+        chain_session,
+        chain_user,
+        views,
+        view_chain,
+        view_look,
+        view_z,
+    )
 
 
 # --- the lake dataset ------------------------------------------------------------------------------
@@ -345,8 +501,10 @@ def looks_table(world: World) -> pa.Table:
     """The look catalogue as rows of the `looks` dataset (`event_id`, `ts`, `LOOK_COLUMNS`)."""
     frame = world.looks.frame(world.catalog)[list(LOOK_COLUMNS)]
     tag = world.run_tag
-    ids = [f"{tag}-k-{look}-{region}" for look, region in zip(frame["look_id"], frame["region"],
-                                                               strict=True)]
+    ids = [
+        f"{tag}-k-{look}-{region}"
+        for look, region in zip(frame["look_id"], frame["region"], strict=True)
+    ]
     ts = datetime.fromtimestamp(world.config.start_ms / 1000, UTC)
     frame.insert(0, lake.TS_COL, pd.Timestamp(ts))
     frame.insert(0, lake.EVENT_ID_COL, ids)
@@ -362,15 +520,20 @@ def write_looks_dataset(settings_or_root: Settings | str, world: World) -> str:
     return lake.write_file(root, relative, looks_table(world))
 
 
-def write_world_lake(settings_or_root: Settings | str, world: World,
-                     datasets: tuple[str, ...] = (lake.TRYON, lake.CATALOG)) -> dict[str, int]:
+def write_world_lake(
+    settings_or_root: Settings | str,
+    world: World,
+    datasets: tuple[str, ...] = (lake.TRYON, lake.CATALOG),
+) -> dict[str, int]:
     """Write the world's records of `datasets` and its `looks` dataset to a lake, with the lake's
     own writers (one file per topic and day, as if read from partition 0): a lake without a
     broker or a stream worker, for tests and benchmarks. Returns rows written per dataset."""
     from glamcast.events import TOPIC_MODELS
 
     root = lake.lake_root(settings_or_root)
-    wanted = {topic: dataset for topic, dataset in lake.TOPIC_DATASETS.items() if dataset in datasets}
+    wanted = {
+        topic: dataset for topic, dataset in lake.TOPIC_DATASETS.items() if dataset in datasets
+    }
     offsets = dict.fromkeys(wanted, 0)
     counts = dict.fromkeys(datasets, 0)
     for batch in world.record_batches():
@@ -382,8 +545,9 @@ def write_world_lake(settings_or_root: Settings | str, world: World,
             model = TOPIC_MODELS[topic]
             events = [model.model_validate_json(value) for value in values]
             first = offsets[topic]
-            table = lake.table_from_events(wanted[topic], events, partition=0,
-                                           offsets=range(first, first + len(events)))
+            table = lake.table_from_events(
+                wanted[topic], events, partition=0, offsets=range(first, first + len(events))
+            )
             lake.write_event_batch(root, wanted[topic], topic, 0, table)
             offsets[topic] += len(events)
             counts[wanted[topic]] += len(events)

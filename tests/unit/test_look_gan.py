@@ -33,9 +33,21 @@ from models.look_space import (
     lip_terms,
 )
 
-TOY = LookGanConfig(latent_dim=8, hidden=64, generator_layers=2, critic_layers=2, pac=2,
-                    batch_size=64, n_critic=3, steps=160, lr_generator=1e-3, lr_critic=1e-3,
-                    log_every=10, checkpoint_every=0, seed=3)
+TOY = LookGanConfig(
+    latent_dim=8,
+    hidden=64,
+    generator_layers=2,
+    critic_layers=2,
+    pac=2,
+    batch_size=64,
+    n_critic=3,
+    steps=160,
+    lr_generator=1e-3,
+    lr_critic=1e-3,
+    log_every=10,
+    checkpoint_every=0,
+    seed=3,
+)
 
 
 def _toy(n: int = 512, seed: int = 0) -> tuple[LookArrays, Conditions]:
@@ -53,8 +65,13 @@ def _toy(n: int = 512, seed: int = 0) -> tuple[LookArrays, Conditions]:
     intensity[:, 0] = np.clip(rng.normal(0.6, 0.1, n), 0, 1)
     looks = LookArrays(category, lab, finish, intensity)
     families, finishes = lip_terms(looks)
-    conditions = Conditions(np.where(warm, 6, 3), np.where(warm, "warm", "cool").astype(object),
-                            np.full(n, "oval", dtype=object), families, finishes)
+    conditions = Conditions(
+        np.where(warm, 6, 3),
+        np.where(warm, "warm", "cool").astype(object),
+        np.full(n, "oval", dtype=object),
+        families,
+        finishes,
+    )
     return looks, conditions
 
 
@@ -66,8 +83,11 @@ def _critic_wasserstein(real: torch.Tensor, fake: torch.Tensor, cond: torch.Tens
     optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.9))
     for _ in range(150):
         rows = torch.randint(0, len(real), (64,))
-        loss = (critic(fake[rows], cond[rows]).mean() - critic(real[rows], cond[rows]).mean()
-                + 10 * gradient_penalty(critic, real[rows], fake[rows], cond[rows]))
+        loss = (
+            critic(fake[rows], cond[rows]).mean()
+            - critic(real[rows], cond[rows]).mean()
+            + 10 * gradient_penalty(critic, real[rows], fake[rows], cond[rows])
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -106,9 +126,9 @@ def test_generator_and_critic_shapes():
     assert soft.shape == hard.shape == (8, LOOK_DIM)
     for block in BLOCKS:
         if block.one_hot:
-            sums = soft[:, block.start:block.stop].sum(dim=1)
+            sums = soft[:, block.start : block.stop].sum(dim=1)
             torch.testing.assert_close(sums, torch.full((8,), ONE_HOT_SCALE))
-            values = hard[:, block.start:block.stop].detach()
+            values = hard[:, block.start : block.stop].detach()
             assert ((values == 0) | ((values - ONE_HOT_SCALE).abs() < 1e-6)).all()
             assert ((values > 0).sum(dim=1) == 1).all()
     assert critic(soft, c).shape == (2,)  # one score per pack of 4
@@ -158,11 +178,26 @@ def test_checkpoints_progress_and_resume(tmp_path):
     looks, conditions = _toy(64)
     space = LookSpace.fit(looks)
     x, c = space.encode(looks), CONDITION_SPACE.encode(conditions)
-    config = LookGanConfig(latent_dim=4, hidden=16, generator_layers=1, critic_layers=1, pac=1,
-                           batch_size=16, n_critic=1, steps=6, log_every=2, checkpoint_every=2)
+    config = LookGanConfig(
+        latent_dim=4,
+        hidden=16,
+        generator_layers=1,
+        critic_layers=1,
+        pac=1,
+        batch_size=16,
+        n_critic=1,
+        steps=6,
+        log_every=2,
+        checkpoint_every=2,
+    )
     progress = tmp_path / "progress.jsonl"
-    fit = train_look_gan(x, c, {**config.__dict__, "steps": 4}, checkpoint_dir=str(tmp_path / "ck"),
-                         progress_path=str(progress))
+    fit = train_look_gan(
+        x,
+        c,
+        {**config.__dict__, "steps": 4},
+        checkpoint_dir=str(tmp_path / "ck"),
+        progress_path=str(progress),
+    )
     assert fit.steps == 4 and latest_checkpoint(tmp_path / "ck").name == "look_gan-step0000004.pt"
     assert len(list((tmp_path / "ck").glob("*.pt"))) == 2  # the oldest is gone
     lines = [json.loads(line) for line in progress.read_text().splitlines()]
@@ -185,10 +220,13 @@ def test_gaussian_baseline_samples_around_each_group():
 
 def test_nearest_baseline_copies_a_look_of_the_nearest_face():
     x = np.arange(12, dtype=float).reshape(4, 3)
-    train = Conditions.of([2, 2, 8, 5], ["warm", "cool", "cool", "warm"],
-                          ["oval", "oval", "round", None])
+    train = Conditions.of(
+        [2, 2, 8, 5], ["warm", "cool", "cool", "warm"], ["oval", "oval", "round", None]
+    )
     baseline = NearestLooks.fit(x, train)
     rng = np.random.default_rng(0)
-    asked = Conditions.of([2, 7, 4, 2], ["cool", "cool", "warm", "warm"], ["oval", None, None, "heart"])
+    asked = Conditions.of(
+        [2, 7, 4, 2], ["cool", "cool", "warm", "warm"], ["oval", None, None, "heart"]
+    )
     copies = baseline.sample(asked, rng)
     np.testing.assert_array_equal(copies, x[[1, 2, 3, 0]])

@@ -24,19 +24,27 @@ from models.look_space import LookArrays, frame_from_looks
 
 def _looks_frame(n: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    looks = LookArrays(np.zeros((n, 4), dtype=int), rng.uniform(20, 80, (n, 4, 3)),
-                       rng.integers(0, 5, (n, 4)), rng.uniform(0.1, 1, (n, 4)))
+    looks = LookArrays(
+        np.zeros((n, 4), dtype=int),
+        rng.uniform(20, 80, (n, 4, 3)),
+        rng.integers(0, 5, (n, 4)),
+        rng.uniform(0.1, 1, (n, 4)),
+    )
     return frame_from_looks(looks, [f"look{i:04d}" for i in range(n)])
 
 
 def _pairs(n: int, looks: int) -> pd.DataFrame:
     rng = np.random.default_rng(1)
-    return pd.DataFrame({
-        "user_id": [f"u{i}" for i in range(n)],
-        "look_id": [f"look{i:04d}" for i in rng.integers(0, looks, n)],
-        "skin_tone": rng.integers(1, 11, n), "undertone": rng.choice(["cool", "warm"], n),
-        "face_shape": rng.choice(["oval", "round"], n), "n_positive": 1,
-    })
+    return pd.DataFrame(
+        {
+            "user_id": [f"u{i}" for i in range(n)],
+            "look_id": [f"look{i:04d}" for i in rng.integers(0, looks, n)],
+            "skin_tone": rng.integers(1, 11, n),
+            "undertone": rng.choice(["cool", "warm"], n),
+            "face_shape": rng.choice(["oval", "round"], n),
+            "n_positive": 1,
+        }
+    )
 
 
 def test_look_split_is_stable_disjoint_and_near_the_shares():
@@ -52,12 +60,19 @@ def test_look_split_is_stable_disjoint_and_near_the_shares():
 
 
 def test_training_pairs_are_split_by_look_and_carry_lip_terms():
-    data = prepare_training_data(_pairs(600, 60).assign(
-        look_id=lambda f: f["look_id"].where(f.index % 50 != 0, "unknown")),
-        _looks_frame(60), 0.25, 0.15)
+    data = prepare_training_data(
+        _pairs(600, 60).assign(look_id=lambda f: f["look_id"].where(f.index % 50 != 0, "unknown")),
+        _looks_frame(60),
+        0.25,
+        0.15,
+    )
     assert data.rows["rows.pairs_unknown_look"] == 12 and len(data.pairs) == 588
-    assert data.rows["rows.train_pairs"] + data.rows["rows.validation_pairs"] + \
-        data.rows["rows.heldout_pairs"] == 588
+    assert (
+        data.rows["rows.train_pairs"]
+        + data.rows["rows.validation_pairs"]
+        + data.rows["rows.heldout_pairs"]
+        == 588
+    )
     by_look = data.pairs.groupby("look_id")["split"].nunique()
     assert (by_look == 1).all()  # a look is in one split only
     assert data.x.shape == (588, data.space.dim)

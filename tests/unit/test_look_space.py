@@ -37,8 +37,10 @@ from models.shoppable_looks import PaletteRow, ProductMatcher, plot_palettes
 def _looks(n: int, seed: int = 0) -> LookArrays:
     rng = np.random.default_rng(seed)
     category = np.stack([rng.integers(0, size, n) for size in (2, 2, 3, 1)], axis=1)
-    lab = np.stack([rng.uniform(20, 80, (n, 4)), rng.uniform(-20, 60, (n, 4)),
-                    rng.uniform(-30, 40, (n, 4))], axis=2)
+    lab = np.stack(
+        [rng.uniform(20, 80, (n, 4)), rng.uniform(-20, 60, (n, 4)), rng.uniform(-30, 40, (n, 4))],
+        axis=2,
+    )
     return LookArrays(category, lab, rng.integers(0, 5, (n, 4)), rng.uniform(0.1, 1.0, (n, 4)))
 
 
@@ -121,8 +123,9 @@ def test_lip_terms_name_the_family_and_finish_of_the_lips():
 
 
 def test_condition_vectors_and_unknown_parts():
-    conditions = Conditions.of([1, 10], ["cool", "warm"], ["oval", None], [None, "coral"],
-                               ["matte", None])
+    conditions = Conditions.of(
+        [1, 10], ["cool", "warm"], ["oval", None], [None, "coral"], ["matte", None]
+    )
     c = CONDITION_SPACE.encode(conditions)
     space = CONDITION_SPACE
     assert c.shape == (2, space.dim)
@@ -141,22 +144,30 @@ def test_condition_vectors_and_unknown_parts():
 
 def test_condition_groups_are_undertone_by_depth_band():
     groups = condition_groups(np.array([1, 3, 4, 6, 7, 10]), np.array(["cool"] * 3 + ["warm"] * 3))
-    assert groups.tolist() == ["cool/light", "cool/light", "cool/medium", "warm/medium",
-                               "warm/deep", "warm/deep"]
+    assert groups.tolist() == [
+        "cool/light",
+        "cool/light",
+        "cool/medium",
+        "warm/medium",
+        "warm/deep",
+        "warm/deep",
+    ]
 
 
 # --- product matcher -------------------------------------------------------------------------------
 
 
-CATALOG = pd.DataFrame({
-    "product_id": ["red-matte", "coral-matte", "red-satin", "pink-gloss", "brown-brow"],
-    "category": ["lipstick", "lipstick", "lipstick", "lip_gloss", "brow"],
-    "shade_hex": ["#B22234", "#F27F5E", "#B3303A", "#F4A6C0", "#6B4A3A"],
-    "finish": ["matte", "matte", "satin", "gloss", "matte"],
-    "brand": ["A", "B", "C", "D", "E"],
-    "name": ["Red", "Coral", "Red satin", "Pink", "Brow"],
-    "price": [10.0, 11.0, 12.0, 13.0, 14.0],
-})
+CATALOG = pd.DataFrame(
+    {
+        "product_id": ["red-matte", "coral-matte", "red-satin", "pink-gloss", "brown-brow"],
+        "category": ["lipstick", "lipstick", "lipstick", "lip_gloss", "brow"],
+        "shade_hex": ["#B22234", "#F27F5E", "#B3303A", "#F4A6C0", "#6B4A3A"],
+        "finish": ["matte", "matte", "satin", "gloss", "matte"],
+        "brand": ["A", "B", "C", "D", "E"],
+        "name": ["Red", "Coral", "Red satin", "Pink", "Brow"],
+        "price": [10.0, 11.0, 12.0, 13.0, 14.0],
+    }
+)
 
 
 def test_matcher_returns_the_delta_e_nearest_product_of_the_category_and_finish():
@@ -237,8 +248,9 @@ def test_condition_classifier_and_the_evaluation_table():
     heldout = np.array([centres[g] for g in labels]) + rng.normal(0, 0.5, (120, 2))
     copies = x.copy()  # a generator that copies training looks
     swapped = np.array([centres[g] for g in labels[::-1]]) + rng.normal(0, 0.5, (120, 2))
-    table, facts = evaluate_generators(x, labels, heldout, labels,
-                                       {"copy": copies, "swapped": swapped}, k=3)
+    table, facts = evaluate_generators(
+        x, labels, heldout, labels, {"copy": copies, "swapped": swapped}, k=3
+    )
     overall = table[table["group"] == "all"].set_index("model")
     assert overall.loc["copy", "novelty"] == 0.0
     assert overall.loc["copy", "fidelity"] == pytest.approx(1.0)

@@ -21,8 +21,16 @@ from glamcast.simulator.looks import FACE_SHAPE_CHEEKS, LOOK_STYLES, write_looks
 from models.look_space import LOOKS_DATASET, REGION_CATEGORIES, REGIONS, looks_from_frame
 
 START = date(2025, 3, 3)
-CONFIG = SimulationConfig(users=500, days=21, start=START, seed=13, products=200, looks=120,
-                          look_sessions_per_user_per_week=3.0, posts_per_day=50)
+CONFIG = SimulationConfig(
+    users=500,
+    days=21,
+    start=START,
+    seed=13,
+    products=200,
+    looks=120,
+    look_sessions_per_user_per_week=3.0,
+    posts_per_day=50,
+)
 POSITIVE = ("like", "save", "share", "add_to_cart", "purchase")
 
 
@@ -54,8 +62,10 @@ def test_looks_are_made_of_real_products_on_sale_from_the_first_day(world: World
         assert set(looks_frame.loc[looks_frame["region"] == region, "category"]) <= set(categories)
     catalog = world.catalog.set_index("product_id")
     assert (catalog.loc[looks_frame["product_id"], "launched_at_ms"] <= CONFIG.start_ms).all()
-    assert (catalog.loc[looks_frame["product_id"], "shade_hex"].to_numpy()
-            == looks_frame["shade_hex"].to_numpy()).all()
+    assert (
+        catalog.loc[looks_frame["product_id"], "shade_hex"].to_numpy()
+        == looks_frame["shade_hex"].to_numpy()
+    ).all()
     assert looks_frame["intensity"].between(0.1, 1.0).all()
     assert looks_frame.drop_duplicates("look_id")["look_name"].is_unique
     assert set(looks_frame["style"]) == {style.name for style in LOOK_STYLES}
@@ -74,22 +84,36 @@ def test_look_try_ons_carry_the_look_and_its_lip_product(world: World, tryons, l
     assert 0.1 < len(looks) / len(tryons) < 0.6
     lips = looks_frame[looks_frame["region"] == "lips"].set_index("look_id")
     assert set(looks["look_id"]) <= set(lips.index)
-    assert (looks["product_id"].to_numpy() == lips.loc[looks["look_id"], "product_id"].to_numpy()).all()
-    assert (looks["shade_hex"].to_numpy() == lips.loc[looks["look_id"], "shade_hex"].to_numpy()).all()
-    assert set(looks["action"]) == {"try_on", "shade_swap", "like", "save", "share", "add_to_cart",
-                                    "purchase", "dismiss"}
+    assert (
+        looks["product_id"].to_numpy() == lips.loc[looks["look_id"], "product_id"].to_numpy()
+    ).all()
+    assert (
+        looks["shade_hex"].to_numpy() == lips.loc[looks["look_id"], "shade_hex"].to_numpy()
+    ).all()
+    assert set(looks["action"]) == {
+        "try_on",
+        "shade_swap",
+        "like",
+        "save",
+        "share",
+        "add_to_cart",
+        "purchase",
+        "dismiss",
+    }
     # look sessions are visits to the looks tab: no product try-ons in them
     per_session = tryons.groupby("session_id")["look_id"].agg(lambda s: s.notna().mean())
     assert per_session.isin([0.0, 1.0]).all()
     actions = looks["action"].value_counts()
     assert actions["shade_swap"] / actions["try_on"] == pytest.approx(
-        CONFIG.shade_swaps_per_try_on, rel=0.1)  # swaps to other looks
+        CONFIG.shade_swaps_per_try_on, rel=0.1
+    )  # swaps to other looks
     assert actions["like"] / actions["try_on"] == pytest.approx(0.12, rel=0.25)
 
 
 def test_look_appeal_depends_on_the_face(tryons, looks_frame):
-    positive = tryons[tryons["action"].isin(POSITIVE) & tryons["look_id"].notna()
-                      & tryons["skin_tone"].notna()].drop_duplicates(["user_id", "look_id"])
+    positive = tryons[
+        tryons["action"].isin(POSITIVE) & tryons["look_id"].notna() & tryons["skin_tone"].notna()
+    ].drop_duplicates(["user_id", "look_id"])
     assert len(positive) > 500
     by_region = looks_frame.pivot(index="look_id", columns="region", values="shade_hex")
     lips_hex = positive["look_id"].map(by_region["lips"])
@@ -105,7 +129,8 @@ def test_look_appeal_depends_on_the_face(tryons, looks_frame):
     intensity = positive["look_id"].map(looks_frame.groupby("look_id")["intensity"].mean())
     assert intensity[deep].mean() > intensity[light].mean() + 0.03
     cheeks = positive["look_id"].map(
-        looks_frame[looks_frame["region"] == "cheeks"].set_index("look_id")["category"])
+        looks_frame[looks_frame["region"] == "cheeks"].set_index("look_id")["category"]
+    )
     flattering = positive["face_shape"].map(FACE_SHAPE_CHEEKS)
     matches = (cheeks == flattering).mean()
     baseline = np.mean([(cheeks == category).mean() for category in flattering])
