@@ -21,7 +21,11 @@ fi
 for dep in "${missing[@]}"; do
   case "$dep" in
     chromium)
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+      # Two commands, not `a && b`: under `set -e` a failing `apt-get update` inside an && list
+      # would not stop the script, and the browser test would fail later with a vaguer message.
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+      command -v chromium >/dev/null || { echo "system-deps: chromium did not install" >&2; exit 1; }
       ;;
     compose)
       # Debian bookworm packages only Compose v1 (docker-compose 1.29, Python), whose `config`
