@@ -50,6 +50,7 @@ COPY --chown=root:root streams /opt/glamcast/app/streams
 COPY --chown=root:root jobs /opt/glamcast/app/jobs
 COPY --chown=root:root models /opt/glamcast/app/models
 COPY --chown=root:root feature_repo /opt/glamcast/app/feature_repo
+COPY --chown=root:root infra/scripts /opt/glamcast/app/infra/scripts
 COPY --chmod=0755 infra/docker/entrypoint.sh /opt/glamcast/bin/entrypoint.sh
 ENV PATH=/opt/glamcast/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -8,19 +8,25 @@ installs the plugin. Without either they fail, never skip: CI must validate the 
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
+from glamcast import topics
+from glamcast.events import TOPIC_MODELS, Rejection, decode_event
 from glamcast.settings import PROD_REQUIRED, Profile, Settings
+from streams.validated_events import dead_letter
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
@@ -44,7 +50,8 @@ def compose_command() -> list[str]:
     for command in (["docker", "compose"], ["docker-compose"]):
         if shutil.which(command[0]) is None:
             continue
-        done = subprocess.run([*command, "version", "--short"], capture_output=True, text=True)
+        done = subprocess.run([*command, "version", "--short"], capture_output=True, text=True,
+                              check=False)
         if done.returncode == 0 and done.stdout.strip().lstrip("v").startswith("2."):
             return command
     pytest.fail("no Docker Compose v2 client: run infra/system-deps.sh as root")
@@ -55,7 +62,7 @@ def run_compose(*args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
     return subprocess.run(
         [*compose_command(), "-f", str(COMPOSE_FILE), *args],
-        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False,
     )
 
 
@@ -226,7 +233,7 @@ def test_entrypoint_writes_spark_s3a_defaults_from_the_environment(tmp_path):
     env = {"PATH": os.environ["PATH"], "SPARK_CONF_DIR": str(tmp_path),
            "AWS_ENDPOINT_URL": "http://minio:9000", "AWS_REGION": "eu-west-1"}
     done = subprocess.run(["sh", str(INFRA / "docker" / "entrypoint.sh"), "echo", "ran"],
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=env, check=False)
     assert (done.returncode, done.stdout) == (0, "ran\n")
     assert (tmp_path / "spark-defaults.conf").read_text().splitlines() == [
         "# written by the glamcast entrypoint",
@@ -241,10 +248,17 @@ def test_entrypoint_writes_spark_s3a_defaults_from_the_environment(tmp_path):
     assert (tmp_path / "spark-defaults.conf").read_text() == "spark.master local[2]\n"
 
 
-def test_s3a_jars_follow_the_hadoop_version_pyspark_bundles():
-    spec = importlib.util.spec_from_file_location("fetch_s3a_jars", INFRA / "docker" / "fetch_s3a_jars.py")
+def load_script(path: Path) -> Any:
+    """A script of infra/ as a module (infra/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"infra_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
+    return module
+
+
+def test_s3a_jars_follow_the_hadoop_version_pyspark_bundles():
+    module = load_script(INFRA / "docker" / "fetch_s3a_jars.py")
     import pyspark
 
     jars = Path(pyspark.__file__).parent / "jars"
@@ -263,3 +277,68 @@ def test_local_env_lists_real_settings_at_their_defaults(monkeypatch):
         field = key.removeprefix("GLAMCAST_").lower()
         assert field in Settings.model_fields, key
         assert getattr(settings, field) == Settings.model_fields[field].default, key
+
+
+# --- DLQ replay (infra/scripts/replay_dlq.py) -----------------------------------------------------
+
+REJECTED_AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def rejected_letter(topic: str, offset: int, raw: bytes) -> Any:
+    """The dead letter the stream workers would have written for `raw` at REJECTED_AT."""
+    base_topic = topic.split("glamcast.", 1)[1]
+    outcome = decode_event(TOPIC_MODELS["glamcast." + base_topic], raw, now=REJECTED_AT)
+    assert isinstance(outcome, Rejection)
+    return dead_letter(topic, 0, offset, raw, outcome, REJECTED_AT)
+
+
+def test_dlq_replay_resends_what_passes_now_byte_for_byte_with_the_topic_key(monkeypatch):
+    replay = load_script(INFRA / "scripts" / "replay_dlq.py")
+    settings = glamcast_settings(monkeypatch, {"GLAMCAST_TOPIC_PREFIX": "t1-"})
+    # Two days ahead of REJECTED_AT: too far in the future then, in the past a week later.
+    tryon = json.dumps({
+        "event_id": "t-1", "ts": "2026-11-03T12:00:00Z", "user_id": "u1", "session_id": "s1",
+        "action": "like", "product_id": "p1", "category": "lipstick", "shade_hex": "#C04A5B",
+        "finish": "matte", "dwell_ms": 1200, "platform": "ios", "app_version": "3.2.1",
+        "unknown_field": "kept as sent",
+    }).encode()
+    social = json.dumps({
+        "event_id": "s-1", "ts": "2026-11-03T12:00:00Z", "platform": "tiktok", "post_id": "post9",
+        "author_id": "a7", "hashtags": ["#CoralCrush"], "brands": [], "product_ids": [],
+        "likes": 1, "comments": 0, "shares": 0, "views": 3, "lang": "en",
+    }).encode()
+    broken = b'{"event_id": "t-2", "ts": '
+    letters = [rejected_letter("t1-" + topics.TRYON, 10, tryon),
+               rejected_letter("t1-" + topics.SOCIAL, 11, social),
+               rejected_letter("t1-" + topics.TRYON, 12, broken)]
+    assert [letter.error_class for letter in letters] == ["bad_timestamp", "bad_timestamp", "not_json"]
+
+    plan = replay.plan_replay(letters, settings, now=REJECTED_AT + timedelta(days=7))
+    assert [(item.topic, item.key, item.value) for item in plan.resend] == [
+        ("t1-" + topics.TRYON, b"u1", tryon), ("t1-" + topics.SOCIAL, b"post9", social),
+    ]
+    assert [(letter.offset, rejection.reason) for letter, rejection in plan.rejected] == [(12, "not_json")]
+    assert plan.summary() == {
+        ("t1-" + topics.SOCIAL, "bad_timestamp", "pass"): 1,
+        ("t1-" + topics.TRYON, "bad_timestamp", "pass"): 1,
+        ("t1-" + topics.TRYON, "not_json", "not_json"): 1,
+    }
+
+
+def test_dlq_replay_filters_by_reason_topic_and_dead_letter_time(tmp_path):
+    replay = load_script(INFRA / "scripts" / "replay_dlq.py")
+    letter = rejected_letter(topics.TRYON, 12, b"not json")
+    assert replay.selected(letter)
+    assert replay.selected(letter, reasons=["not_json", "oversize"], source_topic=topics.TRYON)
+    assert not replay.selected(letter, reasons=["bad_shade"])
+    assert not replay.selected(letter, source_topic=topics.SOCIAL)
+    assert replay.selected(letter, since=REJECTED_AT, until=REJECTED_AT + timedelta(seconds=1))
+    assert not replay.selected(letter, until=REJECTED_AT)  # until is exclusive
+
+    plan = replay.ReplayPlan(rejected=[(letter, Rejection("not_json", "<record>: bad"))])
+    replay.export_rejected(plan, tmp_path / "rejected.jsonl")
+    assert json.loads((tmp_path / "rejected.jsonl").read_text()) == {
+        "source_topic": topics.TRYON, "partition": 0, "offset": 12, "reason": "not_json",
+        "message": "<record>: bad", "original": "not json",
+    }
+    assert base64.b64decode(letter.original_b64) == b"not json"
