@@ -342,3 +342,29 @@ def test_dlq_replay_filters_by_reason_topic_and_dead_letter_time(tmp_path):
         "message": "<record>: bad", "original": "not json",
     }
     assert base64.b64decode(letter.original_b64) == b"not json"
+
+
+# --- docs/runbook.md names only metrics the code defines -------------------------------------------
+
+
+def exposed_metric_names() -> set[str]:
+    """Every series name the code's Prometheus metrics expose (counters with `_total`)."""
+    names: set[str] = set()
+    for folder in ("glamcast", "streams", "jobs", "models"):
+        for path in (REPO / folder).rglob("*.py"):
+            for kind, name in re.findall(r'\b(Counter|Gauge|Histogram|Summary)\(\s*"(glamcast_\w+)"',
+                                         path.read_text()):
+                if kind == "Counter":
+                    names.add(name.removesuffix("_total") + "_total")
+                elif kind in ("Histogram", "Summary"):
+                    names.update({name, f"{name}_sum", f"{name}_count", f"{name}_bucket"})
+                else:
+                    names.add(name)
+    return names
+
+
+def test_runbook_names_only_metrics_the_code_exposes():
+    named = set(re.findall(r"\bglamcast_[a-z_]+\b", (REPO / "docs" / "runbook.md").read_text()))
+    exposed = exposed_metric_names()
+    assert "glamcast_stream_rejected_total" in exposed  # the scan finds the stream metrics
+    assert named - exposed == set()
