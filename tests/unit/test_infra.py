@@ -9,6 +9,7 @@ installs the plugin. Without either they fail, never skip: CI must validate the 
 from __future__ import annotations
 
 import base64
+import fnmatch
 import importlib.util
 import json
 import os
@@ -227,6 +228,27 @@ def test_spark_master_image_matches_the_pyspark_the_image_installs(config):
     pin = re.search(r"^pyspark==(\S+)$", (INFRA / "constraints.txt").read_text(), re.MULTILINE)
     assert pin is not None, "infra/constraints.txt pins no pyspark"
     assert config["services"]["spark-master"]["image"] == f"apache/spark:{pin.group(1)}"
+
+
+def test_the_image_copies_what_exists_and_the_build_context_keeps_secrets_out():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    ignored = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    assert {".git", ".venv", ".glamcast", "infra/env"} <= set(ignored)
+    sources = []
+    for line in dockerfile.splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(word.startswith("--from=") for word in words):
+            sources += [word for word in words[1:-1] if not word.startswith("--")]
+    assert "glamcast" in sources and "infra/docker/entrypoint.sh" in sources
+    for source in sources:
+        assert (REPO / source).exists(), source
+        parents = [str(Path(*Path(source).parts[:n])) for n in range(1, len(Path(source).parts) + 1)]
+        assert not [(part, pattern) for part in parents for pattern in ignored
+                    if fnmatch.fnmatch(part, pattern)], source
+    # The last stage runs as a numeric, non-root user.
+    users = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)
+    assert users[-1].split(":")[0].isdigit() and users[-1].split(":")[0] != "0"
 
 
 def test_entrypoint_writes_spark_s3a_defaults_from_the_environment(tmp_path):
