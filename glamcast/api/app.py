@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from glamcast.api import ingest
+from glamcast.api import trends
 from glamcast.api.event_sink import KafkaEventSink
 from glamcast.api.metrics import ApiMetrics
 from glamcast.settings import Settings
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     app.include_router(ingest.router)
+    app.include_router(trends.router)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
