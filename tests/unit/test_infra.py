@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from glamcast import topics
 from glamcast.events import TOPIC_MODELS, Rejection, decode_event
@@ -34,12 +35,14 @@ INFRA = REPO / "infra"
 COMPOSE_FILE = INFRA / "compose.yaml"
 GLAMCAST_IMAGE = "glamcast:latest"
 
-#: Services `docker compose up` starts, and those only `docker compose run` starts (profile jobs).
+#: Services `docker compose up` starts; those only `docker compose run` starts (profile jobs);
+#: and the optional monitoring (profile monitoring).
 UP_SERVICES = {
     "kafka", "postgres", "redis", "minio", "minio-init", "spark-master", "spark-worker",
     "mlflow", "topics", "feast-apply", "stream", "api",
 }
 JOB_SERVICES = {"train-recommender", "train-look-gan", "forecast-trends", "materialize", "cli"}
+MONITORING_SERVICES = {"prometheus"}
 #: Services that run the Glamcast image, and so build `Settings` from their environment.
 GLAMCAST_SERVICES = {
     "spark-worker", "mlflow", "topics", "feast-apply", "stream", "api", *JOB_SERVICES,
@@ -69,8 +72,8 @@ def run_compose(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def config() -> dict[str, Any]:
-    """The resolved compose model with the jobs profile on (every service)."""
-    done = run_compose("--profile", "jobs", "config", "--format", "json")
+    """The resolved compose model with every profile on (every service)."""
+    done = run_compose("--profile", "jobs", "--profile", "monitoring", "config", "--format", "json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -98,13 +101,13 @@ def glamcast_settings(monkeypatch: pytest.MonkeyPatch, environment: dict[str, st
 # --- the file validates ----------------------------------------------------------------------------
 
 
-def test_compose_file_validates_with_and_without_the_jobs_profile():
+def test_compose_file_validates_with_and_without_its_profiles():
     plain = run_compose("config", "--services")
     assert plain.returncode == 0, plain.stderr
     assert set(plain.stdout.split()) == UP_SERVICES
-    everything = run_compose("--profile", "jobs", "config", "--services")
+    everything = run_compose("--profile", "jobs", "--profile", "monitoring", "config", "--services")
     assert everything.returncode == 0, everything.stderr
-    assert set(everything.stdout.split()) == UP_SERVICES | JOB_SERVICES
+    assert set(everything.stdout.split()) == UP_SERVICES | JOB_SERVICES | MONITORING_SERVICES
 
 
 def test_glamcast_services_run_the_image_built_from_the_repository(config):
@@ -390,3 +393,16 @@ def test_runbook_names_only_metrics_the_code_exposes():
     exposed = exposed_metric_names()
     assert "glamcast_stream_rejected_total" in exposed  # the scan finds the stream metrics
     assert named - exposed == set()
+
+
+def test_prometheus_scrapes_every_stream_worker_port_and_the_api(config):
+    scrape = yaml.safe_load((INFRA / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
+    jobs = {job["job_name"]: job for job in scrape}
+    processes = int(config["services"]["stream"]["command"][-1])
+    first = int(config["services"]["stream"]["environment"]["GLAMCAST_STREAMS_WEB_PORT"])
+    assert sorted(entry["port"] for entry in jobs["glamcast-stream"]["dns_sd_configs"]) == [
+        first + worker for worker in range(processes)
+    ]
+    assert {entry["names"][0] for entry in jobs["glamcast-stream"]["dns_sd_configs"]} == {"stream"}
+    port = config["services"]["api"]["command"][-1]
+    assert jobs["glamcast-api"]["static_configs"][0]["targets"] == [f"api:{port}"]
