@@ -61,9 +61,9 @@ def compose_command() -> list[str]:
     pytest.fail("no Docker Compose v2 client: run infra/system-deps.sh as root")
 
 
-def run_compose(*args: str) -> subprocess.CompletedProcess[str]:
+def run_compose(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
     # A bare environment: Compose would interpolate ${...} from this process's variables.
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), **variables}
     return subprocess.run(
         [*compose_command(), "-f", str(COMPOSE_FILE), *args],
         capture_output=True, text=True, env=env, cwd=REPO, timeout=120, check=False,
@@ -108,6 +108,19 @@ def test_compose_file_validates_with_and_without_its_profiles():
     everything = run_compose("--profile", "jobs", "--profile", "monitoring", "config", "--services")
     assert everything.returncode == 0, everything.stderr
     assert set(everything.stdout.split()) == UP_SERVICES | JOB_SERVICES | MONITORING_SERVICES
+
+
+def test_an_environment_file_outside_the_repository_replaces_the_placeholders(tmp_path):
+    secret_file = tmp_path / "prod.env"
+    secret_file.write_text((INFRA / "env" / "prod.env").read_text().replace(
+        "POSTGRES_PASSWORD=CHANGE_ME_postgres_password", "POSTGRES_PASSWORD=s3cret"))
+    done = run_compose("config", "--format", "json", GLAMCAST_ENV_FILE=str(secret_file))
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    for name in ("postgres", "api", "mlflow"):
+        assert services[name]["environment"]["POSTGRES_PASSWORD"] == "s3cret", name
+    assert services["api"]["environment"]["GLAMCAST_REGISTRY_DB_URL"] == (
+        "postgresql://glamcast:s3cret@postgres:5432/glamcast")
 
 
 def test_glamcast_services_run_the_image_built_from_the_repository(config):
