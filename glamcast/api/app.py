@@ -14,8 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from glamcast.api import ingest
-from glamcast.api import trends
+from glamcast.api import dashboard, ingest, trends
 from glamcast.api.event_sink import KafkaEventSink
 from glamcast.api.metrics import ApiMetrics
 from glamcast.settings import Settings
@@ -53,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(ingest.router)
     app.include_router(trends.router)
+    app.include_router(dashboard.router)
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
