@@ -8,13 +8,18 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.glamcast-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install system-deps bench clean
 
 demo: $(STAMP)
 	$(VENV)/bin/glamcast demo $(DEMO_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Chromium (the dashboard's browser test) and the Compose CLI (validating infra/): installed
+# when missing, checked in a second when present.
+system-deps:
+	bash infra/system-deps.sh
 
 install: $(STAMP)
 

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from glamcast import stack
-from glamcast.settings import get_settings
+from glamcast.settings import Settings, get_settings
 
 app = typer.Typer(help="Glamcast: real-time beauty recommendations and trend forecasting.",
                   no_args_is_help=True, add_completion=False)
@@ -163,11 +163,16 @@ def simulate(
 @app.command()
 def demo(
     quick: Annotated[bool, typer.Option(help="A small world, for a first look in a few minutes.")] = False,
+    serve: Annotated[bool, typer.Option(help="Serve the API and dashboard after the batch part, until Ctrl-C.")] = True,
 ) -> None:
-    """The main job end to end on the local stack, with a summary at the end."""
+    """The main job end to end on the local stack, with a summary at the end; then serves."""
     from glamcast.demo import DemoConfig, run_demo
 
-    run_demo(get_settings(), DemoConfig.quick() if quick else DemoConfig(), console)
+    settings = get_settings()
+    run_demo(settings, DemoConfig.quick() if quick else DemoConfig(), console)
+    if serve:
+        console.print("serving until Ctrl-C (`glamcast demo --no-serve` stops after the summary)")
+        _serve(settings, settings.api_host, settings.api_port)
 
 
 @app.command()
@@ -176,13 +181,16 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="Port; default GLAMCAST_API_PORT.")] = None,
 ) -> None:
     """Run the HTTP service: event ingest, health, metrics, OpenAPI docs at /docs."""
+    settings = get_settings()
+    _serve(settings, host or settings.api_host, port or settings.api_port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from glamcast.api.app import create_app
 
-    settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port,
-                log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 # --- streams

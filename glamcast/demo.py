@@ -1,19 +1,24 @@
 """The main job end to end (`glamcast demo`, what `make demo` runs).
 
-Stages, each shown as it runs: start the local stack → create the topics → simulate the world
-into the broker → read the topics back and count what arrived → run a stream worker until it
-has committed every record (validation, dead letters, Parquet lake, trend counts). Each stage is a function of
-`(settings, config, console)` returning rows for the closing summary, so later stages (stream
-workers, features, training, forecasts, serving) join the list without touching the others.
-Re-running is safe: the stack is reused when it is up, topic creation is idempotent, and the
-simulator's event ids are deterministic, so downstream dedup absorbs a second run.
+Stages, each shown as it runs: start the local stack → create the topics → apply the Feast
+repository → simulate the world into the broker (and its look catalogue into the lake) → read
+the topics back and count what arrived → run a stream worker until it has committed every record
+(validation, dead letters, Parquet lake, trend counts, features pushed to Feast) → train the
+recommender → train the look GAN → forecast the trend terms → materialize the batch features.
+Each stage is a function of `(settings, config, console, summary)` that adds rows to the closing
+summary, so a stage joins the list without touching the others. Serving (`glamcast demo` without
+`--no-serve`) starts after the summary.
+
+Re-running is safe: the stack is reused when it is up, topic creation and `feast apply` are
+idempotent, the simulator's event ids are deterministic (downstream dedup absorbs a second run),
+and a second training run registers a new version that takes `champion` only when it wins.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,7 +27,10 @@ from rich.table import Table
 from glamcast import broker, lake, stack, topics
 from glamcast.settings import Settings
 from glamcast.simulator.config import SimulationConfig
+from glamcast.simulator.looks import write_looks_dataset
+from glamcast.simulator.world import World
 from glamcast.simulator.writers import simulate_to_kafka
+from models.trend_forecast import TrendForecastConfig
 
 
 @dataclass(frozen=True)
@@ -32,10 +40,32 @@ class DemoConfig:
     users: int = 2_000  # people in the simulated world
     days: int = 60  # simulated days, ending today
     seed: int = 7  # the world's seed
+    recommender_epochs: int = 60  # torch factorization epochs (the job's default)
+    gan_steps: int = 1_500  # look GAN generator steps
+    forecast_term_types: tuple[str, ...] = ()  # () = every term type
 
     @classmethod
     def quick(cls) -> DemoConfig:
-        return cls(users=300, days=14)
+        """A first look in about three minutes: fewer people, shorter training, hashtags only.
+
+        Sixty days still, because the forecast's backtest needs eight weeks of history."""
+        return cls(users=300, days=60, recommender_epochs=20, gan_steps=300,
+                   forecast_term_types=("hashtag",))
+
+    @property
+    def world(self) -> SimulationConfig:
+        world = SimulationConfig(users=self.users, days=self.days, seed=self.seed)
+        return replace(world, start=world.start_date)  # one start date for every stage
+
+
+def forecast_model_config() -> TrendForecastConfig:
+    """Prophet settings for the demo's two months of history.
+
+    The job's defaults want 12 weeks of training before each of three 4-week backtest cutoffs
+    (20 weeks in all); here a 2-week horizon, 4 weeks of training and cutoffs one week apart
+    fit in 8 weeks, and the growth score compares the last two weeks with the four before."""
+    return TrendForecastConfig(horizon=14, min_train_periods=28, cutoff_spacing=7,
+                               recent_periods=14, baseline_periods=28)
 
 
 @dataclass
@@ -63,10 +93,20 @@ def create_topics(settings: Settings, config: DemoConfig, console: Console, summ
     console.print("  " + ", ".join(f"{name} ({result})" for name, result in outcome.items()))
 
 
+def apply_features(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
+    from glamcast.features import apply
+
+    names = apply(settings)
+    summary.rows.append(("features", f"Feast project {settings.feast_project}", f"{len(names)} objects applied"))
+
+
 def simulate_world(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    world = SimulationConfig(users=config.users, days=config.days, seed=config.seed)
+    world = config.world
     summary.sent = simulate_to_kafka(settings, world, progress=True)
     summary.rows.append(("simulate", "world", f"{config.users:,} people, {config.days} days, seed {config.seed}"))
+    # The look catalogue is reference data (like a CMS export), written straight to the lake.
+    write_looks_dataset(settings, World.build(world))
+    summary.rows.append(("lake", "looks", f"{world.looks:,} curated looks"))
 
 
 def count_arrivals(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
@@ -123,25 +163,114 @@ def stream_into_lake(settings: Settings, config: DemoConfig, console: Console, s
     summary.rows.append(("broker", "dead letters", f"{sum(dead.values()):,}"))
 
 
+def _job_progress(console: Console) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console)
+
+
+def train_recommender(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
+    from glamcast.spark import spark_session
+    from jobs import train_recommender as job
+
+    job_config = job.build_config(source="tryon", torch={"epochs": config.recommender_epochs})
+    spark = spark_session(settings, app_name="train_recommender", conf=job.spark_gpu_conf(settings))
+    with _job_progress(console) as progress:
+        result = job.train_recommender(spark, settings, job_config, on_progress=job.rich_progress(progress))
+    job.print_report(result, job_config, console)
+    ndcg = job.metric_name("ndcg", job_config.k)
+    for model, metrics in result.metrics.items():
+        summary.rows.append(("recommender", f"{model} NDCG@{job_config.k}", f"{metrics[ndcg]:.3f}"))
+    verdict = "champion" if result.promoted else "kept the earlier champion"
+    summary.rows.append(("recommender", f"{job_config.registered_model} v{result.version}",
+                         f"{result.best}, {verdict}"))
+
+
+def train_look_gan(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
+    from glamcast.spark import spark_session
+    from jobs import train_look_gan as job
+
+    job_config = job.build_config(gan={"steps": config.gan_steps})
+    spark = spark_session(settings, app_name="train_look_gan", conf=job.spark_gpu_conf(settings))
+    with _job_progress(console) as progress:
+        result = job.train_look_gan_job(spark, settings, job_config, on_progress=job.rich_progress(progress))
+    # The job's per-condition table needs a wide terminal; `glamcast train look-gan` prints it.
+    for name in ("precision", "recall", "novelty"):
+        figures = {model: result.metrics[f"{model}.{name}"] for model in ("gan", "gaussian", "nearest")}
+        line = ", ".join(f"{model} {value:.3f}" for model, value in figures.items())
+        console.print(f"  held-out {name}: {line}")
+        summary.rows.append(("look GAN", name, line))
+    verdict = "champion" if result.promoted else "kept the earlier champion"
+    summary.rows.append(("look GAN", f"{job_config.registered_model} v{result.version}", verdict))
+
+
+def forecast_trends(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
+    from glamcast.mlflow_tracking import tracking_uri
+    from glamcast.spark import spark_session
+    from jobs import forecast_trends as job
+
+    job_config = job.ForecastTrendsConfig(model=forecast_model_config(),
+                                          term_types=config.forecast_term_types, top_plots=3)
+    spark = spark_session(settings, app_name="forecast_trends")
+    with _job_progress(console) as progress:
+        result = job.forecast_trends(spark, settings, job_config, on_progress=job.rich_progress(progress))
+    job.print_report(result, console, tracking_uri=tracking_uri(settings))
+    metrics = result.metrics
+    summary.rows.append(("forecast", "terms", f"{int(metrics['n_forecast'])} forecast, "
+                                              f"{int(metrics['n_set_aside'])} set aside"))
+    rising = result.rising[result.rising["trend_class"] == "rising"]["term"].head(5)
+    summary.rows.append(("forecast", "rising", ", ".join(rising) or "none"))
+
+
+def materialize_features(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
+    from jobs.materialize import materialize
+
+    result = materialize(settings)
+    summary.rows.append(("features", "materialized", ", ".join(result.views) or "nothing"))
+
+
 STAGES: list[tuple[str, Stage]] = [
     ("start the local stack", start_stack),
     ("create topics", create_topics),
+    ("apply the feature repository", apply_features),
     ("simulate the world into the broker", simulate_world),
     ("read the topics back", count_arrivals),
-    ("stream into the lake", stream_into_lake),
+    ("stream into the lake and Feast", stream_into_lake),
+    ("train the recommender", train_recommender),
+    ("train the look GAN", train_look_gan),
+    ("forecast trends", forecast_trends),
+    ("materialize features", materialize_features),
 ]
 
 
 def run_demo(settings: Settings, config: DemoConfig, console: Console) -> DemoSummary:
     """Run every stage in order; returns the summary (also printed)."""
+    from pyspark.sql import SparkSession
+
+    owns_spark = SparkSession.getActiveSession() is None  # leave a caller's session running
     summary = DemoSummary()
-    for number, (title, stage) in enumerate(STAGES, start=1):
-        console.rule(f"[bold]{number}/{len(STAGES)} {title}")
-        started = time.monotonic()
-        stage(settings, config, console, summary)
-        summary.seconds[title] = time.monotonic() - started
+    try:
+        for number, (title, stage) in enumerate(STAGES, start=1):
+            console.rule(f"[bold]{number}/{len(STAGES)} {title}")
+            started = time.monotonic()
+            stage(settings, config, console, summary)
+            summary.seconds[title] = time.monotonic() - started
+    finally:
+        active = SparkSession.getActiveSession()
+        if owns_spark and active is not None:
+            active.stop()
+    add_endpoints(settings, summary)
     print_summary(summary, console)
     return summary
+
+
+def add_endpoints(settings: Settings, summary: DemoSummary) -> None:
+    """Where to look next: the service `glamcast serve` (and the demo, unless --no-serve) runs."""
+    from glamcast.mlflow_tracking import tracking_uri
+
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    summary.rows.append(("serve", "API docs (OpenAPI)", f"{base}/docs"))
+    summary.rows.append(("serve", "marketing dashboard", f"{base}/dashboard"))
+    summary.rows.append(("serve", "MLflow UI", tracking_uri(settings)))
 
 
 def print_summary(summary: DemoSummary, console: Console) -> None:
