@@ -18,6 +18,7 @@ from feature_repo.data_sources import (
     TERM_TRENDS_TABLE,
     USER_ACTIVITY_TABLE,
     USER_EMBEDDINGS_TABLE,
+    USER_HISTORY_TABLE,
     build_data_sources,
     table_path,
 )
@@ -34,6 +35,7 @@ from glamcast.features import (
     USER_COL,
     USER_EMBEDDING_FEATURES,
     USER_FEATURES,
+    USER_HISTORY_FEATURES,
     feature_schema,
 )
 
@@ -62,5 +64,6 @@ def offline_tables(profile: str) -> dict[str, pa.Schema]:
         ITEM_EMBEDDINGS_TABLE: feature_schema(
             PRODUCT_COL, ITEM_EMBEDDING_FEATURES, EMBEDDING_COLUMNS
         ),
+        USER_HISTORY_TABLE: feature_schema(USER_COL, USER_HISTORY_FEATURES),
     }
     return {table_path(profile, table): schema for table, schema in tables.items()}

@@ -20,6 +20,7 @@ from glamcast.features import (
     PRODUCT_POPULARITY_PUSH_SOURCE,
     USER_ACTIVITY_PUSH_SOURCE,
     USER_EMBEDDING_FEATURES,
+    USER_HISTORY_PUSH_SOURCE,
 )
 
 #: Offline tables, relative to the lake root. Push sources are single files in `local` (the file
@@ -27,6 +28,7 @@ from glamcast.features import (
 USER_ACTIVITY_TABLE = "features/user_activity"
 PRODUCT_POPULARITY_TABLE = "features/product_popularity"
 TERM_TRENDS_TABLE = "features/term_trends"
+USER_HISTORY_TABLE = "features/user_history"
 #: Written by jobs/train_recommender when the champion changes (one file per model version).
 USER_EMBEDDINGS_TABLE = "embeddings/users"
 ITEM_EMBEDDINGS_TABLE = "embeddings/items"
@@ -36,9 +38,15 @@ SOURCE_NAMES = {
     TERM_TRENDS_TABLE: "term_trends_source",
     USER_EMBEDDINGS_TABLE: "user_embeddings_source",
     ITEM_EMBEDDINGS_TABLE: "item_embeddings_source",
+    USER_HISTORY_TABLE: "user_history_source",
 }
 #: Tables kept as single files in `local`.
-SINGLE_FILE_TABLES = (USER_ACTIVITY_TABLE, PRODUCT_POPULARITY_TABLE, TERM_TRENDS_TABLE)
+SINGLE_FILE_TABLES = (
+    USER_ACTIVITY_TABLE,
+    PRODUCT_POPULARITY_TABLE,
+    TERM_TRENDS_TABLE,
+    USER_HISTORY_TABLE,
+)
 
 
 def table_path(profile: str, table: str) -> str:
@@ -53,6 +61,7 @@ class DataSources:
     term_trends_source: DataSource
     user_embeddings_source: DataSource
     item_embeddings_source: DataSource
+    user_history_push_source: PushSource
 
     def all(self) -> list[DataSource]:
         return [
@@ -61,6 +70,7 @@ class DataSources:
             self.term_trends_source,
             self.user_embeddings_source,
             self.item_embeddings_source,
+            self.user_history_push_source,
         ]
 
 
@@ -110,5 +120,9 @@ def build_data_sources(profile: str, lake_root: str) -> DataSources:
             lake_root,
             ITEM_EMBEDDINGS_TABLE,
             _columns_to_features(ITEM_EMBEDDING_FEATURES),
+        ),
+        user_history_push_source=PushSource(
+            name=USER_HISTORY_PUSH_SOURCE,
+            batch_source=_batch_source(profile, lake_root, USER_HISTORY_TABLE),
         ),
     )

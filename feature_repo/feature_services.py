@@ -17,8 +17,9 @@ def build_feature_services(views: FeatureViews) -> list[FeatureService]:
             views.product_popularity_fv,
             views.user_embedding_fv,
             views.item_embedding_fv,
+            views.user_history_fv,
         ],
         description="Features of GET /v1/feed/{user_id}: user activity, product popularity, "
-        "user and item embeddings.",
+        "user and item embeddings, products bought.",
     )
     return [feed_ranking_v1]

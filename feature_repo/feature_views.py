@@ -17,6 +17,7 @@ from glamcast.features import (
     TERM_FEATURES,
     USER_EMBEDDING_FEATURES,
     USER_FEATURES,
+    USER_HISTORY_FEATURES,
 )
 
 _TYPES = {
@@ -26,6 +27,7 @@ _TYPES = {
     "Float64": Float64,
     "String": String,
     "Array(Float32)": Array(Float32),
+    "Array(String)": Array(String),
 }
 
 
@@ -40,6 +42,7 @@ class FeatureViews:
     term_trends_fv: FeatureView
     user_embedding_fv: FeatureView
     item_embedding_fv: FeatureView
+    user_history_fv: FeatureView
 
     def all(self) -> list[FeatureView]:
         return [
@@ -48,6 +51,7 @@ class FeatureViews:
             self.term_trends_fv,
             self.user_embedding_fv,
             self.item_embedding_fv,
+            self.user_history_fv,
         ]
 
 
@@ -99,5 +103,15 @@ def build_feature_views(sources: DataSources) -> FeatureViews:
             source=sources.item_embeddings_source,
             online=True,
             description="Item factors of the champion recommender (jobs/train_recommender).",
+        ),
+        user_history_fv=FeatureView(
+            name="user_history_fv",
+            entities=[user_entity],
+            ttl=timedelta(days=7),
+            schema=_fields(USER_HISTORY_FEATURES),
+            source=sources.user_history_push_source,
+            online=True,
+            description="Products bought in the 7 d window (streams/feed_updates); the feed "
+            "filters them.",
         ),
     )

@@ -61,6 +61,8 @@ EVENT_TIMESTAMP_COL = "event_timestamp"
 
 USER_ACTIVITY_PUSH_SOURCE = "user_activity_push_source"
 PRODUCT_POPULARITY_PUSH_SOURCE = "product_popularity_push_source"
+#: Pushed by the feed stage (streams/feed_updates): what a person bought, for the feed's filter.
+USER_HISTORY_PUSH_SOURCE = "user_history_push_source"
 FEED_RANKING_SERVICE = "feed_ranking_v1"
 
 #: Windows of the user features, (suffix, length).
@@ -120,6 +122,8 @@ PRODUCT_FEATURES: dict[str, str] = {
     "product_conversion_7d": "Float64",
 }
 TERM_FEATURES: dict[str, str] = {"trend_score": "Float64", "trend_weight": "Float64"}
+#: Products the user bought within the 7 d window of their latest event (streams/feed_updates).
+USER_HISTORY_FEATURES: dict[str, str] = {"purchased_products_7d": "Array(String)"}
 #: Embedding views read the champion recommender's tables (jobs/train_recommender) as written:
 #: feature name → (Feast type, column in the table).
 USER_EMBEDDING_FEATURES: dict[str, str] = {
@@ -258,6 +262,7 @@ def feature_schema(
         "Float64": pa.float64(),
         "String": pa.string(),
         "Array(Float32)": pa.list_(pa.float32()),
+        "Array(String)": pa.list_(pa.string()),
     }
     columns = columns or {}
     return pa.schema(

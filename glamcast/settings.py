@@ -159,6 +159,48 @@ class Settings(BaseSettings):
         0.25, description="Longest a try-on event waits before its features are pushed (seconds)."
     )
 
+    # --- Feed (GET /v1/feed, streams/feed_updates) ------------------------------------------------
+    feed_model_name: str = Field(
+        "glamcast-recommender", description="Registered recommender whose `champion` the feed serves."
+    )
+    feed_look_model_name: str = Field(
+        "glamcast-look-gan",
+        description="Registered look generator whose `champion` makes the feed's looks (none: no looks).",
+    )
+    feed_reload_poll_s: float = Field(
+        30.0, description="How often the feed asks the registry whether `champion` moved (seconds)."
+    )
+    feed_pool_refresh_s: float = Field(
+        30.0,
+        description="How often the feed re-reads term trends and product popularity from the "
+        "online store into its in-memory candidate pools (seconds).",
+    )
+    feed_candidates: int = Field(
+        100, description="Candidates per source (model, trending, favourite shade) before ranking."
+    )
+    feed_max_k: int = Field(100, description="Largest `k` a feed request may ask for.")
+    feed_weight_affinity: float = Field(0.6, description="Weight of affinity in the feed score.")
+    feed_weight_trend: float = Field(0.25, description="Weight of the trend score in the feed score.")
+    feed_weight_freshness: float = Field(
+        0.15, description="Weight of freshness (product launch age) in the feed score."
+    )
+    feed_freshness_half_life_days: float = Field(
+        30.0, description="Launch age at which a product's freshness halves (days)."
+    )
+    feed_debounce_s: float = Field(
+        2.0,
+        description="The feed stage recomputes a person's feed this long after their last "
+        "try-on event (a burst of events gives one update).",
+    )
+    feed_max_delay_s: float = Field(
+        10.0, description="Longest a person's pending feed update waits however busy they are."
+    )
+    streams_feed: bool | None = Field(
+        None,
+        description="Whether stream workers run the feed stage (glamcast.feed.v1); unset: on "
+        "once the Feast repository is applied, like the feature stage.",
+    )
+
     @model_validator(mode="after")
     def _require_prod_settings(self) -> Settings:
         if self.profile is Profile.PROD:

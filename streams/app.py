@@ -25,6 +25,7 @@ from glamcast.settings import Profile, Settings
 from glamcast.stack import free_port
 from streams import metrics
 from streams.features import register_features
+from streams.feed_updates import register_feed_updates
 from streams.ingestion import IngestionService
 from streams.trend_counts import increments_topic, register_live_table
 
@@ -62,8 +63,8 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
 
 def ensure_topics(settings: Settings) -> dict[str, str]:
-    """Create the topics a worker reads and writes, where missing: the input topics and the
-    dead-letter topic (with `topic_prefix`) and the live table's one-partition increments topic.
+    """Create the topics a worker reads and writes, where missing: the input topics, the
+    dead-letter and feed topics (with `topic_prefix`) and the live table's one-partition increments topic.
 
     Run before the worker starts: a topic that a consumer or producer touches first would be
     auto-created with the broker's default partition count, which Faust's tables refuse.
@@ -73,7 +74,7 @@ def ensure_topics(settings: Settings) -> dict[str, str]:
             settings.topic_name(name), spec.partitions, spec.key, spec.compacted, spec.configs
         )
         for name, spec in topics.TOPICS.items()
-        if name in (*topics.INPUT_TOPICS, topics.DLQ)
+        if name in (*topics.INPUT_TOPICS, topics.DLQ, topics.FEED)
     ]
     specs.append(topics.TopicSpec(increments_topic(settings), partitions=1, key="term"))
     return create_topics(settings, specs)
@@ -85,6 +86,7 @@ def worker_app(settings: Settings, **overrides: Any) -> faust.App:
     live = register_live_table(app, settings)
     app.service(IngestionService(app, settings, live))  # an instance: it needs the settings
     register_features(app, settings)  # user/product features → Feast, once it is applied
+    register_feed_updates(app, settings)  # recomputed feeds → glamcast.feed.v1
 
     @app.page("/metrics")
     async def prometheus_metrics(web: Any, request: Any) -> Any:

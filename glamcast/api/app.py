@@ -1,11 +1,14 @@
 """The Glamcast HTTP service: `create_app(settings)` builds it, `glamcast serve` runs it.
 
 Routes: the ingest gateway (`/v1/events/{kind}`), `/healthz` (the process answers), `/readyz`
-(its dependencies answer: the broker), `/metrics` (Prometheus) and the OpenAPI docs at `/docs`.
+(its dependencies answer: the broker, the online store, the champion model), `/metrics`
+(Prometheus), the feed (`/v1/feed/{user_id}`, glamcast.api.feed) and the OpenAPI docs at `/docs`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,18 +17,25 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from glamcast.api import dashboard, ingest, trends
+from glamcast.api import dashboard, feed, ingest, trends
 from glamcast.api.event_sink import KafkaEventSink
 from glamcast.api.metrics import ApiMetrics
+from glamcast.feed import FeedEngine
 from glamcast.settings import Settings
 
 
 def create_app(settings: Settings) -> FastAPI:
     sink = KafkaEventSink(settings)
+    feed_engine = FeedEngine(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(feed.start_engine, feed_engine)
+        reloading = asyncio.create_task(feed.reload_loop(feed_engine))
         yield
+        reloading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reloading
         await sink.close()
 
     app = FastAPI(
@@ -36,6 +46,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.event_sink = sink
+    app.state.feed_engine = feed_engine
     app.state.metrics = metrics = ApiMetrics()
 
     @app.middleware("http")
@@ -51,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     app.include_router(ingest.router)
+    app.include_router(feed.router)
     app.include_router(trends.router)
     app.include_router(dashboard.router)
 
@@ -61,7 +73,11 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/readyz", tags=["operations"], summary="Every dependency answers",
              responses={503: {"description": "A dependency is down; `checks` says which."}})
     async def readyz() -> JSONResponse:
-        checks = {"broker": await sink.ready()}
+        checks = {
+            "broker": await sink.ready(),
+            "online_store": await asyncio.to_thread(feed_engine.online_store_ready),
+            "model": feed_engine.snapshot.model_version is not None,  # a champion is loaded
+        }
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 

@@ -117,7 +117,7 @@ def test_metrics_count_produced_and_rejected_events(client, api_settings):
     assert produced and float(produced[0].split()[-1]) >= 9
     assert 'glamcast_http_request_duration_seconds_bucket{' in text
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"ready": True, "checks": {"broker": True}}
+    assert client.get("/readyz").json()["checks"]["broker"] is True  # no feed model here
 
 
 def test_broker_down_is_503_with_retry_after_and_nothing_acknowledged(stack_settings):
@@ -131,4 +131,4 @@ def test_broker_down_is_503_with_retry_after_and_nothing_acknowledged(stack_sett
         assert "nothing from this request was acknowledged" in answer.json()["detail"]
         assert "accepted" not in answer.json()
         ready = client.get("/readyz")
-        assert (ready.status_code, ready.json()["checks"]) == (503, {"broker": False})
+        assert (ready.status_code, ready.json()["checks"]["broker"]) == (503, False)
