@@ -141,7 +141,11 @@ router = APIRouter(tags=["ingest"])
         401: {"description": "No X-API-Key."},
         403: {"description": "Wrong X-API-Key."},
         413: {"description": "Body or batch too large."},
-        422: {"description": "No item was valid; `errors` says why for each.", "model": IngestResult},
+        422: {"description": "No item was valid (`errors` says why for each), or the path's kind is "
+                             "unknown (FastAPI's validation `detail`).",
+              "content": {"application/json": {"schema": {"anyOf": [
+                  {"$ref": "#/components/schemas/IngestResult"},
+                  {"$ref": "#/components/schemas/HTTPValidationError"}]}}}},
         503: {"description": "Broker unavailable; nothing was acknowledged. Retry after the header's delay."},
     },
     summary="Ingest one event, a JSON array of events, or NDJSON",
