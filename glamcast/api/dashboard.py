@@ -141,6 +141,11 @@ class LooksCache:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def _text(value: Any) -> str | None:
+    """A non-empty string, or None (missing values in frames are None or NaN)."""
+    return value if isinstance(value, str) and value else None
+
+
 def _looks_of(frame: pd.DataFrame, look_col: str, name_col: str | None) -> list[dict[str, Any]]:
     """Rows (one per look and region) → [{name, swatches: [{region, hex, label}]}]."""
     from models.look_space import REGIONS
@@ -150,9 +155,10 @@ def _looks_of(frame: pd.DataFrame, look_col: str, name_col: str | None) -> list[
         swatches = []
         for row in sorted(rows.to_dict("records"), key=lambda r: REGIONS.index(r["region"])
                           if r["region"] in REGIONS else len(REGIONS)):
-            shade = row.get("product_hex") or row.get("shade_hex")
-            label = " ".join(str(row[c]) for c in ("brand", "name") if row.get(c)) or row.get("product_id") or ""
-            swatches.append({"region": row["region"], "hex": shade, "finish": row.get("finish"),
+            shade = _text(row.get("product_hex")) or _text(row.get("shade_hex"))
+            label = " ".join(filter(None, (_text(row.get(c)) for c in ("brand", "name")))) or _text(
+                row.get("product_id")) or ""
+            swatches.append({"region": row["region"], "hex": shade, "finish": _text(row.get("finish")),
                              "label": f"{row['region']}: {label} {shade}".strip()})
         looks.append({"name": str(rows[name_col].iloc[0]) if name_col else f"look {int(look) + 1}",
                       "swatches": swatches})
