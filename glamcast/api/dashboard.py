@@ -62,6 +62,7 @@ CHART_TERMS = 3  # forecast charts per class (rising, fading)
 CHART_HISTORY_DAYS = 120  # history shown before the forecast in a chart
 TRENDING_NOW_LIMIT = 10
 TRENDING_BASELINE_DAYS = 7
+TRENDING_NOW_TTL_S = 30.0  # trend counts land hourly: a half-minute-old ranking is current
 LOOK_GAN = "glamcast-look-gan"
 LOOK_FACES = (  # faces the champion generates for: (label, Monk tone, undertone)
     ("Monk 2 · cool", 2, "cool"), ("Monk 5 · neutral", 5, "neutral"), ("Monk 8 · warm", 8, "warm"))
@@ -126,6 +127,22 @@ def trending_now_section(settings: Settings, limit: int = TRENDING_NOW_LIMIT) ->
               "baseline": round(t.baseline, 2), "score": round(t.score, 3)} for t in ranked]
     return {"hour": hour.isoformat(), "hour_end": (hour + timedelta(seconds=HOUR_S)).isoformat(),
             "terms": terms, "note": None}
+
+
+@dataclass
+class TrendingNowCache:
+    """The last trending-now section and when it was computed: the page re-reads the lake's
+    last eight days of trend counts at most every `TRENDING_NOW_TTL_S`, not on every view."""
+
+    section: dict[str, Any] | None = None
+    computed_at: float = -math.inf
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, settings: Settings) -> dict[str, Any]:
+        with self.lock:
+            if self.section is None or time.monotonic() - self.computed_at >= TRENDING_NOW_TTL_S:
+                self.section, self.computed_at = trending_now_section(settings), time.monotonic()
+            return self.section
 
 
 # --- looks --------------------------------------------------------------------------------------
@@ -245,11 +262,13 @@ def looks_section(settings: Settings, cache: LooksCache) -> dict[str, Any]:
 router = APIRouter(tags=["dashboard"])
 
 
-def _looks_cache(request: Request) -> LooksCache:
+def _cache(request: Request, name: str, kind: type) -> Any:
+    """The app's cache `name` (one per app instance), made on first use."""
     state = request.app.state
-    cache = getattr(state, "looks_cache", None)
+    cache = getattr(state, name, None)
     if cache is None:
-        cache = state.looks_cache = LooksCache()
+        cache = kind()
+        setattr(state, name, cache)
     return cache
 
 
@@ -262,8 +281,9 @@ def dashboard(request: Request) -> HTMLResponse:
         trends = trends_section(trend_store(request).snapshot())
     except RunUnreadable as exc:
         trends = {"run": None, "rising": [], "fading": [], "charts": [], "note": str(exc)}
-    data = {"trends": trends, "trending_now": trending_now_section(settings),
-            "looks": looks_section(settings, _looks_cache(request)),
+    data = {"trends": trends,
+            "trending_now": _cache(request, "trending_now_cache", TrendingNowCache).get(settings),
+            "looks": looks_section(settings, _cache(request, "looks_cache", LooksCache)),
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
     return TEMPLATES.TemplateResponse(request, "dashboard.html", {"data": data})
 
