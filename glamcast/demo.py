@@ -215,8 +215,8 @@ def forecast_trends(settings: Settings, config: DemoConfig, console: Console, su
         result = job.forecast_trends(spark, settings, job_config, on_progress=job.rich_progress(progress))
     job.print_report(result, console, tracking_uri=tracking_uri(settings))
     metrics = result.metrics
-    summary.rows.append(("forecast", "terms", f"{int(metrics['n_forecast'])} forecast, "
-                                              f"{int(metrics['n_set_aside'])} set aside"))
+    terms = f"{int(metrics['n_forecast'])} forecast, {int(metrics['n_set_aside'])} set aside"
+    summary.rows.append(("forecast", "terms", terms))
     rising = result.rising[result.rising["trend_class"] == "rising"]["term"].head(5)
     summary.rows.append(("forecast", "rising", ", ".join(rising) or "none"))
 

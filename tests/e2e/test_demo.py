@@ -48,13 +48,13 @@ def demo_run(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory,
     glamcast = Path(sys.executable).with_name("glamcast")
     completed = subprocess.run([str(glamcast), "demo", "--quick", "--no-serve"], env=env,
                                capture_output=True, text=True, timeout=DEMO_TIMEOUT_S,
-                               cwd=state_dir)
+                               cwd=state_dir, check=False)
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
-    settings = Settings(**{
-        "state_dir": state_dir, "kafka_bootstrap": env["GLAMCAST_KAFKA_BOOTSTRAP"],
-        "mlflow_tracking_uri": env["GLAMCAST_MLFLOW_TRACKING_URI"],
-        "topic_prefix": env["GLAMCAST_TOPIC_PREFIX"], "streams_app_id": env["GLAMCAST_STREAMS_APP_ID"],
-    })
+    settings = Settings(
+        state_dir=state_dir, kafka_bootstrap=env["GLAMCAST_KAFKA_BOOTSTRAP"],
+        mlflow_tracking_uri=env["GLAMCAST_MLFLOW_TRACKING_URI"],
+        topic_prefix=env["GLAMCAST_TOPIC_PREFIX"], streams_app_id=env["GLAMCAST_STREAMS_APP_ID"],
+    )
     return settings, completed.stdout
 
 
