@@ -1,20 +1,27 @@
 """Feature freshness: a try-on event produced → its user's features visible in the online store.
 
-Starts its own embedded broker on a temporary state dir, applies the Feast repository (`local`:
-SQLite online store), starts one stream worker with the feature stage, and produces try-on events
-at a sustained `--rate` (default 2,000/s) for `--seconds` (default 60) from 5,000 background
-users. Every `--probe-ms` one of those events belongs to a new probe user; a poller thread reads
-the probe users' ``last_event_ms`` from the online store every 10 ms (one `get_online_features`
-call for all pending probes) and records, per probe, the time from just before `send` to the
-first read that sees it. The producer lingers 5 ms (batches), so that is included.
+Starts its own embedded broker on a temporary state dir, applies the Feast repository, starts one
+stream worker with the feature stage, and produces try-on events at a sustained `--rate`
+(default 2,000/s) for `--seconds` (default 60) from 5,000 background users. Every `--probe-ms`
+one of those events belongs to a new probe user; a poller thread reads the probe users'
+``last_event_ms`` with `get_online_features` every 10 ms (one call for all pending probes) and
+records, per probe, the time from just before `send` to the first read that sees it. The
+producer lingers 5 ms (batches), so that is included.
 
-Prints a table, then as its last line ``RESULT {"rate_per_s": ..., "p50_ms": ..., "p95_ms": ...,
-"p99_ms": ..., ...}``: the achieved produce rate, freshness percentiles over the probes, probes
-never seen within 10 s after the run (``missing``), the events the feature stage had pushed
-and committed by then, the worker's CPU seconds and pushed events per worker CPU-second (its capacity with a core to itself: the machine's other work slows it), the
-flush interval and the load average. Usage:
+`--stores sqlite,redis` runs once per online store (`GLAMCAST_FEAST_ONLINE_STORE`): ``sqlite``
+is the `local` profile's (`glamcast.sqlite_online_store`), ``redis`` the `prod` profile's
+(Feast's Redis store at `--redis-url`, a Feast project of its own whose keys are deleted
+afterwards), everything else local.
 
-    .venv/bin/python bench/feature_freshness.py [--rate 2000] [--seconds 60] [--flush-s 0.25]
+Prints a table, one row per store, then as its last line ``RESULT {"rate_per_s": ...,
+"p50_ms": ..., "p95_ms": ..., "p99_ms": ..., ..., "stores": {"sqlite": {...}, "redis": {...}}}``:
+the top-level figures are the first store's; per store, the achieved produce rate, freshness
+percentiles over the probes, probes never seen within 10 s after the run (``missing``), the
+events the feature stage had pushed and committed by then, the worker's CPU seconds and pushed
+events per worker CPU-second (its capacity with a core to itself: the machine's other work
+slows it), the flush intervals and the load average. Usage:
+
+    .venv/bin/python bench/feature_freshness.py [--rate 2000] [--seconds 60] [--stores sqlite,redis]
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+import redis
 from rich.console import Console
 from rich.table import Table
 
@@ -112,17 +120,12 @@ def wait_visible(poller: Poller, user: str, timeout_s: float) -> None:
     raise SystemExit(f"warm-up probe {user} not visible after {timeout_s:.0f} s")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rate", type=int, default=2_000, help="events per second produced")
-    parser.add_argument("--seconds", type=float, default=60.0, help="how long to produce")
-    parser.add_argument("--probe-ms", type=float, default=50.0, help="one probe event every …")
-    parser.add_argument("--flush-s", type=float, default=0.25, help="feature push interval")
-    args = parser.parse_args()
-    console = Console()
+def measure(store: str, args: argparse.Namespace, console: Console) -> dict:
+    """One run against the `store` online store; returns its figures."""
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="glamcast-freshness-") as state_dir:
         workdir = Path(state_dir)
+        project = f"freshness{os.getpid()}{store}"
         settings = Settings(
             state_dir=workdir,
             mlflow_tracking_uri="http://127.0.0.1:9",  # only the broker is needed
@@ -131,6 +134,10 @@ def main() -> None:
             streams_web_port=0,
             streams_features=True,
             features_flush_s=args.flush_s,
+            features_offline_flush_s=args.offline_flush_s,
+            feast_project=project,
+            feast_online_store=store,
+            redis_url=args.redis_url,
         )
         stack.up(settings)
         workers = []
@@ -142,7 +149,7 @@ def main() -> None:
             poller.start()
             producer = broker.producer(settings, linger_ms=5)
             topic = settings.topic_name(topics.TRYON)
-            console.print("waiting for the worker to join and push a warm-up event ...")
+            console.print(f"[{store}] waiting for the worker to join and push a warm-up event ...")
             poller.add("warmup", time.perf_counter())
             producer.send(topic, key=b"warmup", value=event(rng, -1, "warmup"))
             producer.flush()
@@ -150,7 +157,7 @@ def main() -> None:
             with poller.lock:
                 poller.latencies.clear()
 
-            console.print(f"producing {args.rate:,}/s for {args.seconds:.0f} s ...")
+            console.print(f"[{store}] producing {args.rate:,}/s for {args.seconds:.0f} s ...")
             worker_process = psutil.Process(workers[0].pid)
             cpu_before = sum(worker_process.cpu_times()[:2])
             sent = probes = 0
@@ -176,6 +183,8 @@ def main() -> None:
             # The worker's own CPU per event: its capacity with a core to itself, whatever else
             # the machine runs (it also lands the events in the lake).
             worker_cpu_s = sum(worker_process.cpu_times()[:2]) - cpu_before
+            # Offsets are committed after the offline append: wait for the next one.
+            time.sleep(args.offline_flush_s + 1)
             admin = broker.admin_client(settings)
             group = features_group(settings)
             committed = admin.list_group_offsets(group).get(group, {})
@@ -187,44 +196,74 @@ def main() -> None:
             load = os.getloadavg()[0]
         finally:
             stop_workers(workers)
+            if store == "redis":
+                features.feature_store(settings).teardown()
+                client = redis.Redis.from_url(args.redis_url)
+                keys = list(client.scan_iter(match=f"*{project}*".encode(), count=1000))
+                if keys:
+                    client.delete(*keys)
+                client.close()
             stack.down(settings)
 
     latencies_ms = np.array(sorted(poller.latencies.values())) * 1000
     p50, p95, p99 = np.percentile(latencies_ms, [50, 95, 99])
-    rate = sent / produced_s
-    table = Table(title=f"feature freshness: produce → online, {rate:,.0f} events/s, SQLite store")
-    for column in ("probes", "missing", "p50 ms", "p95 ms", "p99 ms", "max ms", "flush s"):
-        table.add_column(column, justify="right")
-    table.add_row(
-        f"{len(latencies_ms):,}",
-        f"{len(poller.pending):,}",
-        f"{p50:,.0f}",
-        f"{p95:,.0f}",
-        f"{p99:,.0f}",
-        f"{latencies_ms.max():,.0f}",
-        f"{args.flush_s}",
+    return {
+        "rate_per_s": round(sent / produced_s),
+        "p50_ms": round(float(p50), 1),
+        "p95_ms": round(float(p95), 1),
+        "p99_ms": round(float(p99), 1),
+        "max_ms": round(float(latencies_ms.max()), 1),
+        "probes": len(latencies_ms),
+        "missing": len(poller.pending),
+        "busy_reads": poller.busy,
+        "worker_cpu_s": round(worker_cpu_s, 1),
+        "events_pushed": pushed,
+        "events_per_worker_cpu_s": round(pushed / worker_cpu_s) if worker_cpu_s else None,
+        "flush_s": args.flush_s,
+        "offline_flush_s": args.offline_flush_s,
+        "load": round(load, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rate", type=int, default=2_000, help="events per second produced")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long to produce")
+    parser.add_argument("--probe-ms", type=float, default=50.0, help="one probe event every …")
+    parser.add_argument("--flush-s", type=float, default=0.25, help="online push interval")
+    parser.add_argument(
+        "--offline-flush-s", type=float, default=5.0, help="offline append interval"
     )
+    parser.add_argument("--stores", default="sqlite", help="online stores, comma-separated")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    args = parser.parse_args()
+    console = Console()
+    stores = [name.strip() for name in args.stores.split(",") if name.strip()]
+    unknown = set(stores) - {"sqlite", "redis"}
+    if unknown:
+        raise SystemExit(f"unknown store(s) {sorted(unknown)}: sqlite, redis")
+    results = {store: measure(store, args, console) for store in stores}
+
+    table = Table(title="feature freshness: produce → visible in get_online_features")
+    columns = {
+        "store": None,
+        "events/s": "rate_per_s",
+        "probes": "probes",
+        "missing": "missing",
+        "p50 ms": "p50_ms",
+        "p95 ms": "p95_ms",
+        "p99 ms": "p99_ms",
+        "max ms": "max_ms",
+        "worker CPU s": "worker_cpu_s",
+        "events / worker CPU s": "events_per_worker_cpu_s",
+        "load": "load",
+    }
+    for column in columns:
+        table.add_column(column, justify="left" if column == "store" else "right")
+    for store, figures in results.items():
+        table.add_row(store, *(f"{figures[key]:,}" for key in list(columns.values())[1:] if key))
     console.print(table)
-    print(
-        "RESULT "
-        + json.dumps(
-            {
-                "rate_per_s": round(rate),
-                "p50_ms": round(float(p50), 1),
-                "p95_ms": round(float(p95), 1),
-                "p99_ms": round(float(p99), 1),
-                "max_ms": round(float(latencies_ms.max()), 1),
-                "probes": len(latencies_ms),
-                "missing": len(poller.pending),
-                "busy_reads": poller.busy,
-                "worker_cpu_s": round(worker_cpu_s, 1),
-                "events_pushed": pushed,
-                "events_per_worker_cpu_s": round(pushed / worker_cpu_s) if worker_cpu_s else None,
-                "flush_s": args.flush_s,
-                "load": round(load, 2),
-            }
-        )
-    )
+    print("RESULT " + json.dumps({**results[stores[0]], "store": stores[0], "stores": results}))
 
 
 if __name__ == "__main__":

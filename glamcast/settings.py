@@ -158,6 +158,17 @@ class Settings(BaseSettings):
     features_flush_s: float = Field(
         0.25, description="Longest a try-on event waits before its features are pushed (seconds)."
     )
+    features_offline_flush_s: float = Field(
+        5.0,
+        description="How often the feature stage appends the rows it pushed online to the offline "
+        "store and then commits their offsets (seconds); the offline store lags by up to this.",
+    )
+    feast_online_store: str | None = Field(
+        None,
+        description="Feast online store, `sqlite` or `redis`; unset: the profile's (`local` "
+        "SQLite, `prod` Redis). "
+        "`redis` in `local` uses `GLAMCAST_REDIS_URL` (benchmarks compare the two).",
+    )
 
     # --- Feed (GET /v1/feed, streams/feed_updates) ------------------------------------------------
     feed_model_name: str = Field(

@@ -1,17 +1,39 @@
-"""The feature stage: try-on events → windowed user and product aggregates → Feast push sources.
+"""The feature stage: try-on events → windowed user and product aggregates → Feast online store,
+then the offline store.
 
 A Faust service beside the ingestion service, with its own consumer group
-``<app id>-features`` on the try-on topic (so it neither slows nor changes the lake sink). It
-keeps, per user and per product, the events of the last 7 days before the key's latest event
-(deduplicated by `event_id`), and every `features_flush_s` seconds recomputes the touched keys'
-windows (`glamcast.features.user_activity_features`, `product_popularity_features`) and pushes
-one DataFrame per push source with ``PushMode.ONLINE_AND_OFFLINE``: one online write and one
-offline append per flush, whatever the event rate. Offsets are committed after the push
-(at least once; a replayed event is deduplicated by `event_id` while its key's state is kept).
+``<app id>-features`` on the try-on topic (so it neither slows nor changes the lake sink).
 
-The state lives in memory: a worker that restarts, or takes over partitions, starts from the
-events it reads from then on, so its first pushes for a key cover only those events until the
-key's windows have refilled (see docs/features.md).
+Window state is incremental (`SlidingWindows`): per user and per product, counters over the
+1 h / 24 h / 7 d windows ending at the key's latest event, plus a heap of the events inside each
+window to evict them from the counters when the key's latest event moves on. An event is counted
+once per `event_id` while it is inside the 7 d window, and an event older than a window's start
+never enters it, so out-of-order and replayed events give exactly the values of
+`glamcast.features.user_activity_features` / `product_popularity_features` over the same events
+(tests/unit/test_features_state.py checks the two against each other). A push therefore costs
+per touched key, not per event held.
+
+Three loops, so that the slow parts never hold up the fast ones:
+
+- consume: validate, add to the state, note the keys touched; it never waits for a push;
+- online push: at most `features_flush_s` after the first waiting event, snapshot the touched
+  keys' feature rows and write them to the online store (`glamcast.features.write_online`). While
+  a push is in flight, events keep arriving and the next push covers all of them, so the
+  freshness is about one flush interval plus one push, whatever the rate;
+- offline append: every `features_offline_flush_s`, the rows pushed online since the last append
+  go to the offline store in one write (the `local` file offline store rewrites its file per
+  append, so per push it would be quadratic), and only then are the offsets they came from
+  committed. The offline store may therefore lag the online one by that interval.
+
+At least once: a crash replays from the last commit, the replayed events are deduplicated
+while the state holds their keys, and rows are pushed again (an online write is idempotent).
+
+Restart: window state is rebuilt from the lake when partitions are assigned
+(`bootstrap_from_lake`): the try-on events the lake holds for those partitions below the
+group's committed offset, over the longest window before the partition's latest event, so a
+restarted worker pushes full windows and not only what it reads from then on. What the lake
+sink has not landed yet is read again from Kafka (the consumer is moved back to the lake's
+committed offset when that is lower).
 
 `register_features(app, settings)` adds the service when `features_enabled(settings)`: the
 setting `streams_features`, or, when unset, once the Feast repository has been applied.
@@ -20,52 +42,70 @@ setting `streams_features`, or, when unset, once the Feast repository has been a
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import faust
-import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import OffsetAndMetadata
 from mode import Service
 from prometheus_client import Counter, Histogram
 
-from glamcast import topics
-from glamcast.broker import bootstrap_servers
+from glamcast import lake, topics
+from glamcast.broker import admin_client, bootstrap_servers
 from glamcast.features import (
+    ACTION_KINDS,
+    CATEGORIES,
+    CATEGORY_KINDS,
     EVENT_COLUMNS,
+    EVENT_TIMESTAMP_COL,
     LONGEST_WINDOW,
     PRODUCT_COL,
-    PRODUCT_POPULARITY_PUSH_SOURCE,
-    USER_ACTIVITY_PUSH_SOURCE,
+    PRODUCT_POPULARITY_VIEW,
+    PRODUCT_WINDOWS,
+    USER_ACTIVITY_VIEW,
     USER_COL,
+    USER_WINDOWS,
     feast_dir,
     feature_store,
-    product_popularity_features,
-    push_features,
-    user_activity_features,
+    write_offline,
+    write_online,
 )
 from glamcast.settings import Profile, Settings
+from glamcast.shades import shade_family
+from streams.ingestion import committed_offsets
 from streams.validated_events import validate_records
 
 log = logging.getLogger(__name__)
 
 PUSHED_ROWS = Counter(
-    "glamcast_features_pushed_rows", "Feature rows pushed to Feast.", ["push_source"]
+    "glamcast_features_pushed_rows", "Feature rows written to the online store.", ["view"]
 )
 PUSH_SECONDS = Histogram(
     "glamcast_features_push_seconds",
-    "Time to aggregate and push one flush of features (online and offline).",
+    "Time to write one flush of feature rows to the online store.",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+OFFLINE_SECONDS = Histogram(
+    "glamcast_features_offline_append_seconds",
+    "Time to append the rows pushed since the last append to the offline store.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
 
-#: Keys touched before a flush is forced, whatever `features_flush_s` says.
-MAX_TOUCHED = 20_000
-_TS = EVENT_COLUMNS.index("ts")
+_KIND_OF_ACTION = {action: kind for kind, actions in ACTION_KINDS for action in actions}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+FAMILY_TAG = "family="
+FINISH_TAG = "finish="
 
 
 def features_group(settings: Settings) -> str:
@@ -82,72 +122,336 @@ def features_enabled(settings: Settings) -> bool:
     return True
 
 
-def event_row(event: Any) -> tuple:
-    """A validated try-on event → a tuple in `EVENT_COLUMNS` order."""
-    face = event.face
-    return (
-        event.event_id,
-        event.ts,
-        event.user_id,
-        event.product_id,
-        str(event.action),
-        str(event.category),
-        event.shade_hex,
-        str(event.finish),
-        event.dwell_ms,
-        None if face is None or face.skin_tone is None else face.skin_tone,
-        None if face is None or face.undertone is None else str(face.undertone),
-    )
+# --- incremental window state ---------------------------------------------------------------------
 
 
-class WindowState:
-    """Per-key events of the longest window before the key's latest event, by `event_id`."""
+@lru_cache(maxsize=65_536)
+def _family(shade_hex: str) -> str:
+    return shade_family(shade_hex)
 
-    def __init__(self, key_index: int) -> None:
-        self.key_index = key_index
-        self.events: dict[str, dict[str, tuple]] = {}
+
+@dataclass(frozen=True, slots=True)
+class WindowEvent:
+    """What one try-on event adds to a key's windows: `tags[i]` are the counters it increments
+    in window i (shortest first); dwell and consented face for the longest window."""
+
+    event_id: str
+    ts: datetime
+    tags: tuple[tuple[str, ...], ...]
+    dwell_ms: int | None = None
+    skin_tone: int | None = None
+    undertone: str | None = None
+
+
+def user_window_event(
+    event_id: str,
+    ts: datetime,
+    action: str,
+    category: str,
+    shade_hex: str,
+    finish: str,
+    dwell_ms: int | None,
+    skin_tone: int | None,
+    undertone: str | None,
+) -> WindowEvent:
+    """A try-on event as the user's windows count it (1 h, 24 h, 7 d)."""
+    kind = _KIND_OF_ACTION.get(action)
+    short = (kind,) if kind else ()
+    week = [f"{FAMILY_TAG}{_family(shade_hex)}", f"{FINISH_TAG}{finish}"]
+    if kind:
+        week.append(kind)
+        if kind in CATEGORY_KINDS:
+            week.append(f"{kind}_7d_{category}")
+    return WindowEvent(event_id, ts, (short, short, tuple(week)), dwell_ms, skin_tone, undertone)
+
+
+def product_window_event(event_id: str, ts: datetime, action: str) -> WindowEvent:
+    """A try-on event as the product's windows count it (24 h, 7 d)."""
+    kind = _KIND_OF_ACTION.get(action)
+    tags = (kind,) if kind else ()
+    return WindowEvent(event_id, ts, (tags, tags))
+
+
+class SlidingWindows:
+    """Exact counters of one key over windows ``T - w < ts <= T``, ``T`` its latest event.
+
+    `T` only moves forward, so an event that is outside a window when it arrives stays outside;
+    events inside are kept in a heap per window and leave the counters once ``ts <= T - w``.
+    """
+
+    __slots__ = ("counts", "dwell_n", "dwell_sum", "face", "heaps", "ids", "latest")
+
+    def __init__(self, windows: int) -> None:
+        self.latest: datetime | None = None
+        self.ids: set[str] = set()  # events inside the longest window (the dedup set)
+        self.heaps: list[list[tuple[datetime, str, WindowEvent]]] = [[] for _ in range(windows)]
+        self.counts: list[dict[str, int]] = [{} for _ in range(windows)]
+        self.dwell_sum = 0
+        self.dwell_n = 0
+        # the latest (ts, event_id) with a skin tone in the longest window
+        self.face: WindowEvent | None = None
+
+    def add(self, event: WindowEvent, lengths: Sequence[timedelta]) -> bool:
+        """Count `event`; False when it changes nothing (a replay, or older than every window)."""
+        if event.event_id in self.ids:
+            return False
+        if self.latest is None or event.ts > self.latest:
+            self.latest = event.ts
+            self._evict(lengths)
+        changed = False
+        for heap, counts, length, tags in zip(
+            self.heaps, self.counts, lengths, event.tags, strict=True
+        ):
+            if event.ts <= self.latest - length:
+                continue
+            heapq.heappush(heap, (event.ts, event.event_id, event))
+            for tag in tags:
+                counts[tag] = counts.get(tag, 0) + 1
+            changed = True
+        if changed:  # inside the longest window, since the windows are nested
+            self.ids.add(event.event_id)
+            if event.dwell_ms is not None:
+                self.dwell_sum += event.dwell_ms
+                self.dwell_n += 1
+            if event.skin_tone is not None and (
+                self.face is None or (event.ts, event.event_id) > (self.face.ts, self.face.event_id)
+            ):
+                self.face = event
+        return changed
+
+    def _evict(self, lengths: Sequence[timedelta]) -> None:
+        assert self.latest is not None
+        last = len(lengths) - 1
+        for i, (heap, counts, length) in enumerate(zip(self.heaps, self.counts, lengths)):
+            cutoff = self.latest - length
+            while heap and heap[0][0] <= cutoff:
+                event = heapq.heappop(heap)[2]
+                for tag in event.tags[i]:
+                    left = counts[tag] - 1
+                    if left:
+                        counts[tag] = left
+                    else:
+                        del counts[tag]
+                if i == last:
+                    self.ids.discard(event.event_id)
+                    if event.dwell_ms is not None:
+                        self.dwell_sum -= event.dwell_ms
+                        self.dwell_n -= 1
+            if i == last and self.face is not None and self.face.ts <= cutoff:
+                # the latest face event left, so every earlier one did too
+                self.face = None
+
+    def mode(self, prefix: str) -> str | None:
+        """Most frequent tagged value in the longest window, ties to the alphabetically first."""
+        best: tuple[int, str] | None = None
+        for tag, n in self.counts[-1].items():
+            if tag.startswith(prefix):
+                candidate = (-n, tag[len(prefix) :])
+                if best is None or candidate < best:
+                    best = candidate
+        return None if best is None else best[1]
+
+
+class KeyedWindows:
+    """`SlidingWindows` per key, and which keys changed since the last snapshot."""
+
+    def __init__(self, lengths: Sequence[timedelta]) -> None:
+        self.lengths = tuple(lengths)
+        self.keys: dict[str, SlidingWindows] = {}
         self.touched: set[str] = set()
 
-    def add(self, row: tuple) -> None:
-        key = row[self.key_index]
-        self.events.setdefault(key, {})[row[0]] = row
-        self.touched.add(key)
+    def add(self, key: str, event: WindowEvent, *, touch: bool = True) -> None:
+        state = self.keys.get(key)
+        if state is None:
+            state = self.keys[key] = SlidingWindows(len(self.lengths))
+        if state.add(event, self.lengths) and touch:
+            self.touched.add(key)
 
-    def take_touched(self) -> list[tuple]:
-        """The events of the keys touched since the last call (pruned to the window)."""
-        rows: list[tuple] = []
-        for key in self.touched:
-            events = self.events[key]
-            latest = max(row[_TS] for row in events.values())
-            cutoff = latest - LONGEST_WINDOW
-            stale = [event_id for event_id, row in events.items() if row[_TS] <= cutoff]
-            for event_id in stale:
-                del events[event_id]
-            rows.extend(events.values())
-        self.touched = set()
-        return rows
+    def take_touched(self) -> list[tuple[str, SlidingWindows]]:
+        touched, self.touched = self.touched, set()
+        return [(key, self.keys[key]) for key in touched]
 
 
-def _frame(rows: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(rows, columns=list(EVENT_COLUMNS))
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    frame["face_skin_tone"] = frame["face_skin_tone"].astype("Int64")
-    return frame
+USER_LENGTHS = tuple(length for _, length in USER_WINDOWS)
+PRODUCT_LENGTHS = tuple(length for _, length in PRODUCT_WINDOWS)
 
 
-def aggregate_and_push(
-    store: Any, user_rows: list[tuple], product_rows: list[tuple]
-) -> tuple[int, int]:
-    """Recompute the touched keys' features and push them (blocking; run off the event loop)."""
-    users = user_activity_features(_frame(user_rows)) if user_rows else None
-    products = product_popularity_features(_frame(product_rows)) if product_rows else None
-    if users is not None:
-        push_features(store, USER_ACTIVITY_PUSH_SOURCE, users)
-        PUSHED_ROWS.labels(USER_ACTIVITY_PUSH_SOURCE).inc(len(users))
-    if products is not None:
-        push_features(store, PRODUCT_POPULARITY_PUSH_SOURCE, products)
-        PUSHED_ROWS.labels(PRODUCT_POPULARITY_PUSH_SOURCE).inc(len(products))
-    return (0 if users is None else len(users)), (0 if products is None else len(products))
+def user_feature_row(user_id: str, state: SlidingWindows) -> dict[str, Any]:
+    """The `user_activity_fv` row of one user (names as `glamcast.features.USER_FEATURES`)."""
+    assert state.latest is not None
+    row: dict[str, Any] = {USER_COL: user_id, EVENT_TIMESTAMP_COL: state.latest}
+    for (suffix, _), counts in zip(USER_WINDOWS, state.counts, strict=True):
+        for kind, _ in ACTION_KINDS:
+            row[f"{kind}_{suffix}"] = counts.get(kind, 0)
+    week = state.counts[-1]
+    for kind in CATEGORY_KINDS:
+        for category in CATEGORIES:
+            row[f"{kind}_7d_{category}"] = week.get(f"{kind}_7d_{category}", 0)
+    row["events_7d"] = len(state.ids)
+    row["fav_shade_family_7d"] = state.mode(FAMILY_TAG)
+    row["fav_finish_7d"] = state.mode(FINISH_TAG)
+    row["mean_dwell_ms_7d"] = state.dwell_sum / state.dwell_n if state.dwell_n else None
+    face = state.face
+    row["skin_tone"] = None if face is None else face.skin_tone
+    row["undertone"] = None if face is None else face.undertone
+    row["last_event_ms"] = (state.latest - _EPOCH) // _MS
+    return row
+
+
+def product_feature_row(product_id: str, state: SlidingWindows) -> dict[str, Any]:
+    """The `product_popularity_fv` row of one product."""
+    assert state.latest is not None
+    row: dict[str, Any] = {PRODUCT_COL: product_id, EVENT_TIMESTAMP_COL: state.latest}
+    for (suffix, _), counts in zip(PRODUCT_WINDOWS, state.counts, strict=True):
+        for kind, _ in ACTION_KINDS:
+            row[f"product_{kind}_{suffix}"] = counts.get(kind, 0)
+    tries, purchases = row["product_tries_7d"], row["product_purchases_7d"]
+    row["product_conversion_7d"] = purchases / tries if tries else 0.0
+    return row
+
+
+class FeatureState:
+    """The stage's window state: users and products, fed with validated try-on events."""
+
+    def __init__(self) -> None:
+        self.users = KeyedWindows(USER_LENGTHS)
+        self.products = KeyedWindows(PRODUCT_LENGTHS)
+
+    def add(
+        self,
+        event_id: str,
+        ts: datetime,
+        user_id: str,
+        product_id: str,
+        action: str,
+        category: str,
+        shade_hex: str,
+        finish: str,
+        dwell_ms: int | None,
+        skin_tone: int | None,
+        undertone: str | None,
+        *,
+        touch: bool = True,
+    ) -> None:
+        """Add one try-on event (the `EVENT_COLUMNS` values, in order)."""
+        self.users.add(
+            user_id,
+            user_window_event(
+                event_id, ts, action, category, shade_hex, finish, dwell_ms, skin_tone, undertone
+            ),
+            touch=touch,
+        )
+        self.products.add(product_id, product_window_event(event_id, ts, action), touch=touch)
+
+    def add_event(self, event: Any) -> None:
+        """Add a validated try-on event (`glamcast.events`)."""
+        face = event.face
+        self.add(
+            event.event_id,
+            event.ts,
+            event.user_id,
+            event.product_id,
+            str(event.action),
+            str(event.category),
+            event.shade_hex,
+            str(event.finish),
+            event.dwell_ms,
+            None if face is None else face.skin_tone,
+            None if face is None or face.undertone is None else str(face.undertone),
+        )
+
+    def snapshot(self) -> FeatureRows:
+        """The feature rows of the keys touched since the last snapshot."""
+        return FeatureRows(
+            users=[user_feature_row(key, state) for key, state in self.users.take_touched()],
+            products=[
+                product_feature_row(key, state) for key, state in self.products.take_touched()
+            ],
+        )
+
+    @property
+    def touched(self) -> int:
+        return len(self.users.touched) + len(self.products.touched)
+
+
+@dataclass
+class FeatureRows:
+    """Feature rows of one push, and the offsets (next to read) of the events they include."""
+
+    users: list[dict[str, Any]] = field(default_factory=list)
+    products: list[dict[str, Any]] = field(default_factory=list)
+    offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+    def extend(self, other: FeatureRows) -> None:
+        self.users.extend(other.users)
+        self.products.extend(other.products)
+        for tp, offset in other.offsets.items():
+            self.offsets[tp] = max(offset, self.offsets.get(tp, 0))
+
+
+def push_online(store: Any, rows: FeatureRows) -> None:
+    """Write one snapshot to the online store (blocking; run off the event loop)."""
+    for view, frame in ((USER_ACTIVITY_VIEW, rows.users), (PRODUCT_POPULARITY_VIEW, rows.products)):
+        if frame:
+            write_online(store, view, frame)
+            PUSHED_ROWS.labels(view).inc(len(frame))
+
+
+def append_offline(store: Any, rows: FeatureRows) -> None:
+    """Append the rows of several pushes to the offline store in one write per view (blocking)."""
+    for view, frame in ((USER_ACTIVITY_VIEW, rows.users), (PRODUCT_POPULARITY_VIEW, rows.products)):
+        if frame:
+            write_offline(store, view, frame)
+
+
+def group_offsets(
+    settings: Settings,
+) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+    """Committed offsets ``{(topic, partition): next offset}`` of the feature stage's group and
+    of the lake sink's."""
+    admin = admin_client(settings)
+    try:
+        group = features_group(settings)
+        pushed = admin.list_group_offsets(group).get(group, {})
+        landed = committed_offsets(settings, admin)
+    finally:
+        admin.close()
+    return {(tp.topic, tp.partition): meta.offset for tp, meta in pushed.items()}, landed
+
+
+def bootstrap_events(settings: Settings, below: dict[int, int]) -> list[tuple[Any, ...]]:
+    """Lake try-on events (`EVENT_COLUMNS` order) of partition p with offset < `below[p]`, over
+    the longest window (and a day of slack) before the last day the lake holds."""
+    fs, base = lake.filesystem(lake.lake_root(settings))
+    root = f"{base}/{lake.TRYON}"
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+        return []
+    days = [
+        info.base_name.removeprefix(f"{lake.DATE_COL}=")
+        for info in fs.get_file_info(pafs.FileSelector(root))
+        if info.type == pafs.FileType.Directory and info.base_name.startswith(f"{lake.DATE_COL}=")
+    ]
+    if not days:
+        return []
+    start = (
+        datetime.fromisoformat(max(days)).replace(tzinfo=UTC) - LONGEST_WINDOW - timedelta(days=1)
+    )
+    table = lake.read_table(
+        settings,
+        lake.TRYON,
+        start=start,
+        columns=[*EVENT_COLUMNS, lake.PARTITION_COL, lake.OFFSET_COL],
+    )
+    keep = None
+    for partition, offset in below.items():
+        wanted = pc.and_(
+            pc.equal(table[lake.PARTITION_COL], partition), pc.less(table[lake.OFFSET_COL], offset)
+        )
+        keep = wanted if keep is None else pc.or_(keep, wanted)
+    if keep is None:
+        return []
+    table = table.filter(keep).select(list(EVENT_COLUMNS))
+    return list(zip(*(table[name].to_pylist() for name in EVENT_COLUMNS), strict=True))
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -155,31 +459,41 @@ class _Rebalance(ConsumerRebalanceListener):
         self.service = service
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self.service.bootstrapped.clear()
         await self.service.flush()
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         log.info("feature partitions assigned: %s", sorted(tp.partition for tp in assigned))
+        await self.service.bootstrap(list(assigned))
 
 
 class FeaturesService(Service):
-    """Windowed user and product features from the try-on topic, pushed to Feast in batches."""
+    """Windowed user and product features from the try-on topic, pushed to Feast."""
 
     def __init__(self, app: faust.App, settings: Settings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.app = app
         self.settings = settings
-        self.users = WindowState(EVENT_COLUMNS.index(USER_COL))
-        self.products = WindowState(EVENT_COLUMNS.index(PRODUCT_COL))
-        self._pending: dict[TopicPartition, int] = {}  # next offset to commit after the push
-        self._oldest: float | None = None
-        self._lock = asyncio.Lock()
+        self.windows = FeatureState()
+        self._offsets: dict[TopicPartition, int] = {}  # consumed, not pushed yet
+        self._oldest: float | None = None  # when the oldest unpushed event arrived
+        self._pushed = FeatureRows()  # pushed online, waiting for the offline append
+        self._last_append = time.monotonic()
+        self._push_lock = asyncio.Lock()
+        self._append_lock = asyncio.Lock()
         self._consumer: AIOKafkaConsumer | None = None
         self._store: Any = None
-        self._consuming_done = asyncio.Event()
+        self._offline_store: Any = None  # its own client: appends run beside online pushes
+        self._loops_done = [asyncio.Event(), asyncio.Event(), asyncio.Event()]
+        # Set once the assigned partitions' state is rebuilt: records fetched meanwhile wait, or
+        # a push would write windows that lack the lake's events (aiokafka may fetch for a new
+        # assignment while its listener still runs).
+        self.bootstrapped = asyncio.Event()
 
     async def on_start(self) -> None:
         settings = self.settings
         self._store = await asyncio.to_thread(feature_store, settings)
+        self._offline_store = await asyncio.to_thread(feature_store, settings)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers(settings),
             group_id=features_group(settings),
@@ -192,17 +506,50 @@ class FeaturesService(Service):
             max_poll_interval_ms=max(300_000, settings.rebalance_timeout),
         )
         consumer.subscribe([settings.topic_name(topics.TRYON)], listener=_Rebalance(self))
+        self._consumer = consumer  # the first assignment (and its bootstrap) comes within start()
         await consumer.start()
-        self._consumer = consumer
+
+    async def bootstrap(self, assigned: list[TopicPartition]) -> None:
+        """Rebuild the assigned partitions' window state from the lake (see the module doc)."""
+        try:
+            await self._bootstrap(assigned)
+        finally:
+            self.bootstrapped.set()
+
+    async def _bootstrap(self, assigned: list[TopicPartition]) -> None:
+        consumer = self._consumer
+        if consumer is None or not assigned:
+            return
+        started = time.perf_counter()
+        pushed, landed = await asyncio.to_thread(group_offsets, self.settings)
+        committed = {tp: pushed.get((tp.topic, tp.partition), 0) for tp in assigned}
+        below = {tp.partition: offset for tp, offset in committed.items() if offset > 0}
+        if not below:
+            log.info("feature state: nothing committed yet, nothing to bootstrap")
+            return
+        rows = await asyncio.to_thread(bootstrap_events, self.settings, below)
+        for row in rows:
+            self.windows.add(*row, touch=False)
+        for tp, offset in committed.items():
+            in_lake = max(landed.get((tp.topic, tp.partition), 0), 0)
+            if offset > 0 and in_lake < offset:  # not landed yet: read those events again
+                consumer.seek(tp, in_lake)
+        log.info(
+            "feature state bootstrapped from %d lake events (below offsets %s) in %.1f s",
+            len(rows),
+            dict(sorted(below.items())),
+            time.perf_counter() - started,
+        )
 
     @Service.task
     async def _consume(self) -> None:
         consumer = self._consumer
         assert consumer is not None
-        flush_s = self.settings.features_flush_s
+        timeout_ms = int(min(100, self.settings.features_flush_s * 1000 / 2))
         try:
             while not self.should_stop:
-                fetched = await consumer.getmany(timeout_ms=int(min(100, flush_s * 1000 / 2)))
+                fetched = await consumer.getmany(timeout_ms=timeout_ms)
+                await self.bootstrapped.wait()
                 now = datetime.now(UTC)
                 assignment = consumer.assignment()
                 for tp, records in fetched.items():
@@ -216,54 +563,86 @@ class FeaturesService(Service):
                         now=now,
                     )
                     for event in batch.events:
-                        row = event_row(event)
-                        self.users.add(row)
-                        self.products.add(row)
-                    self._pending[tp] = batch.last_offset + 1
+                        self.windows.add_event(event)
+                    self._offsets[tp] = batch.last_offset + 1
                     if self._oldest is None:
                         self._oldest = time.monotonic()
-                due = self._oldest is not None and (
-                    time.monotonic() - self._oldest >= flush_s
-                    or len(self.users.touched) >= MAX_TOUCHED
-                )
-                if due and not self.should_stop:
-                    await self.flush()
         finally:
-            self._consuming_done.set()
+            self._loops_done[0].set()
 
-    async def flush(self) -> None:
-        """Push the touched keys' features, then commit what they were computed from."""
-        async with self._lock:
-            consumer = self._consumer
-            offsets, self._pending, self._oldest = self._pending, {}, None
-            user_rows, product_rows = self.users.take_touched(), self.products.take_touched()
-            if not offsets:
+    @Service.task
+    async def _push_online(self) -> None:
+        """Online pushes, at most `features_flush_s` after the oldest waiting event (at once when
+        a push in flight made it wait longer)."""
+        flush_s = self.settings.features_flush_s
+        try:
+            while not self.should_stop:
+                oldest = self._oldest
+                if oldest is not None and time.monotonic() - oldest >= flush_s:
+                    await self.push()
+                else:
+                    await asyncio.sleep(min(flush_s / 5, 0.02))
+        finally:
+            self._loops_done[1].set()
+
+    @Service.task
+    async def _append_offline(self) -> None:
+        """Offline appends of what was pushed online, every `features_offline_flush_s`."""
+        try:
+            while not self.should_stop:
+                if time.monotonic() - self._last_append >= self.settings.features_offline_flush_s:
+                    await self.append()
+                await asyncio.sleep(0.1)
+        finally:
+            self._loops_done[2].set()
+
+    async def push(self) -> None:
+        """Write the touched keys' rows to the online store."""
+        async with self._push_lock:
+            if not self._offsets:
+                return
+            rows = self.windows.snapshot()
+            rows.offsets, self._offsets, self._oldest = self._offsets, {}, None
+            started = time.perf_counter()
+            await asyncio.to_thread(push_online, self._store, rows)
+            PUSH_SECONDS.observe(time.perf_counter() - started)
+            self._pushed.extend(rows)
+
+    async def append(self) -> None:
+        """Append what was pushed online to the offline store, then commit its offsets."""
+        async with self._append_lock:
+            rows, self._pushed = self._pushed, FeatureRows()
+            self._last_append = time.monotonic()
+            if not rows.offsets:
                 return
             started = time.perf_counter()
-            pushed = await asyncio.to_thread(
-                aggregate_and_push, self._store, user_rows, product_rows
-            )
-            PUSH_SECONDS.observe(time.perf_counter() - started)
-            log.debug(
-                "pushed %d user and %d product feature rows in %.3f s",
-                *pushed,
-                time.perf_counter() - started,
-            )
+            await asyncio.to_thread(append_offline, self._offline_store, rows)
+            OFFLINE_SECONDS.observe(time.perf_counter() - started)
+            consumer = self._consumer
             if consumer is None:
                 return
             try:
-                await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in offsets.items()})
+                await consumer.commit(
+                    {tp: OffsetAndMetadata(o, "") for tp, o in rows.offsets.items()}
+                )
             except (CommitFailedError, IllegalStateError) as exc:
                 log.warning("feature commit failed (%s); the events will be re-read", exc)
+
+    async def flush(self) -> None:
+        """Push, append and commit everything read so far (partitions revoked, or stopping)."""
+        await self.push()
+        await self.append()
 
     async def on_stop(self) -> None:
         consumer = self._consumer
         if consumer is None:
             return
         try:
-            await asyncio.wait_for(self._consuming_done.wait(), timeout=10)
+            await asyncio.wait_for(
+                asyncio.gather(*(done.wait() for done in self._loops_done)), timeout=10
+            )
         except TimeoutError:
-            log.warning("feature loop did not stop within 10 s; pushing what it has")
+            log.warning("feature loops did not stop within 10 s; pushing what they have")
         try:
             await self.flush()
         finally:

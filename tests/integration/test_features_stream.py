@@ -140,14 +140,8 @@ def wait_for(check, timeout_s: float, what: str, processes: list[WorkerProcess])
     pytest.fail(f"timed out or worker died waiting for {what}\n{logs}")
 
 
-def test_online_features_equal_a_recomputation_from_the_lake(
-    feature_settings: Settings, worker: list[WorkerProcess]
-) -> None:
-    settings = feature_settings
-    rng = random.Random(11)
-    users = 40
-    events = [tryon(rng, i, users) for i in range(3_000)]
-    events += [dict(events[i]) for i in range(0, 3_000, 100)]  # replays: counted once
+def produce(settings: Settings, events: list[dict]) -> dict[tuple[str, int], int]:
+    """Produce try-on events; returns the end offset of each partition written."""
     producer = broker.producer(settings, linger_ms=20, batch_size=1024 * 1024)
     topic = settings.topic_name(topics.TRYON)
     try:
@@ -164,7 +158,13 @@ def test_online_features_equal_a_recomputation_from_the_lake(
         ends[(meta.topic, meta.partition)] = max(
             ends.get((meta.topic, meta.partition), 0), meta.offset + 1
         )
+    return ends
 
+
+def wait_drained(
+    settings: Settings, ends: dict[tuple[str, int], int], processes: list[WorkerProcess]
+) -> None:
+    """Until the lake sink and the feature stage have committed every offset below `ends`."""
     admin = broker.admin_client(settings)
     group = features_group(settings)
 
@@ -178,16 +178,18 @@ def test_online_features_equal_a_recomputation_from_the_lake(
         )
 
     try:
-        wait_for(drained, 180, "the lake sink and the feature stage to commit", worker)
+        wait_for(drained, 180, "the lake sink and the feature stage to commit", processes)
     finally:
         admin.close()
 
+
+def assert_users_equal_the_lake(settings: Settings) -> pd.DataFrame:
+    """Every user's online features equal the recomputation from the lake; returns the lake."""
     landed = lake.read_dataset(settings, lake.TRYON)
-    assert len(landed) == 3_000
-    store = feature_store(settings)
     user_ids = sorted(landed["user_id"].unique())
     online = (
-        store.get_online_features(
+        feature_store(settings)
+        .get_online_features(
             features=[f"user_activity_fv:{name}" for name in USER_FEATURES],
             entity_rows=[{"user_id": user} for user in user_ids],
         )
@@ -204,7 +206,22 @@ def test_online_features_equal_a_recomputation_from_the_lake(
                 assert pd.isna(got[name]), (user, name)
             else:
                 assert got[name] == value, (user, name, got[name], value)
+    return landed
 
+
+def test_online_features_equal_a_recomputation_from_the_lake(
+    feature_settings: Settings, worker: list[WorkerProcess]
+) -> None:
+    settings = feature_settings
+    rng = random.Random(11)
+    users = 40
+    events = [tryon(rng, i, users) for i in range(3_000)]
+    events += [dict(events[i]) for i in range(0, 3_000, 100)]  # replays: counted once
+    wait_drained(settings, produce(settings, events), worker)
+
+    landed = assert_users_equal_the_lake(settings)
+    assert len(landed) == 3_000
+    store = feature_store(settings)
     product_ids = sorted(landed["product_id"].unique())
     products = (
         store.get_online_features(
@@ -219,4 +236,32 @@ def test_online_features_equal_a_recomputation_from_the_lake(
             assert products.loc[product, name] == pytest.approx(value), (product, name)
 
     offline = pd.read_parquet(Path(settings.lake_uri) / "features" / "user_activity.parquet")
-    assert set(offline["user_id"]) == set(user_ids)  # pushed offline too
+    assert set(offline["user_id"]) == set(landed["user_id"])  # appended offline too
+
+
+def test_a_restarted_worker_rebuilds_its_windows_from_the_lake(
+    feature_settings: Settings, tmp_path: Path
+) -> None:
+    """After a restart the state holds only what the lake gives back: the new events' users
+    must still see their earlier events in their windows."""
+    settings = feature_settings
+    rng = random.Random(12)
+    before = [tryon(rng, i, 8) for i in range(400)]
+    after = [tryon(rng, i, 8) for i in range(400, 460)]
+    first = start_workers(settings, 1, loglevel="info", log_dir=tmp_path / "first")
+    try:
+        wait_drained(settings, produce(settings, before), first)
+    finally:
+        stop_workers(first)
+    second = start_workers(settings, 1, loglevel="info", log_dir=tmp_path / "second")
+    try:
+        wait_drained(settings, produce(settings, after), second)
+        landed = assert_users_equal_the_lake(settings)
+    finally:
+        stop_workers(second)
+    assert len(landed) == 460
+    # the bootstrap reads the longest window and a day before the lake's last day
+    start = datetime.fromisoformat(max(e["ts"] for e in before)[:10]).replace(tzinfo=UTC)
+    expected = sum(datetime.fromisoformat(e["ts"]) >= start - timedelta(days=8) for e in before)
+    log = (tmp_path / "second" / "worker-0.log").read_text(errors="replace")
+    assert f"feature state bootstrapped from {expected} lake events" in log

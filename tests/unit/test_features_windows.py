@@ -16,7 +16,7 @@ from glamcast.features import (
     product_popularity_features,
     user_activity_features,
 )
-from streams.features import WindowState
+from streams.features import FeatureState
 
 T = datetime(2025, 3, 8, 12, 0, tzinfo=UTC)
 
@@ -94,14 +94,15 @@ def test_missing_column_is_named() -> None:
         user_activity_features(SAMPLE.drop(columns="dwell_ms"))
 
 
-def test_window_state_dedups_and_prunes_to_the_longest_window() -> None:
-    state = WindowState(key_index=EVENT_COLUMNS.index("user_id"))
+def test_feature_state_counts_a_replay_once_and_keeps_the_longest_window() -> None:
+    state = FeatureState()
     rows = list(SAMPLE.itertuples(index=False, name=None))
     for row in rows + rows[:2]:
-        state.add(row)
-    kept = state.take_touched()
-    assert sorted(row[0] for row in kept) == ["e1", "e2", "e3", "e4", "e5", "e7"]  # e6 pruned
-    assert state.take_touched() == []
+        state.add(*(None if pd.isna(value) else value for value in row))
+    user = state.users.keys["u1"]
+    assert user.ids == {"e1", "e2", "e3", "e4", "e5"}  # e6 is 7 d old: out
+    assert sorted(row["user_id"] for row in state.snapshot().users) == ["u1", "u2"]
+    assert state.snapshot().users == []  # nothing touched since
 
 
 def test_store_urls() -> None:
