@@ -145,6 +145,23 @@ def test_first_run_is_logged_registered_and_champion(
         first_run.metrics[first_run.best]["ndcg@10"], abs=1e-6)
 
 
+def test_torch_beats_popularity_and_serves_every_skin_tone(
+    first_run: TrainRecommenderResult,
+) -> None:
+    """Issue 5's simulated-data must-show, bounded for this small world (250 people, 21 days,
+    30 epochs; measured here: 1.31x popularity, the holdout groups of 15+ people at 0.97-1.28x the
+    overall NDCG). At demo scale (2,000 people x 60 days, job defaults) the bench measured 1.67x
+    and no skin tone below 0.85x (docs/recommender.md)."""
+    torch_ndcg = first_run.metrics["torch"]["ndcg@10"]
+    assert torch_ndcg >= 1.15 * first_run.metrics["popularity"]["ndcg@10"]
+    groups = first_run.by_group["torch"]
+    tones = groups[groups["group"].astype(str) != "unknown"]
+    assert len(tones) >= 8  # consented users of most Monk tones are in the holdout
+    sizable = tones[tones["users"] >= 15]  # smaller groups swing by a user or two
+    assert len(sizable) >= 3
+    assert (sizable["ndcg"] >= 0.8 * torch_ndcg).all(), sizable
+
+
 def test_champion_embeddings_are_written_for_feast(
     first_run: TrainRecommenderResult, lake_settings: Settings
 ) -> None:
