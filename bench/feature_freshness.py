@@ -1,8 +1,9 @@
 """Feature freshness: a try-on event produced → its user's features visible in the online store.
 
 Starts its own embedded broker on a temporary state dir, applies the Feast repository, starts one
-stream worker with the feature stage, and produces try-on events at a sustained `--rate`
-(default 2,000/s) for `--seconds` (default 60) from 5,000 background users. Every `--probe-ms`
+stream worker with the feature stage (and the lake sink; the feed stage only with `--feed`), and
+produces try-on events at a sustained `--rate` (default 2,000/s) for `--seconds` (default 60)
+from 5,000 background users. Every `--probe-ms`
 one of those events belongs to a new probe user; a poller thread reads the probe users'
 ``last_event_ms`` with `get_online_features` every 10 ms (one call for all pending probes) and
 records, per probe, the time from just before `send` to the first read that sees it. The
@@ -133,6 +134,7 @@ def measure(store: str, args: argparse.Namespace, console: Console) -> dict:
             streams_app_id="freshness",
             streams_web_port=0,
             streams_features=True,
+            streams_feed=args.feed,
             features_flush_s=args.flush_s,
             features_offline_flush_s=args.offline_flush_s,
             feast_project=project,
@@ -221,6 +223,7 @@ def measure(store: str, args: argparse.Namespace, console: Console) -> dict:
         "events_per_worker_cpu_s": round(pushed / worker_cpu_s) if worker_cpu_s else None,
         "flush_s": args.flush_s,
         "offline_flush_s": args.offline_flush_s,
+        "feed_stage": args.feed,
         "load": round(load, 2),
     }
 
@@ -235,6 +238,13 @@ def main() -> None:
         "--offline-flush-s", type=float, default=5.0, help="offline append interval"
     )
     parser.add_argument("--stores", default="sqlite", help="online stores, comma-separated")
+    parser.add_argument(
+        "--feed",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="also run the feed stage in the worker (its own consumer group; off: the figures "
+        "are the feature stage's)",
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     console = Console()

@@ -549,7 +549,10 @@ class FeaturesService(Service):
         try:
             while not self.should_stop:
                 fetched = await consumer.getmany(timeout_ms=timeout_ms)
-                await self.bootstrapped.wait()
+                while fetched and not self.bootstrapped.is_set() and not self.should_stop:
+                    await asyncio.sleep(0.02)  # the new assignment's bootstrap still runs
+                if not self.bootstrapped.is_set():
+                    continue  # stopping before it ended: uncommitted, read again by the next owner
                 now = datetime.now(UTC)
                 assignment = consumer.assignment()
                 for tp, records in fetched.items():
