@@ -205,6 +205,11 @@ class FeedSnapshot:
     candidates: int = 100
     index: dict[str, int] = field(default_factory=dict)  # product_id → item index
     user_rows: dict[str, int] = field(default_factory=dict)  # user_id → recommender row
+    # integer codes of the attributes (-1: unknown), so a request compares numbers, not objects
+    family_code: np.ndarray = field(default_factory=lambda: np.empty(0, np.int16))
+    category_code: np.ndarray = field(default_factory=lambda: np.empty(0, np.int16))
+    finish_code: np.ndarray = field(default_factory=lambda: np.empty(0, np.int16))
+    codes: dict[str, int] = field(default_factory=dict)  # family / finish name → code
 
     @property
     def n_items(self) -> int:
@@ -309,6 +314,8 @@ def build_snapshot(
     for name in {f for f in family if f is not None}:
         members = np.flatnonzero(family == name)
         family_pools[name] = members[np.argsort(-popularity[members], kind="stable")][:candidates]
+    names = {name: i for i, name in enumerate(sorted(
+        {v for v in (*family, *frame["finish"]) if isinstance(v, str)}))}
     return FeedSnapshot(
         item_ids=item_ids, category=frame["category"].to_numpy(), family=family,
         finish=frame["finish"].to_numpy(), brand=brand, freshness=freshness,
@@ -320,7 +327,16 @@ def build_snapshot(
         candidates=candidates, index={p: i for i, p in enumerate(item_ids)},
         user_rows={} if recommender is None else {
             str(u): i for i, u in enumerate(recommender.user_ids)},
+        family_code=_codes(family, names), category_code=_codes(frame["category"], _CATEGORY_CODE),
+        finish_code=_codes(frame["finish"], names), codes=names,
     )
+
+
+_CATEGORY_CODE = {name: i for i, name in enumerate(CATEGORIES)}
+
+
+def _codes(values: Any, codes: dict[str, int]) -> np.ndarray:
+    return np.array([codes.get(value, -1) for value in values], dtype=np.int16)
 
 
 def _looks(frame: pd.DataFrame | None, index: dict[str, int]) -> Looks:
@@ -440,13 +456,13 @@ def rank_feed(
     candidates, taste, known = candidate_indices(snapshot, user_id, signals)
     personalized = known or signals["active"]
     base_taste = taste if taste is not None else snapshot.popularity_pct
-    family_match = (snapshot.family[candidates] == signals["family"]).astype(float) \
-        if signals["family"] else np.zeros(len(candidates))
-    finish_match = (snapshot.finish[candidates] == signals["finish"]).astype(float) \
-        if signals["finish"] else np.zeros(len(candidates))
+    codes = snapshot.codes
+    family_match = snapshot.family_code[candidates] == codes.get(signals["family"], -2)
+    finish_match = snapshot.finish_code[candidates] == codes.get(signals["finish"], -2)
     share = signals["category_share"]
-    category_share = np.array([share.get(c, 0.0) if c else 0.0
-                               for c in snapshot.category[candidates]])
+    # the extra last entry is what an unknown category (code -1) reads
+    shares = np.array([share[name] for name in CATEGORIES] + [0.0])
+    category_share = shares[snapshot.category_code[candidates]]
     affinity_all = np.zeros(snapshot.n_items)
     affinity_all[candidates] = (
         weights.taste * base_taste[candidates] + weights.family * family_match

@@ -135,10 +135,14 @@ class FeedUpdatesService(Service):
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._consuming_done = asyncio.Event()
+        self._last_start = time.monotonic()
 
     async def on_start(self) -> None:
         settings = self.settings
-        await asyncio.to_thread(self.engine.start)
+        try:
+            await asyncio.to_thread(self.engine.start)
+        except Exception:  # noqa: BLE001 — no registry yet: rank on activity; retried below
+            log.exception("feed engine could not load; feeds rank without a champion for now")
         servers = bootstrap_servers(settings)
         self._producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all",
                                           enable_idempotence=False, linger_ms=5)
@@ -182,10 +186,23 @@ class FeedUpdatesService(Service):
                     self._offsets[tp] = batch.last_offset + 1
                 if not self.should_stop:
                     await self.publish_due()
-                    await asyncio.to_thread(self.engine.maybe_reload)
-                    await asyncio.to_thread(self.engine.maybe_refresh)
+                    await self._reload()
         finally:
             self._consuming_done.set()
+
+    async def _reload(self) -> None:
+        """Follow the champion alias and refresh the pools (a registry outage keeps serving)."""
+        try:
+            if not self.engine.started:
+                if time.monotonic() - self._last_start >= self.settings.feed_reload_poll_s:
+                    self._last_start = time.monotonic()
+                    await asyncio.to_thread(self.engine.start)
+                return
+            await asyncio.to_thread(self.engine.maybe_reload)
+            await asyncio.to_thread(self.engine.maybe_refresh)
+        except Exception:  # noqa: BLE001
+            log.exception("feed reload failed; ranking on model v%s",
+                          self.engine.snapshot.model_version)
 
     def _due(self, everyone: bool) -> list[str]:
         clock = time.monotonic()

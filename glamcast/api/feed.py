@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
@@ -61,11 +62,14 @@ async def reload_loop(engine: FeedEngine) -> None:
     """Poll the registry and refresh the pools for the life of the app (cancelled at exit)."""
     settings = engine.settings
     tick = max(0.05, min(settings.feed_reload_poll_s, settings.feed_pool_refresh_s, 1.0))
+    last_start = time.monotonic()
     while True:
         await asyncio.sleep(tick)
         try:
-            if not engine.started:
-                await asyncio.to_thread(engine.start)
+            if not engine.started:  # start-up failed: try again at the poll interval
+                if time.monotonic() - last_start >= settings.feed_reload_poll_s:
+                    last_start = time.monotonic()
+                    await asyncio.to_thread(engine.start)
             else:
                 await asyncio.to_thread(engine.maybe_reload)
                 await asyncio.to_thread(engine.maybe_refresh)
