@@ -58,7 +58,7 @@ TORCH_MOVIELENS = FactorizationConfig(
 )
 
 
-def TUNABLE(config: FactorizationConfig) -> list[str]:  # noqa: N802
+def tunable_fields(config: FactorizationConfig) -> list[str]:
     """Numeric torch fields that get a command-line option (not `seed`: --seed seeds both the
     split and the model)."""
     return [name for name, value in asdict(config).items() if name != "seed"
@@ -73,14 +73,14 @@ def main() -> None:
     parser.add_argument("--user-model", choices=("embedding", "history"),
                         default=TORCH_MOVIELENS.user_model)
     for name, value in asdict(TORCH_MOVIELENS).items():
-        if name in TUNABLE(TORCH_MOVIELENS):
+        if name in tunable_fields(TORCH_MOVIELENS):
             parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     for name, value in asdict(ALS_MOVIELENS).items():
         parser.add_argument(f"--als-{name.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args()
     torch_config = replace(TORCH_MOVIELENS, seed=args.seed, objective=args.objective,
                            user_model=args.user_model,
-                           **{name: getattr(args, name) for name in TUNABLE(TORCH_MOVIELENS)})
+                           **{name: getattr(args, name) for name in tunable_fields(TORCH_MOVIELENS)})
     als_config = AlsConfig(**{name: getattr(args, f"als_{name}") for name in asdict(ALS_MOVIELENS)})
 
     settings = Settings()
