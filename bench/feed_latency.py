@@ -149,13 +149,13 @@ def build_world(settings, users: int, products: int) -> list[str]:
 
     from glamcast import features, lake, topics
     from glamcast.events import CatalogEvent, TryOnEvent, decode_event
-    from glamcast.feed import CHAMPION
     from glamcast.features import (
         USER_ACTIVITY_PUSH_SOURCE,
         USER_HISTORY_PUSH_SOURCE,
         push_features,
         user_activity_features,
     )
+    from glamcast.feed import CHAMPION
     from glamcast.mlflow_tracking import tracking_uri
     from glamcast.simulator import SimulationConfig, World
     from models.recommender_pyfunc import ARTIFACT_KEY, FactorRecommender, RecommenderModel
@@ -283,9 +283,10 @@ def main() -> None:
             url = f"http://127.0.0.1:{settings.api_port}"
             env = {**{k: v for k, v in os.environ.items() if not k.startswith("GLAMCAST_")},
                    **settings_env(settings)}
-            server = subprocess.Popen(
-                [sys.executable, "-m", "glamcast.cli", "serve", "--port", str(settings.api_port)],
-                env=env, stdout=subprocess.DEVNULL, stderr=open(Path(scratch) / "api.log", "wb"))
+            with open(Path(scratch) / "api.log", "wb") as api_log:  # the child keeps its copy
+                server = subprocess.Popen(
+                    [sys.executable, "-m", "glamcast.cli", "serve", "--port",
+                     str(settings.api_port)], env=env, stdout=subprocess.DEVNULL, stderr=api_log)
             wait_ready(url)
             load_before = os.getloadavg()[0]
             result: dict = {}

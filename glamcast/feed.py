@@ -585,7 +585,7 @@ class FeedEngine:
             self.store.get_feature_service(FEED_RANKING_SERVICE)
             self.store.get_online_features(features=list(USER_REFS[:1]),
                                            entity_rows=[{USER_COL: "__readyz__"}])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 — any store error means "not ready"
             self.store_error = f"{type(exc).__name__}: {exc}"
             return False
         return True
@@ -658,7 +658,7 @@ class FeedEngine:
         if look_version != current.look_version or force:
             try:
                 self._looks = None if look_version is None else self._generate_looks(look_version)
-            except Exception:  # noqa: BLE001 — looks are optional; products still serve
+            except Exception:  # looks are optional; products still serve
                 log.exception("look generator v%s failed; serving products only", look_version)
                 self._looks = None
         self._catalog = load_catalog(self.settings)

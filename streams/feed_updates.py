@@ -35,7 +35,6 @@ from prometheus_client import Counter, Histogram
 
 from glamcast import topics
 from glamcast.broker import bootstrap_servers
-from glamcast.feed import PURCHASED_FEATURE, FeedEngine, feed_message
 from glamcast.features import (
     EVENT_COLUMNS,
     EVENT_TIMESTAMP_COL,
@@ -45,6 +44,7 @@ from glamcast.features import (
     push_features,
     user_activity_features,
 )
+from glamcast.feed import PURCHASED_FEATURE, FeedEngine, feed_message
 from glamcast.settings import Settings
 from streams.features import features_enabled
 from streams.validated_events import validate_records
@@ -141,7 +141,7 @@ class FeedUpdatesService(Service):
         settings = self.settings
         try:
             await asyncio.to_thread(self.engine.start)
-        except Exception:  # noqa: BLE001 — no registry yet: rank on activity; retried below
+        except Exception:  # no registry yet: rank on activity; retried below
             log.exception("feed engine could not load; feeds rank without a champion for now")
         servers = bootstrap_servers(settings)
         self._producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all",
@@ -200,7 +200,7 @@ class FeedUpdatesService(Service):
                 return
             await asyncio.to_thread(self.engine.maybe_reload)
             await asyncio.to_thread(self.engine.maybe_refresh)
-        except Exception:  # noqa: BLE001
+        except Exception:  
             log.exception("feed reload failed; ranking on model v%s",
                           self.engine.snapshot.model_version)
 
@@ -246,7 +246,7 @@ class FeedUpdatesService(Service):
         history = history_features(rows)
         try:
             push_features(self.engine.store, USER_HISTORY_PUSH_SOURCE, history)
-        except Exception:  # noqa: BLE001 — the published feed filters them anyway
+        except Exception:  # the published feed filters them anyway
             log.exception("could not push user history for %d people", len(history))
         bought = history.set_index(USER_COL)[PURCHASED_FEATURE]
         feeds = {}

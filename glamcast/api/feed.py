@@ -54,7 +54,7 @@ def start_engine(engine: FeedEngine) -> None:
     """Load the champion and pools; a registry or store outage leaves the trending feed."""
     try:
         engine.start()
-    except Exception:  # noqa: BLE001 — the reload loop tries again; cold feeds still serve
+    except Exception:  # the reload loop tries again; cold feeds still serve
         log.exception("feed engine could not load at start-up; retrying in the background")
 
 
@@ -73,6 +73,6 @@ async def reload_loop(engine: FeedEngine) -> None:
             else:
                 await asyncio.to_thread(engine.maybe_reload)
                 await asyncio.to_thread(engine.maybe_refresh)
-        except Exception:  # noqa: BLE001 — keep serving the current snapshot
+        except Exception:  # keep serving the current snapshot
             log.exception("feed reload failed; serving model v%s",
                           engine.snapshot.model_version)

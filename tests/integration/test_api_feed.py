@@ -235,6 +235,7 @@ def test_tryons_rank_coral_up_purchases_are_filtered_and_the_topic_gets_the_feed
     after = client.get(f"/v1/feed/{user}", params={"k": 10}).json()
     coral_after = [item for item in after["items"] if item.get("product_id") in coral]
     assert len(coral_after) > coral_before
+    assert {item["product_id"] for item in coral_after} <= unseen_coral  # training items stay out
     assert all(item["reasons"][0].startswith("because you tried coral") for item in coral_after)
     assert ids(after).index(tried["product_id"]) < rank_before
     mine = next(item for item in after["items"] if item["product_id"] == tried["product_id"])
