@@ -4,7 +4,8 @@ Stages, each shown as it runs: start the local stack → create the topics → a
 repository → simulate the world into the broker (and its look catalogue into the lake) → read
 the topics back and count what arrived → run a stream worker until it has committed every record
 (validation, dead letters, Parquet lake, trend counts, features pushed to Feast) → train the
-recommender → train the look GAN → forecast the trend terms → materialize the batch features.
+recommender → train the look GAN → forecast the trend terms → materialize the batch features
+→ rank one person's feed as the API would.
 Each stage is a function of `(settings, config, console, summary)` that adds rows to the closing
 summary, so a stage joins the list without touching the others. Serving (`glamcast demo` without
 `--no-serve`) starts after the summary.
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -228,6 +230,28 @@ def materialize_features(settings: Settings, config: DemoConfig, console: Consol
     summary.rows.append(("features", "materialized", ", ".join(result.views) or "nothing"))
 
 
+def show_sample_feed(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
+    """The feed `GET /v1/feed/{user_id}` answers, for the person most active in the last week."""
+    from glamcast.feed import sample_feed
+
+    tryons = lake.read_dataset(settings, lake.TRYON, columns=["user_id", lake.TS_COL])
+    last_week = tryons[tryons[lake.TS_COL] > tryons[lake.TS_COL].max() - pd.Timedelta(days=7)]
+    user_id = str(last_week["user_id"].value_counts().index[0])
+    feed = sample_feed(settings, user_id, k=5)
+    table = Table(title=f"Feed of {user_id} (recommender v{feed.model_version}, "
+                        f"{'personalized' if feed.personalized else 'trending'})")
+    for column in ("item", "score", "reasons"):
+        table.add_column(column)
+    for item in feed.items:
+        table.add_row(item.product_id or item.look_id or "-", f"{item.score:.2f}", "; ".join(item.reasons))
+    console.print(table)
+    answer = f"{len(feed.items)} items"
+    if feed.items:
+        first = feed.items[0]
+        answer += f"; first {first.product_id or first.look_id}: {'; '.join(first.reasons)}"
+    summary.rows.append(("feed", f"GET /v1/feed/{user_id}?k=5", answer))
+
+
 STAGES: list[tuple[str, Stage]] = [
     ("start the local stack", start_stack),
     ("create topics", create_topics),
@@ -239,6 +263,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("train the look GAN", train_look_gan),
     ("forecast trends", forecast_trends),
     ("materialize features", materialize_features),
+    ("a sample feed", show_sample_feed),
 ]
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from glamcast import broker, lake, topics
 from glamcast.features import feature_store
+from glamcast.feed import sample_feed
 from glamcast.mlflow_tracking import tracking_uri
 from glamcast.settings import Settings
 from jobs.forecast_trends import latest_forecasts
@@ -44,6 +45,7 @@ def demo_run(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory,
         "GLAMCAST_TOPIC_PREFIX": f"demo-{suffix}.",
         "GLAMCAST_STREAMS_APP_ID": f"demo-{suffix}",
         "GLAMCAST_STREAMS_WEB_PORT": "0",
+        "COLUMNS": "200",  # rich wraps table cells (URLs included) to the terminal width
     })
     glamcast = Path(sys.executable).with_name("glamcast")
     completed = subprocess.run([str(glamcast), "demo", "--quick", "--no-serve"], env=env,
@@ -60,9 +62,10 @@ def demo_run(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory,
 
 def test_every_stage_runs_and_the_summary_names_them(demo_run) -> None:
     _, output = demo_run
-    for stage in ("1/10 start the local stack", "6/10 stream into the lake and Feast",
-                  "7/10 train the recommender", "8/10 train the look GAN", "9/10 forecast trends",
-                  "10/10 materialize features", "Glamcast demo", "dead letters"):
+    for stage in ("1/11 start the local stack", "6/11 stream into the lake and Feast",
+                  "7/11 train the recommender", "8/11 train the look GAN", "9/11 forecast trends",
+                  "10/11 materialize features", "11/11 a sample feed", "Glamcast demo",
+                  "dead letters", "/dashboard"):
         assert stage in output, stage
 
 
@@ -106,3 +109,16 @@ def test_forecasts_have_ordered_bands_for_the_last_run(demo_run) -> None:
     assert (forecasts["yhat_lower"] <= forecasts["yhat"]).all()
     assert (forecasts["yhat"] <= forecasts["yhat_upper"]).all()
     assert forecasts["ds"].max() > datetime.now(UTC).date()  # a horizon ahead
+
+
+def test_an_active_person_gets_a_personalized_feed_from_the_champion(demo_run) -> None:
+    settings, _ = demo_run
+    tryons = lake.read_dataset(settings, lake.TRYON, columns=["user_id"])
+    user = str(tryons["user_id"].value_counts().index[0])
+    champion = mlflow.MlflowClient(tracking_uri(settings)).get_model_version_by_alias(
+        "glamcast-recommender", "champion")
+    feed = sample_feed(settings, user, k=10)
+    assert feed.personalized and feed.model_version == int(champion.version)
+    assert len(feed.items) == 10 and all(item.reasons for item in feed.items)
+    scores = [item.score for item in feed.items]
+    assert scores == sorted(scores, reverse=True)
