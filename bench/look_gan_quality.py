@@ -15,7 +15,7 @@ real looks through the critic per second) and the device; then, as its last line
 ``RESULT {"gan": {"precision", "recall", "novelty", ...}, "gaussian": {...}, "nearest": {...},
 ...}``. Palettes and loss curves are kept under --report-dir.
 
-    .venv/bin/python bench/look_gan_quality.py [--users 3000] [--days 60] [--steps 3000]
+    .venv/bin/python bench/look_gan_quality.py [--users 3000] [--days 60] [--steps 3000] [--gan-seed N]
 """
 
 from __future__ import annotations
@@ -59,6 +59,9 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the world")
     parser.add_argument(
+        "--gan-seed", type=int, default=None, help="seed of the GAN (default: the job's)"
+    )
+    parser.add_argument(
         "--report-dir",
         type=Path,
         default=None,
@@ -83,7 +86,9 @@ def main() -> None:
     console.print(f"simulated lake: {counts} in {lake_s:.0f} s ({scratch / 'lake'})")
 
     report_dir = args.report_dir or scratch / "report"
-    config = build_config(gan={"steps": args.steps}, report_dir=report_dir, register=False)
+    config = build_config(
+        gan={"steps": args.steps, "seed": args.gan_seed}, report_dir=report_dir, register=False
+    )
     spark = spark_session(settings, app_name="look-gan-bench", master="local[2]")
     try:
         with Progress(
