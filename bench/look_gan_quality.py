@@ -30,6 +30,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from glamcast.progress import rich_progress
 from glamcast.settings import Settings
 from glamcast.simulator import SimulationConfig, World
 from glamcast.simulator.looks import write_world_lake
@@ -40,7 +41,6 @@ from jobs.train_look_gan import (
     build_config,
     evaluation_table,
     failed_checks,
-    rich_progress,
     train_look_gan_job,
 )
 from models.look_space import CONDITION_GROUPS

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from glamcast import stack
@@ -31,12 +31,10 @@ console = Console()
 
 
 def progress_bar(transient: bool = False) -> Progress:
-    """The progress display every long command uses."""
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
-        console=console, transient=transient,
-    )
+    """The shared progress display on this command line's console."""
+    from glamcast.progress import progress_bar as shared_progress_bar
+
+    return shared_progress_bar(console, transient)
 
 
 def print_parts(parts: list[stack.PartStatus]) -> None:
@@ -231,13 +229,13 @@ def forecast(
 ) -> None:
     """Forecast every trend term (Prophet on Spark), backtest it, rank rising and fading terms."""
     from glamcast.mlflow_tracking import tracking_uri
+    from glamcast.progress import rich_progress
     from glamcast.spark import spark_session
     from jobs.forecast_trends import (
         ForecastInputError,
         build_config,
         forecast_trends,
         print_report,
-        rich_progress,
     )
 
     settings = get_settings()
@@ -305,13 +303,12 @@ def train_recommender_command(
 ) -> None:
     """Fit implicit ALS (Spark) and the torch model, evaluate, log to MLflow, register the best."""
     from glamcast.mlflow_tracking import tracking_uri
-    from glamcast.spark import spark_session
+    from glamcast.progress import rich_progress
+    from glamcast.spark import spark_gpu_conf, spark_session
     from jobs.train_recommender import (
         RecommenderInputError,
         build_config,
         print_report,
-        rich_progress,
-        spark_gpu_conf,
         train_recommender,
     )
 
@@ -379,13 +376,12 @@ def train_look_gan_command(
 ) -> None:
     """Train the conditional look GAN on the lake's look engagement, evaluate it, register it."""
     from glamcast.mlflow_tracking import tracking_uri
-    from glamcast.spark import spark_session
+    from glamcast.progress import rich_progress
+    from glamcast.spark import spark_gpu_conf, spark_session
     from jobs.train_look_gan import (
         LookGanInputError,
         build_config,
         print_report,
-        rich_progress,
-        spark_gpu_conf,
         train_look_gan_job,
     )
 

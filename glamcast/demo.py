@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from glamcast import broker, lake, stack, topics
+from glamcast.progress import progress_bar, rich_progress
 from glamcast.settings import Settings
 from glamcast.simulator.config import SimulationConfig
 from glamcast.simulator.looks import write_looks_dataset
@@ -165,19 +166,14 @@ def stream_into_lake(settings: Settings, config: DemoConfig, console: Console, s
     summary.rows.append(("broker", "dead letters", f"{sum(dead.values()):,}"))
 
 
-def _job_progress(console: Console) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console)
-
-
 def train_recommender(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    from glamcast.spark import spark_session
+    from glamcast.spark import spark_gpu_conf, spark_session
     from jobs import train_recommender as job
 
     job_config = job.build_config(source="tryon", torch={"epochs": config.recommender_epochs})
-    spark = spark_session(settings, app_name="train_recommender", conf=job.spark_gpu_conf(settings))
-    with _job_progress(console) as progress:
-        result = job.train_recommender(spark, settings, job_config, on_progress=job.rich_progress(progress))
+    spark = spark_session(settings, app_name="train_recommender", conf=spark_gpu_conf(settings))
+    with progress_bar(console) as progress:
+        result = job.train_recommender(spark, settings, job_config, on_progress=rich_progress(progress))
     job.print_report(result, job_config, console)
     ndcg = job.metric_name("ndcg", job_config.k)
     for model, metrics in result.metrics.items():
@@ -188,13 +184,13 @@ def train_recommender(settings: Settings, config: DemoConfig, console: Console, 
 
 
 def train_look_gan(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    from glamcast.spark import spark_session
+    from glamcast.spark import spark_gpu_conf, spark_session
     from jobs import train_look_gan as job
 
     job_config = job.build_config(gan={"steps": config.gan_steps})
-    spark = spark_session(settings, app_name="train_look_gan", conf=job.spark_gpu_conf(settings))
-    with _job_progress(console) as progress:
-        result = job.train_look_gan_job(spark, settings, job_config, on_progress=job.rich_progress(progress))
+    spark = spark_session(settings, app_name="train_look_gan", conf=spark_gpu_conf(settings))
+    with progress_bar(console) as progress:
+        result = job.train_look_gan_job(spark, settings, job_config, on_progress=rich_progress(progress))
     # The job's per-condition table needs a wide terminal; `glamcast train look-gan` prints it.
     for name in ("precision", "recall", "novelty"):
         figures = {model: result.metrics[f"{model}.{name}"] for model in ("gan", "gaussian", "nearest")}
@@ -213,8 +209,8 @@ def forecast_trends(settings: Settings, config: DemoConfig, console: Console, su
     job_config = job.ForecastTrendsConfig(model=forecast_model_config(),
                                           term_types=config.forecast_term_types, top_plots=3)
     spark = spark_session(settings, app_name="forecast_trends")
-    with _job_progress(console) as progress:
-        result = job.forecast_trends(spark, settings, job_config, on_progress=job.rich_progress(progress))
+    with progress_bar(console) as progress:
+        result = job.forecast_trends(spark, settings, job_config, on_progress=rich_progress(progress))
     job.print_report(result, console, tracking_uri=tracking_uri(settings))
     metrics = result.metrics
     terms = f"{int(metrics['n_forecast'])} forecast, {int(metrics['n_set_aside'])} set aside"

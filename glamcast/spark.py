@@ -104,3 +104,19 @@ def spark_session(
         # A few tasks per core: the default 200 shuffle partitions only add overhead on one machine.
         session.conf.set("spark.sql.shuffle.partitions", str(max(2, 2 * cores)))
     return session
+
+
+def spark_gpu_conf(settings: Settings) -> dict[str, str]:
+    """Spark properties that hand the driver its GPUs (for TorchDistributor's use_gpu), or
+    nothing when PyTorch sees no CUDA device."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return {}
+    script = settings.state_path / "spark" / "gpu_discovery.sh"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    addresses = ",".join(f'"{index}"' for index in range(torch.cuda.device_count()))
+    script.write_text(f"#!/bin/sh\necho '{{\"name\": \"gpu\", \"addresses\": [{addresses}]}}'\n")
+    script.chmod(0o755)
+    return {"spark.driver.resource.gpu.amount": str(torch.cuda.device_count()),
+            "spark.driver.resource.gpu.discoveryScript": str(script)}

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from glamcast import lake
+from glamcast.progress import ProgressCallback
 from glamcast.settings import Settings
 from models.trend_forecast import (
     COMPONENTS,
@@ -105,7 +106,6 @@ _FIT_SCHEMA = (
 )
 _FORECAST_RECORD, _SUMMARY_RECORD = "forecast", "summary"
 
-ProgressCallback = Callable[[str, int | None, int | None], None]
 
 
 @dataclass(frozen=True)
@@ -682,24 +682,6 @@ def _log_run(result: ForecastResult, config: ForecastTrendsConfig) -> None:
 
 
 # --- entry points ------------------------------------------------------------------------------
-
-
-def rich_progress(progress: Any) -> ProgressCallback:
-    """An `on_progress` that drives a rich Progress: one line per stage, a bar for the fits."""
-    tasks: dict[str, Any] = {}
-
-    def update(stage: str, done: int | None, total: int | None) -> None:
-        for other, task in tasks.items():  # a new stage finishes the earlier ones
-            if other != stage and not progress.tasks[task].finished:
-                progress.update(task, total=progress.tasks[task].total or 1,
-                                completed=progress.tasks[task].total or 1)
-        if stage == "done":
-            return
-        if stage not in tasks:
-            tasks[stage] = progress.add_task(stage, total=total, rate="")
-        progress.update(tasks[stage], total=total, completed=done or 0)
-
-    return update
 
 
 def _fmt(value: Any, digits: int = 2) -> str:

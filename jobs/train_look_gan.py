@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from glamcast import lake
+from glamcast.progress import ProgressCallback
 from glamcast.settings import Settings
 from models.look_baselines import GaussianLooks, NearestLooks
 from models.look_gan import LookGanConfig, LookGanFit, LookGenerator, train_look_gan
@@ -115,7 +116,6 @@ EVAL_FAMILIES = ("coral", "berry", "red", "nude", "pink")
 #: Representative skin tone of each depth band in the palette grid.
 PALETTE_TONES = {"light": 2, "medium": 5, "deep": 8}
 
-ProgressCallback = Callable[[str, int | None, int | None], None]
 
 
 class LookGanInputError(ValueError):
@@ -982,43 +982,6 @@ def build_config(*, gan: dict[str, Any] | None = None, **options: Any) -> TrainL
     chosen = {key: value for key, value in (gan or {}).items() if value is not None}
     given = {key: value for key, value in options.items() if value is not None}
     return TrainLookGanConfig(gan=LookGanConfig(**chosen), **given)
-
-
-def spark_gpu_conf(settings: Settings) -> dict[str, str]:
-    """Spark properties that hand the driver its GPUs (for TorchDistributor's use_gpu), or
-    nothing when PyTorch sees no CUDA device."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return {}
-    script = settings.state_path / "spark" / "gpu_discovery.sh"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    addresses = ",".join(f'"{index}"' for index in range(torch.cuda.device_count()))
-    script.write_text(f'#!/bin/sh\necho \'{{"name": "gpu", "addresses": [{addresses}]}}\'\n')
-    script.chmod(0o755)
-    return {
-        "spark.driver.resource.gpu.amount": str(torch.cuda.device_count()),
-        "spark.driver.resource.gpu.discoveryScript": str(script),
-    }
-
-
-def rich_progress(progress: Any) -> ProgressCallback:
-    """An `on_progress` driving a rich Progress: one line per stage, finished when the next
-    begins."""
-    tasks: dict[str, Any] = {}
-
-    def update(stage: str, done: int | None, total: int | None) -> None:
-        for other, task in tasks.items():
-            if other != stage and not progress.tasks[task].finished:
-                size = progress.tasks[task].total or 1
-                progress.update(task, total=size, completed=size)
-        if stage == "done":
-            return
-        if stage not in tasks:
-            tasks[stage] = progress.add_task(stage, total=total, rate="")
-        progress.update(tasks[stage], total=total, completed=done or 0)
-
-    return update
 
 
 def _fmt(value: float) -> str:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,7 @@ import pandas as pd
 import pyarrow as pa
 
 from glamcast import lake
+from glamcast.progress import ProgressCallback
 from glamcast.settings import Settings
 from models import interactions as ix
 from models.factorization import FactorizationConfig, FactorizationResult, train_factorization
@@ -86,7 +87,6 @@ PLOT_KS = (1, 3, 5, 10, 20)
 REES46_SAMPLE = "rees46-sample/2019-Oct_head17433.csv"
 MOVIELENS_DIR = "movielens-100k"
 
-ProgressCallback = Callable[[str, int | None, int | None], None]
 
 
 class RecommenderInputError(ValueError):
@@ -761,41 +761,6 @@ def build_config(*, models: str = ",".join(MODELS), als: dict[str, Any] | None =
         models=chosen, als=AlsConfig(**given(als)), torch=FactorizationConfig(**given(torch)),
         **given(options),
     )
-
-
-def spark_gpu_conf(settings: Settings) -> dict[str, str]:
-    """Spark properties that hand the driver its GPUs (for TorchDistributor's use_gpu), or
-    nothing when PyTorch sees no CUDA device."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return {}
-    script = settings.state_path / "spark" / "gpu_discovery.sh"
-    script.parent.mkdir(parents=True, exist_ok=True)
-    addresses = ",".join(f'"{index}"' for index in range(torch.cuda.device_count()))
-    script.write_text(f"#!/bin/sh\necho '{{\"name\": \"gpu\", \"addresses\": [{addresses}]}}'\n")
-    script.chmod(0o755)
-    return {"spark.driver.resource.gpu.amount": str(torch.cuda.device_count()),
-            "spark.driver.resource.gpu.discoveryScript": str(script)}
-
-
-def rich_progress(progress: Any) -> ProgressCallback:
-    """An `on_progress` driving a rich Progress: one line per stage, finished when the next
-    begins."""
-    tasks: dict[str, Any] = {}
-
-    def update(stage: str, done: int | None, total: int | None) -> None:
-        for other, task in tasks.items():
-            if other != stage and not progress.tasks[task].finished:
-                size = progress.tasks[task].total or 1
-                progress.update(task, total=size, completed=size)
-        if stage == "done":
-            return
-        if stage not in tasks:
-            tasks[stage] = progress.add_task(stage, total=total, rate="")
-        progress.update(tasks[stage], total=total, completed=done or 0)
-
-    return update
 
 
 def _fmt(value: float | None) -> str:
