@@ -1,9 +1,11 @@
 """The main job end to end: `glamcast demo --quick --no-serve` from an empty state dir.
 
-The command runs as a user runs it, in its own process, against the session's broker and MLflow
-server (given as external services, so the suite still starts one broker), with its own state
-dir, lake, Feast repository state, topic prefix and stream app id. Then every stage's output is
-checked where it lives: the lake datasets, the online store, the model registry, the forecasts.
+The command runs as a user runs it, in its own process, against the session's broker (given as an
+external cluster, so the suite still starts one broker), with its own state dir, lake, Feast
+repository state, topic prefix and stream app id, and its own MLflow server: the demo registers
+`glamcast-recommender` and `glamcast-look-gan` under their real names, which the other tests'
+registry must not see. Then every stage's output is checked where it lives: the lake datasets,
+the online store, the model registry, the forecasts, a feed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from glamcast import broker, lake, topics
+from glamcast import broker, lake, stack, topics
 from glamcast.features import feature_store
 from glamcast.feed import sample_feed
 from glamcast.mlflow_tracking import tracking_uri
@@ -41,23 +43,24 @@ def demo_run(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory,
         "GLAMCAST_STATE_DIR": str(state_dir),
         "GLAMCAST_DATA_DIR": str(data_dir),
         "GLAMCAST_KAFKA_BOOTSTRAP": broker.bootstrap_servers(stack_settings),
-        "GLAMCAST_MLFLOW_TRACKING_URI": tracking_uri(stack_settings),
         "GLAMCAST_TOPIC_PREFIX": f"demo-{suffix}.",
         "GLAMCAST_STREAMS_APP_ID": f"demo-{suffix}",
         "GLAMCAST_STREAMS_WEB_PORT": "0",
         "COLUMNS": "200",  # rich wraps table cells (URLs included) to the terminal width
     })
     glamcast = Path(sys.executable).with_name("glamcast")
-    completed = subprocess.run([str(glamcast), "demo", "--quick", "--no-serve"], env=env,
-                               capture_output=True, text=True, timeout=DEMO_TIMEOUT_S,
-                               cwd=state_dir, check=False)
-    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
     settings = Settings(
         state_dir=state_dir, kafka_bootstrap=env["GLAMCAST_KAFKA_BOOTSTRAP"],
-        mlflow_tracking_uri=env["GLAMCAST_MLFLOW_TRACKING_URI"],
         topic_prefix=env["GLAMCAST_TOPIC_PREFIX"], streams_app_id=env["GLAMCAST_STREAMS_APP_ID"],
     )
-    return settings, completed.stdout
+    try:
+        completed = subprocess.run([str(glamcast), "demo", "--quick", "--no-serve"], env=env,
+                                   capture_output=True, text=True, timeout=DEMO_TIMEOUT_S,
+                                   cwd=state_dir, check=False)
+        assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+        yield settings, completed.stdout
+    finally:
+        stack.down(settings)  # the demo's MLflow server; the broker is the session's
 
 
 def test_every_stage_runs_and_the_summary_names_them(demo_run) -> None:
