@@ -65,6 +65,26 @@ def consumer(settings: Settings, *topic_names: str, group_id: str | None, **over
     return KafkaConsumer(*topic_names, bootstrap_servers=bootstrap_servers(settings), **options)
 
 
+def stage_consumer(settings: Settings, group_id: str, client_id: str, **overrides: Any) -> Any:
+    """An aiokafka consumer for a stream stage: manual commits from the earliest offset, the
+    profile's session timeout, and a poll interval that outlasts a rebalance (returned unstarted;
+    the stage subscribes with its rebalance listener)."""
+    from aiokafka import AIOKafkaConsumer
+
+    options: dict[str, Any] = {
+        "group_id": group_id,
+        "client_id": client_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": settings.session_timeout_ms,
+        "heartbeat_interval_ms": max(500, settings.session_timeout_ms // 6),
+        "rebalance_timeout_ms": settings.rebalance_timeout,
+        "max_poll_interval_ms": max(300_000, settings.rebalance_timeout),
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings), **options)
+
+
 def create_topics(
     settings: Settings, specs: Iterable[topics.TopicSpec] = topics.TOPICS.values()
 ) -> dict[str, str]:

@@ -61,7 +61,7 @@ from mode import Service
 from prometheus_client import Counter, Histogram
 
 from glamcast import lake, topics
-from glamcast.broker import admin_client, bootstrap_servers
+from glamcast.broker import admin_client, stage_consumer
 from glamcast.features import (
     ACTION_KINDS,
     CATEGORIES,
@@ -310,6 +310,25 @@ def product_feature_row(product_id: str, state: SlidingWindows) -> dict[str, Any
     return row
 
 
+def event_row(event: Any) -> tuple:
+    """A validated try-on event → a tuple in `EVENT_COLUMNS` order (`FeatureState.add`'s
+    arguments; the feed stage keeps the same rows)."""
+    face = event.face
+    return (
+        event.event_id,
+        event.ts,
+        event.user_id,
+        event.product_id,
+        str(event.action),
+        str(event.category),
+        event.shade_hex,
+        str(event.finish),
+        event.dwell_ms,
+        None if face is None else face.skin_tone,
+        None if face is None or face.undertone is None else str(face.undertone),
+    )
+
+
 class FeatureState:
     """The stage's window state: users and products, fed with validated try-on events."""
 
@@ -345,20 +364,7 @@ class FeatureState:
 
     def add_event(self, event: Any) -> None:
         """Add a validated try-on event (`glamcast.events`)."""
-        face = event.face
-        self.add(
-            event.event_id,
-            event.ts,
-            event.user_id,
-            event.product_id,
-            str(event.action),
-            str(event.category),
-            event.shade_hex,
-            str(event.finish),
-            event.dwell_ms,
-            None if face is None else face.skin_tone,
-            None if face is None or face.undertone is None else str(face.undertone),
-        )
+        self.add(*event_row(event))
 
     def snapshot(self) -> FeatureRows:
         """The feature rows of the keys touched since the last snapshot."""
@@ -494,17 +500,8 @@ class FeaturesService(Service):
         settings = self.settings
         self._store = await asyncio.to_thread(feature_store, settings)
         self._offline_store = await asyncio.to_thread(feature_store, settings)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers(settings),
-            group_id=features_group(settings),
-            client_id=f"{settings.streams_app_id}-features",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=settings.session_timeout_ms,
-            heartbeat_interval_ms=max(500, settings.session_timeout_ms // 6),
-            rebalance_timeout_ms=settings.rebalance_timeout,
-            max_poll_interval_ms=max(300_000, settings.rebalance_timeout),
-        )
+        consumer = stage_consumer(settings, features_group(settings),
+                                  f"{settings.streams_app_id}-features")
         consumer.subscribe([settings.topic_name(topics.TRYON)], listener=_Rebalance(self))
         self._consumer = consumer  # the first assignment (and its bootstrap) comes within start()
         await consumer.start()

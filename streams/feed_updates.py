@@ -34,7 +34,7 @@ from mode import Service
 from prometheus_client import Counter, Histogram
 
 from glamcast import topics
-from glamcast.broker import bootstrap_servers
+from glamcast.broker import bootstrap_servers, stage_consumer
 from glamcast.features import (
     EVENT_COLUMNS,
     EVENT_TIMESTAMP_COL,
@@ -46,7 +46,7 @@ from glamcast.features import (
 )
 from glamcast.feed import PURCHASED_FEATURE, FeedEngine, feed_message
 from glamcast.settings import Settings
-from streams.features import features_enabled
+from streams.features import event_row, features_enabled
 from streams.validated_events import validate_records
 
 log = logging.getLogger(__name__)
@@ -60,24 +60,6 @@ FEED_UPDATE_SECONDS = Histogram(
 #: Items per published feed.
 FEED_TOPIC_K = 20
 _TS = EVENT_COLUMNS.index("ts")
-
-
-def event_row(event: Any) -> tuple:
-    """A validated try-on event → a tuple in `EVENT_COLUMNS` order."""
-    face = event.face
-    return (
-        event.event_id,
-        event.ts,
-        event.user_id,
-        event.product_id,
-        str(event.action),
-        str(event.category),
-        event.shade_hex,
-        str(event.finish),
-        event.dwell_ms,
-        None if face is None else face.skin_tone,
-        None if face is None or face.undertone is None else str(face.undertone),
-    )
 
 
 def feed_group(settings: Settings) -> str:
@@ -147,17 +129,7 @@ class FeedUpdatesService(Service):
         self._producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all",
                                           enable_idempotence=False, linger_ms=5)
         await self._producer.start()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=servers,
-            group_id=feed_group(settings),
-            client_id=f"{settings.streams_app_id}-feed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=settings.session_timeout_ms,
-            heartbeat_interval_ms=max(500, settings.session_timeout_ms // 6),
-            rebalance_timeout_ms=settings.rebalance_timeout,
-            max_poll_interval_ms=max(300_000, settings.rebalance_timeout),
-        )
+        consumer = stage_consumer(settings, feed_group(settings), f"{settings.streams_app_id}-feed")
         consumer.subscribe([settings.topic_name(topics.TRYON)], listener=_Rebalance(self))
         await consumer.start()
         self._consumer = consumer

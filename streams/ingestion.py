@@ -45,7 +45,7 @@ from kafka import KafkaAdminClient
 from mode import Service
 
 from glamcast import lake, topics
-from glamcast.broker import admin_client, bootstrap_servers
+from glamcast.broker import admin_client, stage_consumer
 from glamcast.settings import Settings
 from streams import metrics
 from streams.lake_files import LakeFile, PreparedBatch, count_landed, prepare_batch, write_lake_file
@@ -172,18 +172,9 @@ class IngestionService(Service):
         removed = await asyncio.to_thread(lake.remove_temp_files, self.root)
         if removed:
             log.info("removed %d temp files left in the lake by a killed writer", removed)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers(settings),
-            group_id=ingest_group(settings),
-            client_id=f"{settings.streams_app_id}-ingest",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=settings.session_timeout_ms,
-            heartbeat_interval_ms=max(500, settings.session_timeout_ms // 6),
-            rebalance_timeout_ms=settings.rebalance_timeout,
-            max_poll_interval_ms=max(300_000, settings.rebalance_timeout),
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
+        consumer = stage_consumer(
+            settings, ingest_group(settings), f"{settings.streams_app_id}-ingest",
+            max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
         )
         consumer.subscribe(input_topics(settings), listener=_Rebalance(self))
         await consumer.start()
