@@ -6,6 +6,7 @@ modules it calls, which tests call directly.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -512,6 +513,9 @@ def features_materialize(
 
 def main() -> None:
     """Entry point: click handles usage errors and Ctrl-C; configuration errors get exit codes."""
+    # MLflow's tqdm bar per artifact download (the feed loading a champion) would interleave
+    # with the rich output; the commands show their own progress.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         app()
     except (stack.StackNotRunningError, stack.StackStartError) as exc:

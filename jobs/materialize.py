@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -130,7 +131,11 @@ def materialize(
     # An explicit range rather than materialize_incremental, whose first run starts at wall-clock
     # now - ttl: a backfill or a replayed lake (event times in the past) would load nothing.
     ttl = max(store.get_feature_view(name).ttl or timedelta(0) for name in BATCH_VIEWS)
-    store.materialize(start_date=end - ttl, end_date=end, feature_views=list(BATCH_VIEWS))
+    with warnings.catch_warnings():
+        # Feast's file offline store calls dask's bfill on object columns, which warns of a
+        # pandas change on every run; nothing here can act on it.
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"dask\.")
+        store.materialize(start_date=end - ttl, end_date=end, feature_views=list(BATCH_VIEWS))
     result.views = list(BATCH_VIEWS)
     return result
 
