@@ -65,6 +65,14 @@ def consumer(settings: Settings, *topic_names: str, group_id: str | None, **over
     return KafkaConsumer(*topic_names, bootstrap_servers=bootstrap_servers(settings), **options)
 
 
+#: `fetch_max_wait_ms` of the stages whose output is read within a second (features, feed):
+#: how long the broker may hold a fetch before it answers. The client default (500 ms) suits
+#: the lake sink, which batches seconds anyway; the embedded broker holds fetches for about
+#: that long even with records waiting. Measured at 2,000 records/s, produce → `getmany`
+#: p50 / p99: 135 / 263 ms at 500, 21 / 47 ms at 50, 20 / 62 ms at 10.
+LOW_LATENCY_FETCH_WAIT_MS = 50
+
+
 def stage_consumer(settings: Settings, group_id: str, client_id: str, **overrides: Any) -> Any:
     """An aiokafka consumer for a stream stage: manual commits from the earliest offset, the
     profile's session timeout, and a poll interval that outlasts a rebalance (returned unstarted;

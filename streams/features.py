@@ -61,7 +61,7 @@ from mode import Service
 from prometheus_client import Counter, Histogram
 
 from glamcast import lake, topics
-from glamcast.broker import admin_client, stage_consumer
+from glamcast.broker import LOW_LATENCY_FETCH_WAIT_MS, admin_client, stage_consumer
 from glamcast.features import (
     ACTION_KINDS,
     CATEGORIES,
@@ -501,7 +501,8 @@ class FeaturesService(Service):
         self._store = await asyncio.to_thread(feature_store, settings)
         self._offline_store = await asyncio.to_thread(feature_store, settings)
         consumer = stage_consumer(settings, features_group(settings),
-                                  f"{settings.streams_app_id}-features")
+                                  f"{settings.streams_app_id}-features",
+                                  fetch_max_wait_ms=LOW_LATENCY_FETCH_WAIT_MS)
         consumer.subscribe([settings.topic_name(topics.TRYON)], listener=_Rebalance(self))
         self._consumer = consumer  # the first assignment (and its bootstrap) comes within start()
         await consumer.start()

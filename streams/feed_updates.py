@@ -34,7 +34,7 @@ from mode import Service
 from prometheus_client import Counter, Histogram
 
 from glamcast import topics
-from glamcast.broker import bootstrap_servers, stage_consumer
+from glamcast.broker import LOW_LATENCY_FETCH_WAIT_MS, bootstrap_servers, stage_consumer
 from glamcast.features import (
     EVENT_COLUMNS,
     EVENT_TIMESTAMP_COL,
@@ -129,7 +129,8 @@ class FeedUpdatesService(Service):
         self._producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all",
                                           enable_idempotence=False, linger_ms=5)
         await self._producer.start()
-        consumer = stage_consumer(settings, feed_group(settings), f"{settings.streams_app_id}-feed")
+        consumer = stage_consumer(settings, feed_group(settings), f"{settings.streams_app_id}-feed",
+                                  fetch_max_wait_ms=LOW_LATENCY_FETCH_WAIT_MS)
         consumer.subscribe([settings.topic_name(topics.TRYON)], listener=_Rebalance(self))
         await consumer.start()
         self._consumer = consumer
