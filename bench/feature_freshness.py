@@ -1,7 +1,8 @@
 """Feature freshness: a try-on event produced → its user's features visible in the online store.
 
 Starts its own embedded broker on a temporary state dir, applies the Feast repository, starts one
-stream worker with the feature stage (and the lake sink; the feed stage only with `--feed`), and
+stream worker with the feature stage (and the lake sink; the feed stage only with `--feed`; with
+`--split` the lake sink runs in a second worker process), and
 produces try-on events at a sustained `--rate` (default 2,000/s) for `--seconds` (default 60)
 from 5,000 background users. Every `--probe-ms`
 one of those events belongs to a new probe user; a poller thread reads the probe users'
@@ -146,7 +147,20 @@ def measure(store: str, args: argparse.Namespace, console: Console) -> dict:
         try:
             ensure_topics(settings)
             features.apply(settings)
-            workers = start_workers(settings, 1, loglevel="warn", log_dir=workdir / "logs")
+            if args.split:  # the lake sink in one process, the feature (and feed) stages in another
+                workers = [
+                    *start_workers(
+                        settings.model_copy(update={"streams_ingest": False}), 1,
+                        loglevel="warn", log_dir=workdir / "logs",
+                    ),
+                    *start_workers(
+                        settings.model_copy(
+                            update={"streams_features": False, "streams_feed": False}
+                        ), 1, loglevel="warn", log_dir=workdir / "logs", first_index=1,
+                    ),
+                ]
+            else:
+                workers = start_workers(settings, 1, loglevel="warn", log_dir=workdir / "logs")
             poller = Poller(settings)
             poller.start()
             producer = broker.producer(settings, linger_ms=5)
@@ -224,6 +238,7 @@ def measure(store: str, args: argparse.Namespace, console: Console) -> dict:
         "flush_s": args.flush_s,
         "offline_flush_s": args.offline_flush_s,
         "feed_stage": args.feed,
+        "split": args.split,
         "load": round(load, 2),
     }
 
@@ -233,7 +248,9 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=2_000, help="events per second produced")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to produce")
     parser.add_argument("--probe-ms", type=float, default=50.0, help="one probe event every …")
-    parser.add_argument("--flush-s", type=float, default=0.25, help="online push interval")
+    parser.add_argument(
+        "--flush-s", type=float, default=Settings().features_flush_s, help="online push interval"
+    )
     parser.add_argument(
         "--offline-flush-s", type=float, default=5.0, help="offline append interval"
     )
@@ -244,6 +261,13 @@ def main() -> None:
         default=False,
         help="also run the feed stage in the worker (its own consumer group; off: the figures "
         "are the feature stage's)",
+    )
+    parser.add_argument(
+        "--split",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="run the feature stage in a worker process of its own, the lake sink in another "
+        "(`glamcast stream --stages features` / `--stages ingest`); off: one worker runs both",
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()

@@ -193,15 +193,28 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 # --- streams
+#: `glamcast stream --stages` names → the settings that switch each stage on.
+STREAM_STAGES = {"ingest": "streams_ingest", "features": "streams_features", "feed": "streams_feed"}
+
+
 @app.command()
 def stream(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Worker processes; the partitions are spread over them.")] = 1,
     loglevel: Annotated[str, typer.Option("--loglevel", "-l", help="crit, error, warn, info or debug.")] = "info",
+    stages: Annotated[str | None, typer.Option(help="Comma-separated stages these workers run: ingest (lake sink), features, feed (default: ingest, and features and feed once Feast is applied).")] = None,
 ) -> None:
     """Run the stream workers (validation, dead letters, lake, trend counts) until SIGTERM or Ctrl-C."""
     from streams.worker import run
 
     settings = get_settings()
+    if stages is not None:
+        chosen = {name.strip() for name in stages.split(",") if name.strip()}
+        unknown = chosen - set(STREAM_STAGES)
+        if unknown or not chosen:
+            raise typer.BadParameter(f"stages are {', '.join(STREAM_STAGES)}; got {stages!r}",
+                                     param_hint="--stages")
+        settings = settings.model_copy(update={
+            field: name in chosen for name, field in STREAM_STAGES.items()})
     console.print(f"{workers} stream worker(s), app {settings.streams_app_id}, lake {settings.lake_root}; "
                   f"metrics on port {settings.streams_web_port or 'auto'}+i at /metrics")
     raise typer.Exit(run(settings, workers=workers, loglevel=loglevel))

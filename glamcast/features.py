@@ -467,28 +467,27 @@ def online_rows(view: str, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ..
     `OnlineStore.online_write_batch`, built value by value from the known types (Feast's
     DataFrame path converts through Arrow and pandas, about 0.3 ms a row of 43 features).
 
-    Nulls and small counts, most of a row, share one message per value (the online stores only
-    serialize them)."""
+    Each row's features are set in place in one map `Value` (`FeatureValues`), which the
+    `local` store writes as it is and any other store reads as a mapping."""
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
 
+    from glamcast.sqlite_online_store import FeatureValues
+
     entity, features = _STREAM_VIEWS[view]
-    null = Value()
-    counts = [Value(int64_val=n) for n in range(1024)]
     fields = [(name, _PROTO_FIELDS[kind]) for name, kind in features.items()]
     out = []
     for row in rows:
-        values = {}
+        value = Value()
+        features_map = value.map_val.val
         for name, field in fields:
             raw = row[name]
             if raw is None:
-                values[name] = null
-            elif field == "int64_val" and 0 <= raw < 1024:
-                values[name] = counts[raw]
+                features_map.get_or_create(name)  # an unset Value: Feast's null
             else:
-                values[name] = Value(**{field: raw})
+                setattr(features_map[name], field, raw)
         key = EntityKey(join_keys=[entity], entity_values=[Value(string_val=row[entity])])
-        out.append((key, values, row[EVENT_TIMESTAMP_COL], None))
+        out.append((key, FeatureValues(value), row[EVENT_TIMESTAMP_COL], None))
     return out
 
 
@@ -499,10 +498,31 @@ def write_online(store: FeatureStore, view: str, rows: Sequence[dict[str, Any]])
 
 
 def write_offline(store: FeatureStore, view: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Append feature rows of a stream-fed view to its offline table, in one write."""
+    """Append feature rows of a stream-fed view to its offline table, in one write.
+
+    A single-file table of the `local` profile (the file offline store) is appended to by
+    writing the whole new file beside the old one and renaming it over it (`lake.write_file`):
+    Feast's own append writes the file over in place, so a worker killed during an append would
+    leave a broken table on which every later append and training set fails. Other offline
+    stores: Feast's `write_to_offline_store`."""
     entity, features = _STREAM_VIEWS[view]
     table = pa.Table.from_pylist(list(rows), schema=feature_schema(entity, features))
-    store.write_to_offline_store(view, table.to_pandas(types_mapper=pd.ArrowDtype))
+    source = store.get_feature_view(view).batch_source
+    path = getattr(source, "path", "")
+    if store.config.offline_store.type != "file" or not path.endswith(".parquet"):
+        store.write_to_offline_store(view, table.to_pandas(types_mapper=pd.ArrowDtype))
+        return
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    from glamcast import lake
+
+    directory, name = path.rsplit("/", 1)
+    fs, base = lake.filesystem(directory)
+    if fs.get_file_info(f"{base}/{name}").type == pafs.FileType.File:
+        existing = pq.read_table(f"{base}/{name}", filesystem=fs)
+        table = pa.concat_tables([existing, table.cast(existing.schema)])
+    lake.write_file(directory, name, table)
 
 
 def training_set(

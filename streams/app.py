@@ -9,7 +9,11 @@ memory and are recovered from their changelog topics at start.
 
 `worker_app(settings)` is the app a worker runs: the ingestion service (validation, lake sink,
 trend counts; streams.ingestion), the live trend table with its agent and page
-(streams.trend_counts), and Prometheus metrics at ``/metrics``.
+(streams.trend_counts), the feature and feed stages when enabled (streams.features,
+streams.feed_updates), and Prometheus metrics at ``/metrics``. With `streams_ingest` off a
+worker runs only the feature and feed stages: each stage has its own consumer group, so a
+deployment can give the latency-bound stages processes of their own (``glamcast stream
+--stages``) instead of sharing one interpreter with the lake sink's batch work.
 """
 
 from __future__ import annotations
@@ -81,10 +85,14 @@ def ensure_topics(settings: Settings) -> dict[str, str]:
 
 
 def worker_app(settings: Settings, **overrides: Any) -> faust.App:
-    """The app a stream worker runs, with every stage registered."""
+    """The app a stream worker runs, with its stages registered: the lake sink unless
+    `streams_ingest` is off, the feature and feed stages when enabled. The live trend table is
+    in every worker: it is Faust's, in the app's one consumer group, so whichever worker owns its
+    partition serves it (and the Faust consumer always has a topic)."""
     app = create_app(settings, **overrides)
     live = register_live_table(app, settings)
-    app.service(IngestionService(app, settings, live))  # an instance: it needs the settings
+    if settings.streams_ingest:
+        app.service(IngestionService(app, settings, live))  # an instance: it needs the settings
     register_features(app, settings)  # user/product features → Feast, once it is applied
     register_feed_updates(app, settings)  # recomputed feeds → glamcast.feed.v1
 

@@ -29,8 +29,10 @@ from glamcast.features import (
     push_features,
     training_set,
     user_activity_features,
+    write_offline,
 )
 from glamcast.settings import Settings
+from streams.features import FeatureState
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +114,45 @@ def test_feast_apply_local_registers_the_repository(local_settings: Settings) ->
     assert online["tries_7d"].astype(int).tolist() == frame["tries_7d"].tolist()
     offline = pd.read_parquet(Path(local_settings.lake_uri) / "features" / "user_activity.parquet")
     assert len(offline) == len(frame)  # ONLINE_AND_OFFLINE: appended to the offline table
+
+
+def test_stream_appends_replace_the_local_offline_file_whole(
+    local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feature stage's offline appends (`write_offline`) add every row after the earlier
+    ones and swap the whole file in by rename: no temp file is left, and an append that fails
+    half way leaves the table as it was (Feast's own append writes over the file in place)."""
+    features.apply(local_settings)
+    store = feature_store(local_settings)
+    state = FeatureState()
+    events = simulated_events(3, users=6, count=80, days=2)
+    for batch in (events.iloc[:50], events.iloc[50:]):
+        for row in batch.itertuples(index=False):
+            face_tone = None if pd.isna(row.face_skin_tone) else int(row.face_skin_tone)
+            state.add(*row[:9], face_tone, row.face_undertone)
+        write_offline(store, features.USER_ACTIVITY_VIEW, state.snapshot().users)
+
+    directory = Path(local_settings.lake_uri) / "features"
+    offline = pd.read_parquet(directory / "user_activity.parquet")
+    first, second = events.iloc[:50], events.iloc[50:]
+    n = first["user_id"].nunique()
+    assert len(offline) == n + second["user_id"].nunique()
+    assert set(offline["user_id"].iloc[:n]) == set(first["user_id"])  # appended after
+    assert set(offline["user_id"].iloc[n:]) == set(second["user_id"])
+    assert offline["events_7d"].iloc[:n].sum() == len(first)  # 2 days: every event in 7 d
+    assert offline["events_7d"].iloc[n:].sum() == events["user_id"].isin(second["user_id"]).sum()
+    assert [p.name for p in directory.iterdir() if p.name.startswith(".")] == []
+
+    # An append that dies before its rename (here: the rename fails) leaves the table as it was.
+    def no_rename(src: str, dst: str) -> None:
+        raise OSError("killed before the rename")
+
+    for row in simulated_events(4, users=6, count=5, days=2).itertuples(index=False):
+        state.add(*row[:9], None, None)
+    monkeypatch.setattr(lake.os, "replace", no_rename)
+    with pytest.raises(OSError, match="killed before the rename"):
+        write_offline(store, features.USER_ACTIVITY_VIEW, state.snapshot().users)
+    pd.testing.assert_frame_equal(pd.read_parquet(directory / "user_activity.parquet"), offline)
 
 
 @pytest.fixture
