@@ -437,13 +437,27 @@ def is_applied(settings: Settings) -> bool:
 def push_features(
     store: FeatureStore, source: str, frame: pd.DataFrame, *, offline: bool = True
 ) -> None:
-    """Push one feature DataFrame to a push source, online and (by default) offline."""
+    """Push one feature DataFrame to a push source, online and (by default) offline (in
+    `local`, offline by `append_local_offline`)."""
     from feast.data_source import PushMode
 
     if frame.empty:
         return
-    mode = PushMode.ONLINE_AND_OFFLINE if offline else PushMode.ONLINE
-    store.push(source, frame, to=mode)
+    if not offline:
+        store.push(source, frame, to=PushMode.ONLINE)
+        return
+    views = [
+        view.name
+        for view in store.list_feature_views()
+        if view.stream_source is not None and view.stream_source.name == source
+    ]
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if views and all(_is_local_file_table(store, view) for view in views):
+        store.push(source, frame, to=PushMode.ONLINE)
+        for view in views:
+            append_local_offline(store, view, table)
+    else:
+        store.push(source, frame, to=PushMode.ONLINE_AND_OFFLINE)
 
 
 #: Feast value fields by feature type name.
@@ -498,30 +512,41 @@ def write_online(store: FeatureStore, view: str, rows: Sequence[dict[str, Any]])
 
 
 def write_offline(store: FeatureStore, view: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Append feature rows of a stream-fed view to its offline table, in one write.
-
-    A single-file table of the `local` profile (the file offline store) is appended to by
-    writing the whole new file beside the old one and renaming it over it (`lake.write_file`):
-    Feast's own append writes the file over in place, so a worker killed during an append would
-    leave a broken table on which every later append and training set fails. Other offline
-    stores: Feast's `write_to_offline_store`."""
+    """Append feature rows of a stream-fed view to its offline table, in one write (in
+    `local`, by `append_local_offline`; otherwise Feast's `write_to_offline_store`)."""
     entity, features = _STREAM_VIEWS[view]
     table = pa.Table.from_pylist(list(rows), schema=feature_schema(entity, features))
-    source = store.get_feature_view(view).batch_source
-    path = getattr(source, "path", "")
-    if store.config.offline_store.type != "file" or not path.endswith(".parquet"):
+    if _is_local_file_table(store, view):
+        append_local_offline(store, view, table)
+    else:
         store.write_to_offline_store(view, table.to_pandas(types_mapper=pd.ArrowDtype))
-        return
+
+
+def _is_local_file_table(store: FeatureStore, view: str) -> bool:
+    """Whether `view`'s offline table is one Parquet file of the file offline store (`local`)."""
+    path = getattr(store.get_feature_view(view).batch_source, "path", "")
+    return store.config.offline_store.type == "file" and path.endswith(".parquet")
+
+
+def append_local_offline(store: FeatureStore, view: str, table: pa.Table) -> None:
+    """Append `table` to `view`'s single-file offline table (`local`): the whole new file is
+    written beside the old one and renamed over it (`lake.write_file`).
+
+    Feast's file offline store appends by writing the file over in place, so a worker killed
+    during an append would leave a broken table on which every later append and training set
+    fails. Like Feast's, the append still rewrites the whole file."""
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq
 
     from glamcast import lake
 
-    directory, name = path.rsplit("/", 1)
+    directory, name = store.get_feature_view(view).batch_source.path.rsplit("/", 1)
     fs, base = lake.filesystem(directory)
     if fs.get_file_info(f"{base}/{name}").type == pafs.FileType.File:
         existing = pq.read_table(f"{base}/{name}", filesystem=fs)
-        table = pa.concat_tables([existing, table.cast(existing.schema)])
+        table = pa.concat_tables(
+            [existing, table.select(existing.schema.names).cast(existing.schema)]
+        )
     lake.write_file(directory, name, table)
 
 
