@@ -1,12 +1,13 @@
 """Kafka clients made from the settings: admin, producer, consumer, and topic creation.
 
 The same code talks to the embedded Tansu broker (`local`) and to any Kafka cluster (`prod`);
-only the bootstrap address differs. Idempotent producers are not used: the embedded broker does
+only the bootstrap address and the security options (`client_security`: TLS, SASL) differ. Idempotent producers are not used: the embedded broker does
 not implement InitProducerId, and downstream consumers deduplicate by `event_id` anyway.
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -34,8 +35,34 @@ def bootstrap_servers(settings: Settings) -> str:
     return broker["address"]
 
 
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """TLS context for the brokers: verifies their certificates against `kafka_ssl_cafile`
+    (or the system's CAs) and their host names."""
+    cafile = settings.kafka_ssl_cafile
+    return ssl.create_default_context(cafile=str(cafile) if cafile else None)
+
+
+def client_security(settings: Settings) -> dict[str, Any]:
+    """The security options of a Kafka client for the settings: nothing for PLAINTEXT,
+    otherwise ``security_protocol`` with an ``ssl_context`` (SSL, SASL_SSL) and the SASL
+    mechanism and credentials (SASL_*). kafka-python and aiokafka take the same names."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return {}
+    options: dict[str, Any] = {"security_protocol": protocol}
+    if protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = ssl_context(settings)
+    if protocol.startswith("SASL"):
+        assert settings.kafka_sasl_password is not None  # checked by the settings
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    return options
+
+
 def admin_client(settings: Settings) -> KafkaAdminClient:
-    return KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="glamcast-admin")
+    return KafkaAdminClient(bootstrap_servers=bootstrap_servers(settings), client_id="glamcast-admin",
+                            **client_security(settings))
 
 
 def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
@@ -48,6 +75,7 @@ def producer(settings: Settings, **overrides: Any) -> KafkaProducer:
         "retries": 5,
         "client_id": "glamcast",
     }
+    options.update(client_security(settings))
     options.update(overrides)
     return KafkaProducer(bootstrap_servers=bootstrap_servers(settings), **options)
 
@@ -61,6 +89,7 @@ def consumer(settings: Settings, *topic_names: str, group_id: str | None, **over
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": max(500, settings.session_timeout_ms // 6),
     }
+    options.update(client_security(settings))
     options.update(overrides)
     return KafkaConsumer(*topic_names, bootstrap_servers=bootstrap_servers(settings), **options)
 
@@ -89,6 +118,7 @@ def stage_consumer(settings: Settings, group_id: str, client_id: str, **override
         "rebalance_timeout_ms": settings.rebalance_timeout,
         "max_poll_interval_ms": max(300_000, settings.rebalance_timeout),
     }
+    options.update(client_security(settings))
     options.update(overrides)
     return AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings), **options)
 
@@ -132,7 +162,8 @@ def read_all(
     """
     reader = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings), group_id=None,
                            enable_auto_commit=False, consumer_timeout_ms=idle_ms,
-                           max_poll_records=5000, fetch_max_bytes=32 * 1024 * 1024)
+                           max_poll_records=5000, fetch_max_bytes=32 * 1024 * 1024,
+                           **client_security(settings))
     try:
         partitions = [
             TopicPartition(name, index)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +58,25 @@ class Settings(BaseSettings):
         None,
         description="Bootstrap servers of an existing cluster; when unset, `local` uses the "
         "embedded broker recorded by `glamcast up`.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How every Kafka client (kafka-python, aiokafka, Faust) talks to the "
+        "cluster; managed clusters usually want SASL_SSL. The embedded broker: PLAINTEXT.",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism (with a SASL_* protocol)."
+    )
+    kafka_sasl_username: str | None = Field(
+        None, description="SASL user; required with a SASL_* protocol."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password; required with a SASL_* protocol."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None,
+        description="CA bundle (PEM) that signed the brokers' certificates (SSL, SASL_SSL); "
+        "unset: the system's trusted CAs.",
     )
     kafka_port: int = Field(0, description="Port of the embedded broker; 0 picks a free one.")
     replication_factor: int = Field(1, description="Replication factor of created topics.")
@@ -229,6 +249,13 @@ class Settings(BaseSettings):
             if missing:
                 names = ", ".join(f"GLAMCAST_{name.upper()}" for name in missing)
                 raise MissingSettingError(f"profile 'prod' needs {names}")
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise MissingSettingError(
+                f"GLAMCAST_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "GLAMCAST_KAFKA_SASL_USERNAME and GLAMCAST_KAFKA_SASL_PASSWORD"
+            )
         return self
 
     @cached_property

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import faust.auth
 
 from glamcast import topics
-from glamcast.broker import bootstrap_servers, create_topics
+from glamcast.broker import bootstrap_servers, create_topics, ssl_context
 from glamcast.settings import Profile, Settings
 from glamcast.stack import free_port
 from streams import metrics
@@ -37,6 +38,23 @@ from streams.trend_counts import increments_topic, register_live_table
 def broker_urls(settings: Settings) -> list[str]:
     """``kafka://host:port`` URLs of the bootstrap servers, as Faust wants them."""
     return [f"kafka://{server.strip()}" for server in bootstrap_servers(settings).split(",")]
+
+
+def broker_credentials(settings: Settings) -> faust.auth.Credentials | None:
+    """Faust's form of `glamcast.broker.client_security`: None for PLAINTEXT."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl_context(settings) if protocol in ("SSL", "SASL_SSL") else None
+    if protocol == "SSL":
+        return faust.SSLCredentials(context)
+    assert settings.kafka_sasl_password is not None  # checked by the settings
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username,
+        password=settings.kafka_sasl_password.get_secret_value(),
+        mechanism=settings.kafka_sasl_mechanism,
+        ssl_context=context,
+    )
 
 
 def create_app(settings: Settings, **overrides: Any) -> faust.App:
@@ -58,6 +76,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
         "web_bind": "127.0.0.1" if settings.profile is Profile.LOCAL else "0.0.0.0",
         "web_host": "127.0.0.1" if settings.profile is Profile.LOCAL else None,
         "datadir": settings.state_path / "streams" / settings.streams_app_id,
+        "broker_credentials": broker_credentials(settings),
     }
     options.update(overrides)
     Path(options["datadir"]).mkdir(parents=True, exist_ok=True)  # Faust creates only the leaf

@@ -34,7 +34,12 @@ from mode import Service
 from prometheus_client import Counter, Histogram
 
 from glamcast import topics
-from glamcast.broker import LOW_LATENCY_FETCH_WAIT_MS, bootstrap_servers, stage_consumer
+from glamcast.broker import (
+    LOW_LATENCY_FETCH_WAIT_MS,
+    bootstrap_servers,
+    client_security,
+    stage_consumer,
+)
 from glamcast.features import (
     EVENT_COLUMNS,
     EVENT_TIMESTAMP_COL,
@@ -127,7 +132,8 @@ class FeedUpdatesService(Service):
             log.exception("feed engine could not load; feeds rank without a champion for now")
         servers = bootstrap_servers(settings)
         self._producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all",
-                                          enable_idempotence=False, linger_ms=5)
+                                          enable_idempotence=False, linger_ms=5,
+                                          **client_security(settings))
         await self._producer.start()
         consumer = stage_consumer(settings, feed_group(settings), f"{settings.streams_app_id}-feed",
                                   fetch_max_wait_ms=LOW_LATENCY_FETCH_WAIT_MS)

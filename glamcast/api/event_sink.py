@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from glamcast.broker import bootstrap_servers
+from glamcast.broker import bootstrap_servers, client_security
 from glamcast.settings import Settings
 from glamcast.stack import StackNotRunningError
 
@@ -44,6 +44,7 @@ class KafkaEventSink:
                     max_batch_size=256 * 1024,
                     request_timeout_ms=int(self._settings.api_produce_timeout_s * 1000),
                     client_id="glamcast-api",
+                    **client_security(self._settings),
                 )
             except StackNotRunningError as exc:
                 raise BrokerUnavailable(str(exc)) from exc
