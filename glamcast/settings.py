@@ -100,7 +100,9 @@ class Settings(BaseSettings):
 
     # --- Spark, lake and stores ----------------------------------------------------------------
     spark_master: str | None = Field(
-        None, description="Spark master URL for the batch jobs; `local` uses local[*]."
+        None,
+        description="Spark master URL for the batch jobs run by `glamcast` commands; `local` "
+        "uses local[*]. Under spark-submit its --master wins.",
     )
     lake_uri: str | None = Field(
         None, description="Root of the Parquet lake; `local` defaults to <state_dir>/lake."

@@ -3,8 +3,9 @@
 `spark_session(settings)` builds (or returns the already running) session: master from
 ``settings.spark_master_url`` (GLAMCAST_SPARK_MASTER; ``local[*]`` in the local profile), Arrow
 for pandas conversions and pandas UDFs, few shuffle partitions on a local master, and Spark's
-own logging down to warnings. Under ``spark-submit`` with no GLAMCAST_SPARK_MASTER set, the
-master chosen on the spark-submit command line is kept.
+own logging down to warnings. Under ``spark-submit`` the master chosen on its command line (or
+its default) is kept, whatever GLAMCAST_SPARK_MASTER says: the same job file then runs on any
+cluster it is submitted to, and the setting is for the ``glamcast`` commands.
 """
 
 from __future__ import annotations
@@ -70,10 +71,10 @@ def spark_session(
 ) -> SparkSession:
     """Build or get the SparkSession for `settings`.
 
-    `master` overrides the settings (benchmarks pin ``local[2]``); `conf` adds Spark properties.
+    `master` overrides the settings and spark-submit (benchmarks pin ``local[2]``); `conf` adds
+    Spark properties.
     An existing session is returned with `conf` applied where Spark allows it at runtime.
     """
-    master = master or settings.spark_master
     if master is None and not _under_spark_submit():
         master = settings.spark_master_url
     builder = SparkSession.builder.appName(app_name)

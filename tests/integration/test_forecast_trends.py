@@ -194,3 +194,23 @@ def test_spark_submit_runs_the_job_module(stack_settings: Settings) -> None:
     done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "--input-csv" in done.stdout and "--interval-width" in done.stdout
+
+
+def test_spark_submit_master_wins_over_the_setting(tmp_path: Path) -> None:
+    """Under spark-submit the job runs on the master it was submitted to, even where
+    GLAMCAST_SPARK_MASTER names another (as in `prod`, where the setting is required)."""
+    script = tmp_path / "which_master.py"
+    script.write_text(
+        "from glamcast.settings import Settings\n"
+        "from glamcast.spark import spark_session\n"
+        "spark = spark_session(Settings())\n"
+        "print('MASTER', spark.sparkContext.master)\n"
+        "spark.stop()\n"
+    )
+    command = [str(Path(sys.executable).parent / "spark-submit"), "--master", "local[1]",
+               str(script)]
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "GLAMCAST_SPARK_MASTER": "local[2]",
+           "GLAMCAST_STATE_DIR": str(tmp_path / "state")}
+    done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "MASTER local[1]" in done.stdout.splitlines()
