@@ -446,16 +446,16 @@ def push_features(
     if not offline:
         store.push(source, frame, to=PushMode.ONLINE)
         return
-    views = [
-        view.name
+    files = [
+        _local_offline_file(store, view)
         for view in store.list_feature_views()
         if view.stream_source is not None and view.stream_source.name == source
     ]
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    if views and all(_is_local_file_table(store, view) for view in views):
+    if files and all(files):
         store.push(source, frame, to=PushMode.ONLINE)
-        for view in views:
-            append_local_offline(store, view, table)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        for path in files:
+            append_local_offline(path, table)
     else:
         store.push(source, frame, to=PushMode.ONLINE_AND_OFFLINE)
 
@@ -516,21 +516,25 @@ def write_offline(store: FeatureStore, view: str, rows: Sequence[dict[str, Any]]
     `local`, by `append_local_offline`; otherwise Feast's `write_to_offline_store`)."""
     entity, features = _STREAM_VIEWS[view]
     table = pa.Table.from_pylist(list(rows), schema=feature_schema(entity, features))
-    if _is_local_file_table(store, view):
-        append_local_offline(store, view, table)
+    path = _local_offline_file(store, store.get_feature_view(view))
+    if path:
+        append_local_offline(path, table)
     else:
         store.write_to_offline_store(view, table.to_pandas(types_mapper=pd.ArrowDtype))
 
 
-def _is_local_file_table(store: FeatureStore, view: str) -> bool:
-    """Whether `view`'s offline table is one Parquet file of the file offline store (`local`)."""
-    path = getattr(store.get_feature_view(view).batch_source, "path", "")
-    return store.config.offline_store.type == "file" and path.endswith(".parquet")
+def _local_offline_file(store: FeatureStore, feature_view: Any) -> str | None:
+    """The one Parquet file that holds `feature_view`'s offline table with the file offline
+    store (`local`); None for any other store."""
+    path = getattr(feature_view.batch_source, "path", "")
+    local = store.config.offline_store.type == "file" and path.endswith(".parquet")
+    return path if local else None
 
 
-def append_local_offline(store: FeatureStore, view: str, table: pa.Table) -> None:
-    """Append `table` to `view`'s single-file offline table (`local`): the whole new file is
-    written beside the old one and renamed over it (`lake.write_file`).
+def append_local_offline(path: str, table: pa.Table) -> None:
+    """Append `table` to a single-file offline table (`local`, `path` from the view's batch
+    source): the whole new file is written beside the old one and renamed over it
+    (`lake.write_file`).
 
     Feast's file offline store appends by writing the file over in place, so a worker killed
     during an append would leave a broken table on which every later append and training set
@@ -540,7 +544,7 @@ def append_local_offline(store: FeatureStore, view: str, table: pa.Table) -> Non
 
     from glamcast import lake
 
-    directory, name = store.get_feature_view(view).batch_source.path.rsplit("/", 1)
+    directory, name = path.rsplit("/", 1)
     fs, base = lake.filesystem(directory)
     if fs.get_file_info(f"{base}/{name}").type == pafs.FileType.File:
         existing = pq.read_table(f"{base}/{name}", filesystem=fs)

@@ -25,7 +25,7 @@ import faust
 import faust.auth
 
 from glamcast import topics
-from glamcast.broker import bootstrap_servers, create_topics, ssl_context
+from glamcast.broker import bootstrap_servers, client_security, create_topics
 from glamcast.settings import Profile, Settings
 from glamcast.stack import free_port
 from streams import metrics
@@ -42,18 +42,16 @@ def broker_urls(settings: Settings) -> list[str]:
 
 def broker_credentials(settings: Settings) -> faust.auth.Credentials | None:
     """Faust's form of `glamcast.broker.client_security`: None for PLAINTEXT."""
-    protocol = settings.kafka_security_protocol
-    if protocol == "PLAINTEXT":
+    options = client_security(settings)
+    if not options:
         return None
-    context = ssl_context(settings) if protocol in ("SSL", "SASL_SSL") else None
-    if protocol == "SSL":
-        return faust.SSLCredentials(context)
-    assert settings.kafka_sasl_password is not None  # checked by the settings
+    if "sasl_mechanism" not in options:
+        return faust.SSLCredentials(options["ssl_context"])
     return faust.SASLCredentials(
-        username=settings.kafka_sasl_username,
-        password=settings.kafka_sasl_password.get_secret_value(),
-        mechanism=settings.kafka_sasl_mechanism,
-        ssl_context=context,
+        username=options["sasl_plain_username"],
+        password=options["sasl_plain_password"],
+        mechanism=options["sasl_mechanism"],
+        ssl_context=options.get("ssl_context"),
     )
 
 
