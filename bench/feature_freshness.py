@@ -11,7 +11,7 @@ records, per probe, the time from just before `send` to the first read that sees
 producer lingers 5 ms (batches), so that is included.
 
 `--stores sqlite,redis` runs once per online store (`GLAMCAST_FEAST_ONLINE_STORE`): ``sqlite``
-is the `local` profile's (`glamcast.sqlite_online_store`), ``redis`` the `prod` profile's
+is the `local` profile's (`glamcast.platform.sqlite_online_store`), ``redis`` the `prod` profile's
 (Feast's Redis store at `--redis-url`, a Feast project of its own whose keys are deleted
 afterwards), everything else local.
 
@@ -45,8 +45,9 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from glamcast import broker, features, stack, topics
-from glamcast.settings import Settings
+from glamcast.core import topics
+from glamcast.platform import broker, features, stack
+from glamcast.core.settings import Settings
 from streams.app import ensure_topics
 from streams.features import features_group
 from streams.worker import start_workers, stop_workers

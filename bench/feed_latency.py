@@ -13,7 +13,7 @@ ids (10 %). Errors: non-200 answers, timeouts (2 s) and connection failures.
 User ids are URL-safe here (the simulator's), so paths are not escaped.
 
 In the same run, this process times `get_online_features` for the feed's user features
-(`glamcast.feed.USER_REFS`) of the same people, one call per person as the API does.
+(`glamcast.platform.feed_engine.USER_REFS`) of the same people, one call per person as the API does.
 
 The server's CPU seconds over each rate (from /proc) per request say what one uvicorn worker
 costs a request whatever else the machine runs (1000 / that = its capacity on a free core).
@@ -147,16 +147,15 @@ def build_world(settings, users: int, products: int) -> list[str]:
     import mlflow
     import pandas as pd
 
-    from glamcast import features, lake, topics
-    from glamcast.events import CatalogEvent, TryOnEvent, decode_event
-    from glamcast.features import (
-        USER_ACTIVITY_PUSH_SOURCE,
-        USER_HISTORY_PUSH_SOURCE,
-        push_features,
-        user_activity_features,
-    )
-    from glamcast.feed import CHAMPION
-    from glamcast.mlflow_tracking import tracking_uri
+    from glamcast.core import topics
+    from glamcast.platform import features, lake
+    from glamcast.core.features import EVENT_COLUMNS
+    from glamcast.core.events import CatalogEvent, TryOnEvent, decode_event
+    from glamcast.core.features import USER_ACTIVITY_PUSH_SOURCE, USER_HISTORY_PUSH_SOURCE
+    from glamcast.platform.features import push_features
+    from models.activity_features import user_activity_features
+    from glamcast.platform.feed_engine import CHAMPION
+    from glamcast.platform.mlflow_tracking import tracking_uri
     from glamcast.simulator import SimulationConfig, World
     from models.recommender_pyfunc import ARTIFACT_KEY, FactorRecommender, RecommenderModel
     from streams.feed_updates import history_features
@@ -200,7 +199,7 @@ def build_world(settings, users: int, products: int) -> list[str]:
 
     features.apply(settings)
     store = features.feature_store(settings)
-    columns = list(features.EVENT_COLUMNS)
+    columns = list(EVENT_COLUMNS)
     push_features(store, USER_ACTIVITY_PUSH_SOURCE, user_activity_features(events[columns]),
                   offline=False)
     rows_ = list(events[columns].itertuples(index=False, name=None))
@@ -229,8 +228,8 @@ def wait_ready(url: str, timeout_s: float = 180) -> None:
 
 
 def feast_latency(settings, users: list[str]) -> dict[str, float]:
-    from glamcast.features import feature_store
-    from glamcast.feed import USER_REFS
+    from glamcast.platform.features import feature_store
+    from glamcast.platform.feed_engine import USER_REFS
 
     store = feature_store(settings)
     refs = list(USER_REFS)
@@ -260,8 +259,8 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from glamcast import stack
-    from glamcast.settings import Settings
+    from glamcast.platform import stack
+    from glamcast.core.settings import Settings
     from streams.worker import settings_env
 
     console = Console()

@@ -36,9 +36,9 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
-from glamcast import lake
-from glamcast.settings import Settings
-from glamcast.spark import spark_session
+from glamcast.platform import lake
+from glamcast.core.settings import Settings
+from glamcast.platform.spark import spark_session
 from jobs.forecast_trends import ForecastTrendsConfig, forecast_trends
 from models.trend_forecast import OK, TrendForecastConfig, forecast_term
 

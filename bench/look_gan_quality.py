@@ -30,11 +30,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from glamcast.progress import rich_progress
-from glamcast.settings import Settings
+from glamcast.core.progress import rich_progress
+from glamcast.core.settings import Settings
 from glamcast.simulator import SimulationConfig, World
 from glamcast.simulator.looks import write_world_lake
-from glamcast.spark import spark_session
+from glamcast.platform.spark import spark_session
 from jobs.train_look_gan import (
     ALL,
     MODELS,

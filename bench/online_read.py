@@ -1,11 +1,11 @@
 """Online read latency: `get_online_features` of the feed's feature service, SQLite and Redis.
 
 For each online store (`--stores`, default ``sqlite,redis``: the `local` profile's
-`glamcast.sqlite_online_store` and the `prod` profile's Feast Redis store at `--redis-url`), the
+`glamcast.platform.sqlite_online_store` and the `prod` profile's Feast Redis store at `--redis-url`), the
 Feast repository is applied on a temporary state dir under a Feast project of its own (the Redis
 keys are deleted afterwards), and every view of `feed_ranking_v1` is filled for `--users` people
 and `--products` products: user activity and product popularity with the stream stage's writer
-(`glamcast.features.write_online`), the other views (embeddings, ...) with Feast's
+(`glamcast.platform.features.write_online`), the other views (embeddings, ...) with Feast's
 `write_to_online_store`, values drawn at random from each feature's type.
 
 Then, per store and per batch size (1 and 50 entity rows of (user, product) a call), it times
@@ -45,16 +45,16 @@ from feast.types import Array, Float32, Float64, Int32, Int64, String
 from rich.console import Console
 from rich.table import Table
 
-from glamcast import features
-from glamcast.features import (
+from glamcast.platform import features
+from glamcast.core.features import (
     FEED_RANKING_SERVICE,
     PRODUCT_COL,
     PRODUCT_POPULARITY_VIEW,
     USER_ACTIVITY_VIEW,
     USER_COL,
-    write_online,
 )
-from glamcast.settings import Settings
+from glamcast.platform.features import write_online
+from glamcast.core.settings import Settings
 from streams.features import FeatureState, product_feature_row, user_feature_row
 
 BATCHES = (1, 50)

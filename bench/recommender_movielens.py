@@ -25,8 +25,8 @@ import json
 import time
 from dataclasses import asdict, replace
 
-from glamcast.settings import Settings
-from glamcast.spark import spark_session
+from glamcast.core.settings import Settings
+from glamcast.platform.spark import spark_session
 from jobs.train_recommender import (
     AlsConfig,
     Indexed,

@@ -39,8 +39,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from glamcast import broker, lake, stack, topics
-from glamcast.settings import Settings, get_settings
+from glamcast.core import topics
+from glamcast.platform import broker, lake, stack
+from glamcast.core.settings import Settings, get_settings
 
 NAIVE_APP_ID = "bench-naive"
 GLAMCAST_APP_ID = "bench-glamcast"
@@ -139,7 +140,7 @@ def naive_worker(seconds: float, total: int, result_path: Path) -> None:
     """Run the naive agent in this process (a Faust worker) and write its rate to `result_path`."""
     import pyarrow.parquet as pq
 
-    from glamcast.events import Rejection, TryOnEvent, decode_event
+    from glamcast.core.events import Rejection, TryOnEvent, decode_event
     from streams.app import create_app
     from streams.validated_events import dead_letter, dead_letter_value
 

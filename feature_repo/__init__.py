@@ -2,7 +2,7 @@
 
 Objects are built per profile (`definitions`), because the offline sources differ: Parquet files
 for the `local` file offline store, Parquet directories read by Spark in `prod`. The store
-itself (`feature_store.<profile>.yaml`) and `apply` live in `glamcast.features`;
+itself (`feature_store.<profile>.yaml`) and `apply` live in `glamcast.platform.features`;
 ``glamcast features apply`` registers what `definitions` returns.
 """
 
@@ -25,7 +25,7 @@ from feature_repo.data_sources import (
 from feature_repo.entities import product_entity, term_entity, user_entity
 from feature_repo.feature_services import build_feature_services
 from feature_repo.feature_views import build_feature_views
-from glamcast.features import (
+from glamcast.core.features import (
     EMBEDDING_COLUMNS,
     ITEM_EMBEDDING_FEATURES,
     PRODUCT_COL,

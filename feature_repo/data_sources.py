@@ -13,7 +13,7 @@ from feast import FileSource, PushSource
 from feast.data_source import DataSource
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 
-from glamcast.features import (
+from glamcast.core.features import (
     EMBEDDING_COLUMNS,
     EVENT_TIMESTAMP_COL,
     ITEM_EMBEDDING_FEATURES,

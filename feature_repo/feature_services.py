@@ -5,7 +5,7 @@ from __future__ import annotations
 from feast import FeatureService
 
 from feature_repo.feature_views import FeatureViews
-from glamcast.features import FEED_RANKING_SERVICE
+from glamcast.core.features import FEED_RANKING_SERVICE
 
 
 def build_feature_services(views: FeatureViews) -> list[FeatureService]:

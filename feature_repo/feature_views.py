@@ -11,7 +11,7 @@ from feast.types import Array, Float32, Float64, Int32, Int64, String
 
 from feature_repo.data_sources import DataSources
 from feature_repo.entities import product_entity, term_entity, user_entity
-from glamcast.features import (
+from glamcast.core.features import (
     ITEM_EMBEDDING_FEATURES,
     PRODUCT_FEATURES,
     TERM_FEATURES,
@@ -66,7 +66,7 @@ def build_feature_views(sources: DataSources) -> FeatureViews:
             source=sources.user_activity_push_source,
             online=True,
             description="Try-on activity over sliding 1 h / 24 h / 7 d windows ending at the "
-            "user's latest event (glamcast.features).",
+            "user's latest event (glamcast.platform.features).",
         ),
         product_popularity_fv=FeatureView(
             name="product_popularity_fv",

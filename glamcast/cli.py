@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from glamcast import stack
-from glamcast.settings import Settings, get_settings
+from glamcast.platform import stack
+from glamcast.core.settings import Settings, get_settings
 
 app = typer.Typer(help="Glamcast: real-time beauty recommendations and trend forecasting.",
                   no_args_is_help=True, add_completion=False)
@@ -33,7 +33,7 @@ console = Console()
 
 def progress_bar(transient: bool = False) -> Progress:
     """The shared progress display on this command line's console."""
-    from glamcast.progress import progress_bar as shared_progress_bar
+    from glamcast.core.progress import progress_bar as shared_progress_bar
 
     return shared_progress_bar(console, transient)
 
@@ -83,8 +83,8 @@ def down(purge: Annotated[bool, typer.Option(help="Also delete the state dir.")]
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the platform's topics; existing ones are left as they are."""
-    from glamcast.broker import create_topics
-    from glamcast.topics import TOPICS
+    from glamcast.platform.broker import create_topics
+    from glamcast.core.topics import TOPICS
 
     outcome = create_topics(get_settings())
     table = Table(title="Topics")
@@ -99,7 +99,7 @@ def topics_create() -> None:
 @schema_app.command("export")
 def schema_export(directory: Annotated[Path, typer.Argument(help="Where to write the files.")]) -> None:
     """Write one JSON Schema file per topic, for producers in any language."""
-    from glamcast.events import export_schemas
+    from glamcast.core.events import export_schemas
 
     for path in export_schemas(directory):
         console.print(f"wrote {path}")
@@ -111,8 +111,8 @@ def replay(
     format: Annotated[str, typer.Option("--format", help="Export format.")] = "rees46",
 ) -> None:
     """Stream a real shop export into the commerce topic; bad rows are reported and skipped."""
-    from glamcast.broker import producer
-    from glamcast.replay import replay_rees46
+    from glamcast.platform.broker import producer
+    from jobs.replay import replay_rees46
 
     if format != "rees46":
         raise typer.BadParameter(f"unknown format {format!r}; supported: rees46", param_hint="--format")
@@ -187,7 +187,7 @@ def serve(
 def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from glamcast.api.app import create_app
+    from glamcast.serving.app import create_app
 
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
@@ -242,15 +242,10 @@ def forecast(
     verbose_stan: Annotated[bool, typer.Option(help="Show cmdstan/Prophet output.")] = False,
 ) -> None:
     """Forecast every trend term (Prophet on Spark), backtest it, rank rising and fading terms."""
-    from glamcast.mlflow_tracking import tracking_uri
-    from glamcast.progress import rich_progress
-    from glamcast.spark import spark_session
-    from jobs.forecast_trends import (
-        ForecastInputError,
-        build_config,
-        forecast_trends,
-        print_report,
-    )
+    from glamcast.platform.mlflow_tracking import tracking_uri
+    from glamcast.core.progress import rich_progress
+    from glamcast.platform.spark import spark_session
+    from jobs.forecast_trends import ForecastInputError, build_config, forecast_trends, print_report
 
     settings = get_settings()
     try:
@@ -316,9 +311,9 @@ def train_recommender_command(
     seed: Annotated[int, typer.Option(help="Seed of the stratified split and of both models.")] = 42,
 ) -> None:
     """Fit implicit ALS (Spark) and the torch model, evaluate, log to MLflow, register the best."""
-    from glamcast.mlflow_tracking import tracking_uri
-    from glamcast.progress import rich_progress
-    from glamcast.spark import spark_gpu_conf, spark_session
+    from glamcast.platform.mlflow_tracking import tracking_uri
+    from glamcast.core.progress import rich_progress
+    from glamcast.platform.spark import spark_gpu_conf, spark_session
     from jobs.train_recommender import (
         RecommenderInputError,
         build_config,
@@ -389,9 +384,9 @@ def train_look_gan_command(
     seed: Annotated[int, typer.Option(help="Seed of the GAN.")] = 42,
 ) -> None:
     """Train the conditional look GAN on the lake's look engagement, evaluate it, register it."""
-    from glamcast.mlflow_tracking import tracking_uri
-    from glamcast.progress import rich_progress
-    from glamcast.spark import spark_gpu_conf, spark_session
+    from glamcast.platform.mlflow_tracking import tracking_uri
+    from glamcast.core.progress import rich_progress
+    from glamcast.platform.spark import spark_gpu_conf, spark_session
     from jobs.train_look_gan import (
         LookGanInputError,
         build_config,
@@ -442,7 +437,7 @@ def looks_generate(
     out: Annotated[Path | None, typer.Option(help="Palette PNG (default: <state_dir>/reports/looks/).")] = None,
 ) -> None:
     """Generate new looks for a face with the champion look GAN, as products to buy, plus a palette PNG."""
-    from glamcast.mlflow_tracking import tracking_uri
+    from glamcast.platform.mlflow_tracking import tracking_uri
     from models.look_gan_pyfunc import generate_from_model
     from models.shoppable_looks import PaletteRow, plot_palettes
 
@@ -502,7 +497,7 @@ app.add_typer(features_app, name="features")
 @features_app.command("apply")
 def features_apply() -> None:
     """feast apply of feature_repo/ for the active profile (GLAMCAST_PROFILE)."""
-    from glamcast.features import apply
+    from glamcast.platform.features import apply
 
     settings = get_settings()
     names = apply(settings)

@@ -26,9 +26,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from glamcast import broker, lake, stack, topics
-from glamcast.progress import progress_bar, rich_progress
-from glamcast.settings import Settings
+from glamcast.core import topics
+from glamcast.platform import broker, lake, stack
+from glamcast.core.progress import progress_bar, rich_progress
+from glamcast.core.settings import Settings
 from glamcast.simulator.config import SimulationConfig
 from glamcast.simulator.looks import write_looks_dataset
 from glamcast.simulator.world import World
@@ -97,7 +98,7 @@ def create_topics(settings: Settings, config: DemoConfig, console: Console, summ
 
 
 def apply_features(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    from glamcast.features import apply
+    from glamcast.platform.features import apply
 
     names = apply(settings)
     summary.rows.append(("features", f"Feast project {settings.feast_project}", f"{len(names)} objects applied"))
@@ -167,7 +168,7 @@ def stream_into_lake(settings: Settings, config: DemoConfig, console: Console, s
 
 
 def train_recommender(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    from glamcast.spark import spark_gpu_conf, spark_session
+    from glamcast.platform.spark import spark_gpu_conf, spark_session
     from jobs import train_recommender as job
 
     job_config = job.build_config(source="tryon", torch={"epochs": config.recommender_epochs})
@@ -184,7 +185,7 @@ def train_recommender(settings: Settings, config: DemoConfig, console: Console, 
 
 
 def train_look_gan(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    from glamcast.spark import spark_gpu_conf, spark_session
+    from glamcast.platform.spark import spark_gpu_conf, spark_session
     from jobs import train_look_gan as job
 
     job_config = job.build_config(gan={"steps": config.gan_steps})
@@ -202,8 +203,8 @@ def train_look_gan(settings: Settings, config: DemoConfig, console: Console, sum
 
 
 def forecast_trends(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    from glamcast.mlflow_tracking import tracking_uri
-    from glamcast.spark import spark_session
+    from glamcast.platform.mlflow_tracking import tracking_uri
+    from glamcast.platform.spark import spark_session
     from jobs import forecast_trends as job
 
     job_config = job.ForecastTrendsConfig(model=forecast_model_config(),
@@ -228,7 +229,7 @@ def materialize_features(settings: Settings, config: DemoConfig, console: Consol
 
 def show_sample_feed(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
     """The feed `GET /v1/feed/{user_id}` answers, for the person most active in the last week."""
-    from glamcast.feed import sample_feed
+    from glamcast.platform.feed_engine import sample_feed
 
     tryons = lake.read_dataset(settings, lake.TRYON, columns=["user_id", lake.TS_COL])
     last_week = tryons[tryons[lake.TS_COL] > tryons[lake.TS_COL].max() - pd.Timedelta(days=7)]
@@ -286,7 +287,7 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console) -> DemoSu
 
 def add_endpoints(settings: Settings, summary: DemoSummary) -> None:
     """Where to look next: the service `glamcast serve` (and the demo, unless --no-serve) runs."""
-    from glamcast.mlflow_tracking import tracking_uri
+    from glamcast.platform.mlflow_tracking import tracking_uri
 
     base = f"http://{settings.api_host}:{settings.api_port}"
     summary.rows.append(("serve", "API docs (OpenAPI)", f"{base}/docs"))

@@ -52,9 +52,10 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from glamcast import lake
-from glamcast.progress import ProgressCallback
-from glamcast.settings import Settings
+from glamcast.platform import lake
+from glamcast.platform.forecasts import RISING_COLUMNS
+from glamcast.core.progress import ProgressCallback
+from glamcast.core.settings import Settings
 from models.trend_forecast import (
     COMPONENTS,
     FADING,
@@ -83,19 +84,6 @@ TERM_COL = lake.TERM_COL
 KEYS = [TERM_TYPE_COL, TERM_COL]
 CSV_TERM_TYPE = "series"  # term_type of CSV series that do not name one
 
-#: Columns of the `forecasts` dataset, in order.
-FORECAST_DATASET_COLUMNS = (
-    TERM_TYPE_COL, TERM_COL, "ds", "y", "yhat", "yhat_lower", "yhat_upper",
-    *COMPONENTS, "holiday", "is_forecast", "origin", "run_id", "generated_at",
-)
-#: Columns of the ranked rising list.
-RISING_COLUMNS = (
-    "rank", TERM_TYPE_COL, TERM_COL, "trend_class", "growth_score", "level_change",
-    "trend_change", "p_up", "recent_level", "baseline_level", "last_actual", "anomaly",
-    "anomaly_outside", "prophet_mase", "seasonal_naive_mase", "naive_mase", "prophet_smape",
-    "seasonal_naive_smape", "naive_smape", "prophet_coverage", "beats_seasonal_naive",
-    "n_periods", "n_filled",
-)
 CLASS_ORDER = {RISING: 0, STEADY: 1, FADING: 2}
 
 # What the fit stage returns per term: its forecast rows, and one summary row (JSON payload).
@@ -230,7 +218,7 @@ def read_lake_counts(spark: SparkSession, settings: Settings, days: Sequence[dat
     """The `trend_counts` rows of the given date partitions (only those are listed and read)."""
     base = f"{settings.lake_root.rstrip('/')}/{lake.TREND_COUNTS}"
     paths = [f"{base}/{lake.partition_dir(lake.TREND_COUNTS, day).split('/', 1)[1]}" for day in days]
-    # The schema is known (glamcast.lake): giving it spares Spark a footer read per file.
+    # The schema is known (glamcast.platform.lake): giving it spares Spark a footer read per file.
     schema = (f"{lake.HOUR_COL} timestamp, {lake.TERM_TYPE_COL} string, {lake.TERM_COL} string, "
               f"{lake.SOURCE_COL} string, {lake.WEIGHT_COL} double, {lake.EVENTS_COL} bigint, "
               f"{lake.DATE_COL} date")
@@ -492,32 +480,6 @@ def _write_reports(result: ForecastResult, config: ForecastTrendsConfig) -> None
     (out / "config.json").write_text(json.dumps(config.as_params(), indent=2, default=str))
 
 
-# --- readers of the outputs ---------------------------------------------------------------------
-
-
-def latest_forecasts(settings: Settings, source: str = LAKE_SOURCE) -> pd.DataFrame:
-    """The newest run's `forecasts` of a source (FORECAST_DATASET_COLUMNS), for the API and
-    dashboard; empty when the job has not run yet."""
-    import pyarrow.dataset as pads
-    import pyarrow.fs as pafs
-
-    fs, base = lake.filesystem(settings.lake_root)
-    root = f"{base}/{lake.FORECASTS}"
-    if fs.get_file_info(root).type == pafs.FileType.NotFound:
-        return pd.DataFrame(columns=list(FORECAST_DATASET_COLUMNS))
-    prefix, folder = f"{lake.DATE_COL}=", f"source={source.replace(':', '-')}"
-    days = sorted(
-        info.base_name[len(prefix):] for info in fs.get_file_info(pafs.FileSelector(root))
-        if info.type == pafs.FileType.Directory and info.base_name.startswith(prefix)
-        and fs.get_file_info(f"{root}/{info.base_name}/{folder}").type == pafs.FileType.Directory
-    )
-    if not days:
-        return pd.DataFrame(columns=list(FORECAST_DATASET_COLUMNS))
-    path = f"{root}/{prefix}{days[-1]}/{folder}"
-    table = pads.dataset(path, filesystem=fs, format="parquet").to_table()
-    return table.to_pandas()[list(FORECAST_DATASET_COLUMNS)]
-
-
 # --- the job -----------------------------------------------------------------------------------
 
 
@@ -532,7 +494,7 @@ def forecast_trends(
 
     `on_progress(stage, done, total)` hears about each stage (total None: unknown length).
     With `log_to_mlflow`, the run is logged to `config.experiment` on the tracking server that
-    `glamcast.mlflow_tracking` resolves; the run is marked FAILED if the job raises.
+    `glamcast.platform.mlflow_tracking` resolves; the run is marked FAILED if the job raises.
     """
     report = on_progress or (lambda stage, done, total: None)
     started = time.perf_counter()
@@ -543,7 +505,7 @@ def forecast_trends(
     if log_to_mlflow:
         import mlflow
 
-        from glamcast.mlflow_tracking import use_experiment
+        from glamcast.platform.mlflow_tracking import use_experiment
 
         use_experiment(settings, config.experiment)
         tracking: Any = mlflow.start_run(run_name=f"{source_name(config)} {until}")

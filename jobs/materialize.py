@@ -7,7 +7,7 @@ Reads
 
 Does
     Scores every term of the last complete hour with data before `end` as "trending now"
-    (`glamcast.trend_terms.trending_now`: weight against the same hour on earlier days), then
+    (`glamcast.core.trend_terms.trending_now`: weight against the same hour on earlier days), then
     materializes the batch feature views (`term_trends_fv`,
     `user_embedding_fv`, `item_embedding_fv`) over the longest TTL before `end` for the active
     profile's stores.
@@ -36,10 +36,11 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from glamcast import lake
-from glamcast.features import TERM_COL, TERM_FEATURES, feature_schema, feature_store, load_repo
-from glamcast.settings import Profile, Settings, get_settings
-from glamcast.trend_terms import HOUR_S, hourly_weights, trending_now
+from glamcast.platform import lake
+from glamcast.core.features import TERM_COL, TERM_FEATURES, feature_schema
+from glamcast.platform.features import feature_store, load_repo
+from glamcast.core.settings import Profile, Settings, get_settings
+from glamcast.core.trend_terms import HOUR_S, hourly_weights, trending_now
 
 log = logging.getLogger(__name__)
 

@@ -59,9 +59,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from glamcast import lake
-from glamcast.progress import ProgressCallback
-from glamcast.settings import Settings
+from glamcast.platform import lake
+from glamcast.core.progress import ProgressCallback
+from glamcast.core.settings import Settings
 from models.look_baselines import GaussianLooks, NearestLooks
 from models.look_gan import LookGanConfig, LookGanFit, LookGenerator, train_look_gan
 from models.look_gan_pyfunc import (
@@ -774,7 +774,7 @@ def train_look_gan_on(
     if log_to_mlflow:
         import mlflow
 
-        from glamcast.mlflow_tracking import use_experiment
+        from glamcast.platform.mlflow_tracking import use_experiment
 
         use_experiment(settings, config.experiment)
         tracking: Any = mlflow.start_run(run_name=f"look-gan {window['data.last_event'][:10]}")

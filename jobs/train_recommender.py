@@ -52,9 +52,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from glamcast import lake
-from glamcast.progress import ProgressCallback
-from glamcast.settings import Settings
+from glamcast.platform import lake
+from glamcast.core.progress import ProgressCallback
+from glamcast.core.settings import Settings
 from models import interactions as ix
 from models.factorization import FactorizationConfig, FactorizationResult, train_factorization
 from models.ranking_metrics import metric_name, metrics_by_group, metrics_by_k, ranking_metrics
@@ -684,7 +684,7 @@ def _log_and_register(settings: Settings, config: TrainRecommenderConfig, holdou
     import matplotlib.pyplot as plt
     import mlflow
 
-    from glamcast.mlflow_tracking import use_experiment
+    from glamcast.platform.mlflow_tracking import use_experiment
 
     report("logging to MLflow", None, None)
     use_experiment(settings, config.experiment)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glamcast.events import Action, CommerceEventType
+from glamcast.core.events import Action, CommerceEventType
 
 USER_COL = "user_id"
 ITEM_COL = "product_id"
@@ -261,7 +261,7 @@ USER_ATTRIBUTES = ("face_skin_tone", "face_undertone")
 
 def add_shade_family(events: pd.DataFrame, *, hex_col: str = "shade_hex") -> pd.DataFrame:
     """`events` with a ``shade_family`` column (CIELAB family of ``shade_hex``)."""
-    from glamcast.shades import shade_families_from_hex_array
+    from glamcast.core.shades import shade_families_from_hex_array
 
     if hex_col not in events.columns or "shade_family" in events.columns:
         return events

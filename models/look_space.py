@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from glamcast.events import FaceShape, Finish, Undertone
-from glamcast.shades import SHADE_FAMILIES, family_codes_from_lab, hex_from_rgb, rgb_from_lab
+from glamcast.core.events import FaceShape, Finish, Undertone
+from glamcast.core.shades import SHADE_FAMILIES, family_codes_from_lab, hex_from_rgb, rgb_from_lab
 
 #: Face regions of a look, in vector order; the first one (lips) names the look's trend terms.
 REGIONS: tuple[str, ...] = ("lips", "eyes", "cheeks", "brows")
-#: Product categories a region may use (values of `glamcast.events.Category`).
+#: Product categories a region may use (values of `glamcast.core.events.Category`).
 REGION_CATEGORIES: dict[str, tuple[str, ...]] = {
     "lips": ("lipstick", "lip_gloss"),
     "eyes": ("eyeshadow", "eyeliner"),

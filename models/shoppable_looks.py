@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glamcast.shades import (
+from glamcast.core.shades import (
     delta_e_2000,
     hex_to_lab,
     lab_from_hex_array,

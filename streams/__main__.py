@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import sys
 
-from glamcast.settings import get_settings
+from glamcast.core.settings import get_settings
 from streams.app import ensure_topics, worker_app
 
 #: Allocations between young-generation collections. A batch allocates a few hundred thousand

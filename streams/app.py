@@ -24,10 +24,10 @@ from typing import Any
 import faust
 import faust.auth
 
-from glamcast import topics
-from glamcast.broker import bootstrap_servers, client_security, create_topics
-from glamcast.settings import Profile, Settings
-from glamcast.stack import free_port
+from glamcast.core import topics
+from glamcast.platform.broker import bootstrap_servers, client_security, create_topics
+from glamcast.core.settings import Profile, Settings
+from glamcast.platform.stack import free_port
 from streams import metrics
 from streams.features import register_features
 from streams.feed_updates import register_feed_updates
@@ -41,7 +41,7 @@ def broker_urls(settings: Settings) -> list[str]:
 
 
 def broker_credentials(settings: Settings) -> faust.auth.Credentials | None:
-    """Faust's form of `glamcast.broker.client_security`: None for PLAINTEXT."""
+    """Faust's form of `glamcast.platform.broker.client_security`: None for PLAINTEXT."""
     options = client_security(settings)
     if not options:
         return None

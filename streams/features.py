@@ -9,15 +9,15 @@ Window state is incremental (`SlidingWindows`): per user and per product, counte
 window to evict them from the counters when the key's latest event moves on. An event is counted
 once per `event_id` while it is inside the 7 d window, and an event older than a window's start
 never enters it, so out-of-order and replayed events give exactly the values of
-`glamcast.features.user_activity_features` / `product_popularity_features` over the same events
-(tests/unit/test_features_state.py checks the two against each other). A push therefore costs
+`models.activity_features.user_activity_features` / `product_popularity_features` over the same events
+(tests/unit/streams/test_features.py checks the two against each other). A push therefore costs
 per touched key, not per event held.
 
 Three loops, so that the slow parts never hold up the fast ones:
 
 - consume: validate, add to the state, note the keys touched; it never waits for a push;
 - online push: at most `features_flush_s` after the first waiting event, snapshot the touched
-  keys' feature rows and write them to the online store (`glamcast.features.write_online`). While
+  keys' feature rows and write them to the online store (`glamcast.platform.features.write_online`). While
   a push is in flight, events keep arriving and the next push covers all of them, so the
   freshness is about one flush interval plus one push, whatever the rate;
 - offline append: every `features_offline_flush_s`, the rows pushed online since the last append
@@ -60,9 +60,10 @@ from aiokafka.structs import OffsetAndMetadata
 from mode import Service
 from prometheus_client import Counter, Histogram
 
-from glamcast import lake, topics
-from glamcast.broker import LOW_LATENCY_FETCH_WAIT_MS, admin_client, stage_consumer
-from glamcast.features import (
+from glamcast.core import topics
+from glamcast.platform import lake
+from glamcast.platform.broker import LOW_LATENCY_FETCH_WAIT_MS, admin_client, stage_consumer
+from glamcast.core.features import (
     ACTION_KINDS,
     CATEGORIES,
     CATEGORY_KINDS,
@@ -75,13 +76,10 @@ from glamcast.features import (
     USER_ACTIVITY_VIEW,
     USER_COL,
     USER_WINDOWS,
-    feast_dir,
-    feature_store,
-    write_offline,
-    write_online,
 )
-from glamcast.settings import Profile, Settings
-from glamcast.shades import shade_family
+from glamcast.platform.features import feast_dir, feature_store, write_offline, write_online
+from glamcast.core.settings import Profile, Settings
+from glamcast.core.shades import shade_family
 from streams.ingestion import committed_offsets
 from streams.validated_events import validate_records
 
@@ -277,7 +275,7 @@ PRODUCT_LENGTHS = tuple(length for _, length in PRODUCT_WINDOWS)
 
 
 def user_feature_row(user_id: str, state: SlidingWindows) -> dict[str, Any]:
-    """The `user_activity_fv` row of one user (names as `glamcast.features.USER_FEATURES`)."""
+    """The `user_activity_fv` row of one user (names as `glamcast.core.features.USER_FEATURES`)."""
     assert state.latest is not None
     row: dict[str, Any] = {USER_COL: user_id, EVENT_TIMESTAMP_COL: state.latest}
     for (suffix, _), counts in zip(USER_WINDOWS, state.counts, strict=True):
@@ -363,7 +361,7 @@ class FeatureState:
         self.products.add(product_id, product_window_event(event_id, ts, action), touch=touch)
 
     def add_event(self, event: Any) -> None:
-        """Add a validated try-on event (`glamcast.events`)."""
+        """Add a validated try-on event (`glamcast.core.events`)."""
         self.add(*event_row(event))
 
     def snapshot(self) -> FeatureRows:

@@ -5,11 +5,11 @@ A Faust service in each worker with its own consumer group ``<app id>-feed`` on 
 before their latest event, by `event_id`), and mark the person pending. A pending person's feed
 is recomputed `feed_debounce_s` after their last event (a burst of try-ons gives one update), or
 at the latest `feed_max_delay_s` after their first pending event. For the people due, in one
-pass: their `user_activity_fv` features from the state (`glamcast.features.user_activity_features`,
+pass: their `user_activity_fv` features from the state (`models.activity_features.user_activity_features`,
 the feature stage's definition) and their bought products (7 d), pushed to Feast as
 `user_history_push_source` (what the API's filter reads); then the same ranking as the API
-(`glamcast.feed.FeedEngine.feed` → `rank_feed`), published keyed by `user_id` as
-`glamcast.feed.Feed` JSON. A partition's offsets are committed once none of its people is pending
+(`glamcast.platform.feed_engine.FeedEngine.feed` → `rank_feed`), published keyed by `user_id` as
+`glamcast.platform.feed_engine.Feed` JSON. A partition's offsets are committed once none of its people is pending
 (at least once: a crash re-publishes feeds, which consumers overwrite by user).
 
 The champion and the pools are the engine's: reloaded when the alias moves
@@ -33,24 +33,24 @@ from aiokafka.structs import OffsetAndMetadata
 from mode import Service
 from prometheus_client import Counter, Histogram
 
-from glamcast import topics
-from glamcast.broker import (
+from glamcast.core import topics
+from glamcast.platform.broker import (
     LOW_LATENCY_FETCH_WAIT_MS,
     bootstrap_servers,
     client_security,
     stage_consumer,
 )
-from glamcast.features import (
+from glamcast.core.features import (
     EVENT_COLUMNS,
     EVENT_TIMESTAMP_COL,
     LONGEST_WINDOW,
     USER_COL,
     USER_HISTORY_PUSH_SOURCE,
-    push_features,
-    user_activity_features,
 )
-from glamcast.feed import PURCHASED_FEATURE, FeedEngine, feed_message
-from glamcast.settings import Settings
+from glamcast.platform.features import push_features
+from models.activity_features import user_activity_features
+from glamcast.platform.feed_engine import PURCHASED_FEATURE, FeedEngine, feed_message
+from glamcast.core.settings import Settings
 from streams.features import event_row, features_enabled
 from streams.validated_events import validate_records
 

@@ -44,9 +44,10 @@ from aiokafka.structs import OffsetAndMetadata
 from kafka import KafkaAdminClient
 from mode import Service
 
-from glamcast import lake, topics
-from glamcast.broker import admin_client, stage_consumer
-from glamcast.settings import Settings
+from glamcast.core import topics
+from glamcast.platform import lake
+from glamcast.platform.broker import admin_client, stage_consumer
+from glamcast.core.settings import Settings
 from streams import metrics
 from streams.lake_files import LakeFile, PreparedBatch, count_landed, prepare_batch, write_lake_file
 from streams.trend_counts import Increment, LiveTrends, TrendCounter

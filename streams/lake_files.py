@@ -1,4 +1,4 @@
-"""Lake sink stage: validated batches → Parquet files in the lake (`glamcast.lake` layout).
+"""Lake sink stage: validated batches → Parquet files in the lake (`glamcast.platform.lake` layout).
 
 One batch of one topic partition becomes one file per event date, named by its offset range and
 written atomically. The ingestion service writes a batch's files concurrently (a thread pool:
@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import pyarrow as pa
 
-from glamcast import lake
+from glamcast.platform import lake
 from streams import metrics
 from streams.validated_events import ValidatedBatch
 
@@ -49,7 +49,7 @@ def prepare_batch(batch: ValidatedBatch) -> PreparedBatch:
 
 
 def write_lake_file(root: str, file: LakeFile) -> str:
-    """Write one file atomically and durably (`glamcast.lake.write_file`); returns its path."""
+    """Write one file atomically and durably (`glamcast.platform.lake.write_file`); returns its path."""
     return lake.write_file(root, file.path, file.table, metadata=file.metadata)
 
 

@@ -1,6 +1,6 @@
 """Trend counts stage: weighted counts per trend term and hour, into the lake and a live table.
 
-Each validated event adds weight to its trend terms (`glamcast.trend_terms`: normalized hashtags
+Each validated event adds weight to its trend terms (`glamcast.core.trend_terms`: normalized hashtags
 and brands of social posts, engagement-weighted; brand and category of shop events, weighted by
 event type; category, finish and shade family of try-ons, weighted by action). The sums per
 (hour, term_type, term, source) go to the lake dataset `trend_counts`, and their increments to a
@@ -16,7 +16,7 @@ batch's events are durable in the lake and before the batch's offsets are commit
 replayed after a crash starts at the last committed offset, so its records at or below the
 `through_offset` of their date were counted already and are skipped; the others are counted
 now. Each source record is therefore counted exactly once, whatever the batch boundaries were,
-and `glamcast.lake.read_dataset(..., "trend_counts")` sums the partition files. Recomputing
+and `glamcast.platform.lake.read_dataset(..., "trend_counts")` sums the partition files. Recomputing
 hours from the deduplicated lake instead would need every worker to re-read whole hours after
 every batch, and two workers writing the same hour file would race.
 
@@ -40,8 +40,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from glamcast import lake, trend_terms
-from glamcast.settings import Settings
+from glamcast.core import trend_terms
+from glamcast.platform import lake
+from glamcast.core.settings import Settings
 from streams.lake_files import LakeFile
 
 #: Arrow schema of per-event contributions (one row per event and term).

@@ -1,7 +1,7 @@
 """Validation stage: raw input records → validated events, and dead letters for the rest.
 
 Every input topic is read as raw bytes and decoded with the topic's event model
-(`glamcast.events.decode_event`, one `now` per batch). A record that fails goes to the
+(`glamcast.core.events.decode_event`, one `now` per batch). A record that fails goes to the
 dead-letter topic with its original bytes (base64), its source topic, partition and offset, the
 rejection reason (`error_class`, one of `REJECTION_REASONS`) and the message. Nothing in here
 raises on input: the worker never crashes on a bad record.
@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from glamcast import topics
-from glamcast.events import TOPIC_MODELS, DeadLetter, Rejection, decode_event, encode_event
-from glamcast.settings import Settings
+from glamcast.core import topics
+from glamcast.core.events import TOPIC_MODELS, DeadLetter, Rejection, decode_event, encode_event
+from glamcast.core.settings import Settings
 from streams import metrics
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class ValidatedBatch:
     """One topic partition's records after validation, in offset order."""
 
     topic: str  # the topic as named on the broker (with the settings' prefix)
-    base_topic: str  # the same topic as named in `glamcast.topics`
+    base_topic: str  # the same topic as named in `glamcast.core.topics`
     partition: int
     events: list[BaseModel] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)  # of `events`

@@ -23,8 +23,8 @@ from types import FrameType
 
 from pydantic import SecretStr
 
-from glamcast.settings import Settings
-from glamcast.stack import free_port
+from glamcast.core.settings import Settings
+from glamcast.platform.stack import free_port
 from streams.app import ensure_topics
 
 LOG_LEVELS = ("crit", "error", "warn", "info", "debug")

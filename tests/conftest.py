@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from glamcast import stack
-from glamcast.settings import Settings
+from glamcast.platform import stack
+from glamcast.core.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     """One SparkSession for the whole test session (GLAMCAST_SPARK_MASTER, else local[2]), stopped at the end."""
-    from glamcast.spark import spark_session
+    from glamcast.platform.spark import spark_session
 
     settings = Settings(state_dir=tmp_path_factory.mktemp("spark-state"))
     session = spark_session(settings, app_name="glamcast-tests", master=settings.spark_master or "local[2]")

@@ -4,7 +4,7 @@ In: a `SimulationConfig` and a random generator. Out: a pandas DataFrame, one ro
 (one shade of one product line), with the public catalogue fields (`CATALOG_COLUMNS`) and the
 hidden ones the simulation needs (`quality`, `tone`).
 
-Shades are drawn in CIELAB around the family centres of `glamcast.shades` and kept only when they
+Shades are drawn in CIELAB around the family centres of `glamcast.core.shades` and kept only when they
 land in the intended family, so a "coral" lipstick is coral for the trend pipeline too. Foundation
 and concealer shades follow the Monk Skin Tone swatches, one tone per product, so people find (and
 prefer) the shade that matches their skin. Prices follow category and brand tier.
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from glamcast.events import Category, Finish
-from glamcast.shades import (
+from glamcast.core.events import Category, Finish
+from glamcast.core.shades import (
     FAMILY_CENTRES,
     SHADE_FAMILIES,
     family_codes_from_lab,

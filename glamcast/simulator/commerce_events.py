@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from glamcast.events import CommerceEventType
+from glamcast.core.events import CommerceEventType
 from glamcast.simulator import config as rates
 from glamcast.simulator.choices import choose_categories, choose_products
 from glamcast.simulator.rhythms import sample_times_of_day_ms

@@ -41,9 +41,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from glamcast import lake
-from glamcast.settings import Settings
-from glamcast.shades import SHADE_FAMILIES, lab_from_hex_array
+from glamcast.platform import lake
+from glamcast.core.settings import Settings
+from glamcast.core.shades import SHADE_FAMILIES, lab_from_hex_array
 from glamcast.simulator.catalog import FINISHES
 from glamcast.simulator.config import SimulationConfig
 from glamcast.simulator.rhythms import sample_times_of_day_ms
@@ -528,7 +528,7 @@ def write_world_lake(
     """Write the world's records of `datasets` and its `looks` dataset to a lake, with the lake's
     own writers (one file per topic and day, as if read from partition 0): a lake without a
     broker or a stream worker, for tests and benchmarks. Returns rows written per dataset."""
-    from glamcast.events import TOPIC_MODELS
+    from glamcast.core.events import TOPIC_MODELS
 
     root = lake.lake_root(settings_or_root)
     wanted = {

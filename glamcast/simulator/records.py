@@ -2,7 +2,7 @@
 
 In: the world and its day batches (`TryOnDay`, `CommerceDay`, `SocialDay`). Out: `Record`s
 ``(topic, key, value, timestamp_ms)`` where `value` is `encode_event(model)` of a model validated
-from the generated fields, and the key is what `glamcast.topics.TOPICS` says the topic is keyed by.
+from the generated fields, and the key is what `glamcast.core.topics.TOPICS` says the topic is keyed by.
 
 Ids are deterministic and unique within a run and across runs with other configs: every id
 carries the run tag (a hash of the config), the day and a sequence number.
@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from glamcast import topics
-from glamcast.events import CatalogEvent, CommerceEvent, SocialEvent, TryOnEvent, encode_event
+from glamcast.core import topics
+from glamcast.core.events import CatalogEvent, CommerceEvent, SocialEvent, TryOnEvent, encode_event
 from glamcast.simulator.commerce_events import EVENT_TYPES
 from glamcast.simulator.social_posts import PLATFORMS
 from glamcast.simulator.tryon_sessions import ACTIONS

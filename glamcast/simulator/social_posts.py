@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from glamcast.events import SocialPlatform
+from glamcast.core.events import SocialPlatform
 from glamcast.simulator.rhythms import sample_times_of_day_ms
 from glamcast.simulator.trends import TREND_TERMS
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from glamcast.shades import SHADE_FAMILIES, lab_from_hex_array
+from glamcast.core.shades import SHADE_FAMILIES, lab_from_hex_array
 from glamcast.simulator.catalog import BRANDS, CATEGORIES, COMPLEXION, FINISHES
 
 #: Shade-family taste by undertone: warm leans coral/orange/brown, cool leans berry/pink/plum.

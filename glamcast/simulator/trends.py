@@ -17,7 +17,7 @@ from datetime import date
 
 import numpy as np
 
-from glamcast.shades import SHADE_FAMILIES
+from glamcast.core.shades import SHADE_FAMILIES
 from glamcast.simulator.catalog import CATEGORIES, FINISHES
 from glamcast.simulator.rhythms import holiday_bumps
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from glamcast.events import Action
+from glamcast.core.events import Action
 from glamcast.simulator import config as rates
 from glamcast.simulator.choices import choose_categories, choose_products
 from glamcast.simulator.looks import generate_look_chains

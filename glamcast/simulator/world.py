@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from glamcast.shades import SHADE_FAMILIES
+from glamcast.core.shades import SHADE_FAMILIES
 from glamcast.simulator.catalog import BRANDS, CATEGORIES, FINISHES, make_catalog
 from glamcast.simulator.commerce_events import generate_commerce_day
 from glamcast.simulator.config import SimulationConfig

@@ -13,7 +13,7 @@ settings (GLAMCAST_MAX_EVENT_BYTES, GLAMCAST_MAX_FUTURE_SKEW_S). Then:
 - with --export FILE: writes the still-rejected ones as JSON lines (source topic, partition,
   offset, reason, message, the original value as text) for fixing by hand;
 - with --produce: sends each passing original, byte for byte, to its source topic with the key
-  that topic is keyed by (`glamcast.topics.TOPICS[...].key`), and waits for every ack.
+  that topic is keyed by (`glamcast.core.topics.TOPICS[...].key`), and waits for every ack.
 
 Send each dead letter once. The lake deduplicates by `event_id`, but `trend_counts` counts every
 record it reads, so a record sent twice is counted twice there: note each run's --until and start
@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from glamcast import topics
-from glamcast.events import TOPIC_MODELS, DeadLetter, Rejection, decode_event
-from glamcast.settings import Settings, get_settings
+from glamcast.core import topics
+from glamcast.core.events import TOPIC_MODELS, DeadLetter, Rejection, decode_event
+from glamcast.core.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def plan_replay(letters: Iterable[DeadLetter], settings: Settings, now: datetime
 
 
 def read_dead_letters(settings: Settings) -> Iterable[DeadLetter]:
-    from glamcast.broker import read_all
+    from glamcast.platform.broker import read_all
 
     for record in read_all(settings, [settings.topic_name(topics.DLQ)]):
         yield DeadLetter.model_validate_json(record.value)
@@ -118,7 +118,7 @@ def export_rejected(plan: ReplayPlan, path: Path) -> None:
 
 def produce(plan: ReplayPlan, settings: Settings) -> int:
     """Send the plan's originals and wait for the broker; returns how many were acknowledged."""
-    from glamcast.broker import producer
+    from glamcast.platform.broker import producer
 
     kafka = producer(settings)
     try:

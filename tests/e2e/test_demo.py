@@ -20,12 +20,13 @@ import mlflow
 import pandas as pd
 import pytest
 
-from glamcast import broker, lake, stack, topics
-from glamcast.features import feature_store
-from glamcast.feed import sample_feed
-from glamcast.mlflow_tracking import tracking_uri
-from glamcast.settings import Settings
-from jobs.forecast_trends import latest_forecasts
+from glamcast.core import topics
+from glamcast.platform import broker, lake, stack
+from glamcast.platform.features import feature_store
+from glamcast.platform.feed_engine import sample_feed
+from glamcast.platform.mlflow_tracking import tracking_uri
+from glamcast.core.settings import Settings
+from glamcast.platform.forecasts import latest_forecasts
 
 #: The quick demo's budget is 3 minutes on a quiet 2-core machine; a loaded CI machine gets more.
 DEMO_TIMEOUT_S = 900

@@ -1,0 +1,489 @@
+"""The Parquet lake: dataset names, column schemas, file layout, atomic writes and readers.
+
+Layout (DESIGN "Lake")::
+
+    <lake>/<dataset>/date=YYYY-MM-DD/<topic>-p<partition>-<first_offset>-<last_offset>.parquet
+
+`date` is the UTC date of the event time (`ts`). A file holds the events of one topic partition
+from one stream batch; its name is its offset range, so a batch replayed with the same boundaries
+rewrites the same file. Boundaries are not always the same after a crash (batches also close on
+time), so readers deduplicate by `event_id`: `read_dataset` returns each event once.
+
+Files are written to a hidden temporary name beside the target, fsynced, then renamed into place
+(`os.replace`), so a reader or a crash never sees half a file. On an object store, where a single
+PUT is already atomic, the file is written directly. Hidden (``.``) and ``_`` files are never read.
+
+Schemas are explicit (`SCHEMAS`): `ts` is ``timestamp[us, UTC]``; try-on `face` is flattened into
+`face_skin_tone`, `face_undertone`, `face_shape`; commerce keeps the REES46 columns and adds `ts`
+(= `event_time`); every event dataset ends with `kafka_partition` and `kafka_offset`, where the
+record was read. `trend_counts` holds weighted counts per hour and term
+(see `streams.trend_counts`).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from pydantic import BaseModel
+
+from glamcast.core import topics
+from glamcast.core.settings import Settings
+
+# --- names -------------------------------------------------------------------------------------
+
+TRYON = "tryon"
+SOCIAL = "social"
+COMMERCE = "commerce"
+CATALOG = "catalog"
+TREND_COUNTS = "trend_counts"
+FORECASTS = "forecasts"
+RECOMMENDATIONS = "recommendations"
+DATASETS = (TRYON, SOCIAL, COMMERCE, CATALOG, TREND_COUNTS, FORECASTS, RECOMMENDATIONS)
+
+#: The dataset each input topic lands in (topic names without `topic_prefix`).
+TOPIC_DATASETS: dict[str, str] = {
+    topics.TRYON: TRYON,
+    topics.SOCIAL: SOCIAL,
+    topics.COMMERCE: COMMERCE,
+    topics.CATALOG: CATALOG,
+}
+
+EVENT_ID_COL = "event_id"
+TS_COL = "ts"
+DATE_COL = "date"
+PARTITION_COL = "kafka_partition"
+OFFSET_COL = "kafka_offset"
+HOUR_COL = "hour"
+TERM_TYPE_COL = "term_type"
+TERM_COL = "term"
+SOURCE_COL = "source"
+WEIGHT_COL = "weight"
+EVENTS_COL = "events"
+
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+_STR = pa.string()
+_PROVENANCE = [pa.field(PARTITION_COL, pa.int32()), pa.field(OFFSET_COL, pa.int64())]
+
+SCHEMAS: dict[str, pa.Schema] = {
+    TRYON: pa.schema(
+        [
+            pa.field(EVENT_ID_COL, _STR, nullable=False),
+            pa.field(TS_COL, TIMESTAMP, nullable=False),
+            ("user_id", _STR),
+            ("session_id", _STR),
+            ("action", _STR),
+            ("product_id", _STR),
+            ("category", _STR),
+            ("shade_hex", _STR),
+            ("finish", _STR),
+            ("dwell_ms", pa.int64()),
+            ("look_id", _STR),
+            ("face_skin_tone", pa.int8()),
+            ("face_undertone", _STR),
+            ("face_shape", _STR),
+            ("platform", _STR),
+            ("app_version", _STR),
+            *_PROVENANCE,
+        ]
+    ),
+    SOCIAL: pa.schema(
+        [
+            pa.field(EVENT_ID_COL, _STR, nullable=False),
+            pa.field(TS_COL, TIMESTAMP, nullable=False),
+            ("platform", _STR),
+            ("post_id", _STR),
+            ("author_id", _STR),
+            ("hashtags", pa.list_(_STR)),
+            ("brands", pa.list_(_STR)),
+            ("product_ids", pa.list_(_STR)),
+            ("likes", pa.int64()),
+            ("comments", pa.int64()),
+            ("shares", pa.int64()),
+            ("views", pa.int64()),
+            ("lang", _STR),
+            *_PROVENANCE,
+        ]
+    ),
+    COMMERCE: pa.schema(
+        [
+            ("event_time", TIMESTAMP),
+            ("event_type", _STR),
+            ("product_id", _STR),
+            ("category_id", _STR),
+            ("category_code", _STR),
+            ("brand", _STR),
+            ("price", pa.float64()),
+            ("user_id", _STR),
+            ("user_session", _STR),
+            pa.field(EVENT_ID_COL, _STR, nullable=False),
+            pa.field(TS_COL, TIMESTAMP, nullable=False),
+            *_PROVENANCE,
+        ]
+    ),
+    CATALOG: pa.schema(
+        [
+            pa.field(EVENT_ID_COL, _STR, nullable=False),
+            pa.field(TS_COL, TIMESTAMP, nullable=False),
+            ("product_id", _STR),
+            ("brand", _STR),
+            ("name", _STR),
+            ("category", _STR),
+            ("shade_hex", _STR),
+            ("finish", _STR),
+            ("price", pa.float64()),
+            ("launched_at", TIMESTAMP),
+            *_PROVENANCE,
+        ]
+    ),
+    TREND_COUNTS: pa.schema(
+        [
+            pa.field(HOUR_COL, TIMESTAMP, nullable=False),
+            pa.field(TERM_TYPE_COL, _STR, nullable=False),
+            pa.field(TERM_COL, _STR, nullable=False),
+            pa.field(SOURCE_COL, _STR, nullable=False),
+            pa.field(WEIGHT_COL, pa.float64(), nullable=False),
+            pa.field(EVENTS_COL, pa.int64(), nullable=False),
+        ]
+    ),
+}
+
+#: The column each dataset is partitioned and filtered by (its event time).
+TIME_COLUMNS: dict[str, str] = {TREND_COUNTS: HOUR_COL}
+
+_EPOCH_DAY_US = 86_400_000_000
+
+
+class LakeError(RuntimeError):
+    """The lake holds something this code cannot read as the dataset's schema."""
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+
+def lake_root(settings_or_root: Settings | str | Path) -> str:
+    """The lake root of settings, or a root given directly."""
+    if isinstance(settings_or_root, Settings):
+        return settings_or_root.lake_root
+    return str(settings_or_root)
+
+
+def filesystem(root: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem holding `root` and the root's path on it (local paths or URIs).
+
+    Spark's ``s3a://`` scheme is read as ``s3://``, so both sides can share one setting.
+    """
+    if "://" not in root:
+        return pafs.LocalFileSystem(), str(Path(root).expanduser().resolve())
+    if root.startswith("s3a://"):
+        root = "s3://" + root[len("s3a://") :]
+    fs, path = pafs.FileSystem.from_uri(root)
+    return fs, path.rstrip("/")
+
+
+def partition_dir(dataset: str, day: date) -> str:
+    """``<dataset>/date=YYYY-MM-DD``, relative to the root."""
+    return f"{dataset}/{DATE_COL}={day.isoformat()}"
+
+
+def batch_file_name(topic: str, partition: int, first_offset: int, last_offset: int) -> str:
+    """The file of one batch of one topic partition, named by its offset range."""
+    return f"{topic}-p{partition}-{first_offset}-{last_offset}.parquet"
+
+
+def write_file(
+    root: str, relative_path: str, table: pa.Table, *, metadata: Mapping[str, str] | None = None
+) -> str:
+    """Write `table` to ``<root>/<relative_path>`` atomically; returns the full path.
+
+    Local: temp file in the target directory, fsync, `os.replace`, fsync of the directory, so the
+    file is durable once this returns. Object stores: one PUT, which is atomic already.
+    """
+    if metadata:
+        merged = {
+            **(table.schema.metadata or {}),
+            **{k.encode(): v.encode() for k, v in metadata.items()},
+        }
+        table = table.replace_schema_metadata(merged)
+    fs, base = filesystem(root)
+    target = f"{base}/{relative_path}"
+    directory = target.rsplit("/", 1)[0]
+    if isinstance(fs, pafs.LocalFileSystem):
+        os.makedirs(directory, exist_ok=True)
+        temp = f"{directory}/.{target.rsplit('/', 1)[1]}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(temp, "wb") as handle:
+                pq.write_table(table, handle, compression="zstd")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    else:
+        fs.create_dir(directory, recursive=True)
+        with fs.open_output_stream(target) as out:
+            pq.write_table(table, out, compression="zstd")
+    return target
+
+
+def read_file(root: str, relative_path: str) -> pa.Table | None:
+    """One lake file as written (with its schema metadata), or None when it does not exist."""
+    fs, base = filesystem(root)
+    path = f"{base}/{relative_path}"
+    if fs.get_file_info(path).type == pafs.FileType.NotFound:
+        return None
+    return pq.read_table(path, filesystem=fs)
+
+
+def remove_temp_files(root: str, older_than_s: float = 3600.0) -> int:
+    """Delete temp files left by writers killed mid-write (local lakes); returns how many."""
+    fs, base = filesystem(root)
+    if not isinstance(fs, pafs.LocalFileSystem) or not os.path.isdir(base):
+        return 0
+    cutoff = datetime.now().timestamp() - older_than_s
+    removed = 0
+    for directory, _, names in os.walk(base):
+        for name in names:
+            path = os.path.join(directory, name)
+            if name.startswith(".") and name.endswith(".tmp") and os.path.getmtime(path) < cutoff:
+                os.unlink(path)
+                removed += 1
+    return removed
+
+
+# --- events to Arrow ---------------------------------------------------------------------------
+
+
+#: Columns not read from the model field of the same name: column → (field, attribute of the
+#: nested model in that field, or None for the field itself).
+_SOURCES: dict[str, dict[str, tuple[str, str | None]]] = {
+    TRYON: {
+        "face_skin_tone": ("face", "skin_tone"),
+        "face_undertone": ("face", "undertone"),
+        "face_shape": ("face", "face_shape"),
+    },
+    COMMERCE: {TS_COL: ("event_time", None)},
+}
+
+
+def table_from_events(
+    dataset: str,
+    events: Sequence[BaseModel],
+    *,
+    partition: int | None = None,
+    offsets: Sequence[int] | None = None,
+) -> pa.Table:
+    """Validated events of one dataset → an Arrow table in the dataset's schema.
+
+    Built column by column: the models' field dicts are transposed in one pass (`itemgetter`,
+    `zip`), with no per-row dicts or DataFrames. `partition` and `offsets` fill the provenance
+    columns; left out, they are null.
+    """
+    schema = SCHEMAS[dataset]
+    sources = _SOURCES.get(dataset, {})
+    n = len(events)
+    wanted = {
+        column.name: sources.get(column.name, (column.name, None))
+        for column in schema
+        if column.name not in (PARTITION_COL, OFFSET_COL)
+    }
+    fields = list(dict.fromkeys(field for field, _ in wanted.values()))
+    rows = map(itemgetter(*fields, fields[0]), (event.__dict__ for event in events))  # ≥ 2 keys
+    values = dict(zip(fields, zip(*rows, strict=False), strict=False)) if n else {}
+    arrays = []
+    for column in schema:
+        if column.name == PARTITION_COL:
+            arrays.append(pa.array([partition] * n, column.type))
+        elif column.name == OFFSET_COL:
+            arrays.append(pa.array(offsets if offsets is not None else [None] * n, column.type))
+        else:
+            field, attribute = wanted[column.name]
+            data = values.get(field, ())
+            if attribute is not None:
+                data = [None if nested is None else getattr(nested, attribute) for nested in data]
+            arrays.append(pa.array(data, column.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _days(timestamps: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Days since the epoch (UTC) of a timestamp[us, UTC] column."""
+    micros = pc.cast(timestamps, pa.int64()).to_numpy(zero_copy_only=False)
+    return micros // _EPOCH_DAY_US
+
+
+def split_by_date(table: pa.Table, time_column: str = TS_COL) -> dict[date, pa.Table]:
+    """Rows grouped by the UTC date of `time_column`, in row order within each date."""
+    if table.num_rows == 0:
+        return {}
+    days = _days(table[time_column])
+    epoch = date(1970, 1, 1)
+    unique = np.unique(days)
+    if len(unique) == 1:
+        return {epoch + timedelta(days=int(unique[0])): table}
+    return {epoch + timedelta(days=int(day)): table.filter(pa.array(days == day)) for day in unique}
+
+
+def event_batch_files(
+    dataset: str, topic: str, partition: int, table: pa.Table
+) -> list[tuple[str, pa.Table]]:
+    """The files of one partition's batch of events: one per event date, as (lake-relative
+    path, rows). Each file is named by the offset range of the rows it holds (`batch_file_name`)."""
+    files = []
+    for day, rows in split_by_date(table).items():
+        offsets = rows[OFFSET_COL]
+        name = batch_file_name(topic, partition, pc.min(offsets).as_py(), pc.max(offsets).as_py())
+        files.append((f"{partition_dir(dataset, day)}/{name}", rows))
+    return files
+
+
+def write_event_batch(
+    root: str, dataset: str, topic: str, partition: int, table: pa.Table
+) -> list[str]:
+    """Write one partition's batch of events (`event_batch_files`); returns the paths."""
+    return [
+        write_file(root, path, rows)
+        for path, rows in event_batch_files(dataset, topic, partition, table)
+    ]
+
+
+# --- readers -----------------------------------------------------------------------------------
+
+TimeBound = datetime | date | str | None
+
+
+def _as_datetime(bound: TimeBound) -> datetime | None:
+    if bound is None:
+        return None
+    if isinstance(bound, str):
+        bound = datetime.fromisoformat(bound)
+    if not isinstance(bound, datetime):  # a date: its midnight
+        bound = datetime(bound.year, bound.month, bound.day)
+    return bound if bound.tzinfo else bound.replace(tzinfo=UTC)
+
+
+def _empty_frame(schema: pa.Schema) -> pd.DataFrame:
+    return schema.empty_table().to_pandas()
+
+
+def read_table(
+    settings_or_root: Settings | str | Path,
+    dataset: str,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    columns: Iterable[str] | None = None,
+) -> pa.Table:
+    """Every row of a dataset with `start` <= time < `end`, as stored (duplicates included).
+
+    `start`/`end` are datetimes (naive ones are UTC), dates (their midnight) or ISO strings.
+    Only the date partitions that can hold such rows are opened.
+    """
+    root = lake_root(settings_or_root)
+    fs, base = filesystem(root)
+    schema = SCHEMAS.get(dataset)
+    time_column = TIME_COLUMNS.get(dataset, TS_COL)
+    wanted = list(columns) if columns is not None else None
+    path = f"{base}/{dataset}"
+    if fs.get_file_info(path).type == pafs.FileType.NotFound:
+        if schema is None:
+            return pa.table({})
+        empty = schema.empty_table()
+        return empty.select(wanted) if wanted else empty
+    partitioning = pads.partitioning(pa.schema([(DATE_COL, _STR)]), flavor="hive")
+    dataset_schema = schema.append(pa.field(DATE_COL, _STR)) if schema is not None else None
+    data = pads.dataset(
+        path, filesystem=fs, format="parquet", partitioning=partitioning, schema=dataset_schema
+    )
+    lo, hi = _as_datetime(start), _as_datetime(end)
+    condition = None
+    if lo is not None:
+        condition = (pads.field(DATE_COL) >= lo.astimezone(UTC).date().isoformat()) & (
+            pads.field(time_column) >= pa.scalar(lo, TIMESTAMP)
+        )
+    if hi is not None:
+        upper = (pads.field(DATE_COL) <= hi.astimezone(UTC).date().isoformat()) & (
+            pads.field(time_column) < pa.scalar(hi, TIMESTAMP)
+        )
+        condition = upper if condition is None else condition & upper
+    projection = None
+    if wanted:
+        known = data.schema.names
+        missing = [name for name in wanted if name not in known]
+        if missing:
+            raise LakeError(f"dataset {dataset!r} has no column(s) {missing}")
+        extra = [EVENT_ID_COL] if EVENT_ID_COL in known else []
+        projection = list(dict.fromkeys([*wanted, *extra]))
+    table = data.to_table(columns=projection, filter=condition)
+    if DATE_COL in table.column_names:
+        table = table.drop_columns([DATE_COL])
+    return table
+
+
+def read_dataset(
+    settings_or_root: Settings | str | Path,
+    dataset: str,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    columns: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """A lake dataset as a DataFrame, each event once, sorted by time.
+
+    Event datasets are deduplicated by `event_id` (a record replayed after a crash is in two
+    files). `trend_counts`, stored as partial sums per source topic partition, comes back summed
+    per (hour, term_type, term, source). `start`/`end` bound the time column (`ts`, or `hour`
+    for trend counts): start <= time < end. `columns` selects columns (plus `event_id`).
+    """
+    wanted = list(columns) if columns is not None else None
+    if dataset == TREND_COUNTS:
+        return trend_totals(read_table(settings_or_root, dataset, start, end))[
+            wanted or slice(None)
+        ]
+    table = read_table(settings_or_root, dataset, start, end, wanted)
+    frame = table.to_pandas()
+    if frame.empty:
+        return _empty_frame(table.schema) if table.num_columns else frame
+    if EVENT_ID_COL in frame.columns:
+        frame = frame.drop_duplicates(EVENT_ID_COL, keep="first")
+    time_column = TIME_COLUMNS.get(dataset, TS_COL)
+    order = [name for name in (time_column, EVENT_ID_COL) if name in frame.columns]
+    if order:
+        frame = frame.sort_values(order, kind="stable")
+    frame = frame.reset_index(drop=True)
+    return frame[wanted] if wanted else frame
+
+
+def trend_totals(table: pa.Table) -> pd.DataFrame:
+    """Partial trend counts (any number of files) summed per (hour, term_type, term, source)."""
+    keys = [HOUR_COL, TERM_TYPE_COL, TERM_COL, SOURCE_COL]
+    if table.num_rows == 0:
+        return _empty_frame(SCHEMAS[TREND_COUNTS])
+    summed = table.group_by(keys).aggregate([(WEIGHT_COL, "sum"), (EVENTS_COL, "sum")])
+    summed = summed.rename_columns(
+        [
+            WEIGHT_COL
+            if name == f"{WEIGHT_COL}_sum"
+            else EVENTS_COL
+            if name == f"{EVENTS_COL}_sum"
+            else name
+            for name in summed.column_names
+        ]
+    )
+    frame = summed.select([*keys, WEIGHT_COL, EVENTS_COL]).to_pandas()
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)

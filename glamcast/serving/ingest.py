@@ -1,0 +1,191 @@
+"""`POST /v1/events/{kind}`: the HTTP ingest gateway in front of the input topics.
+
+A request carries one event (a JSON object), a batch (a JSON array) or NDJSON (one event a line,
+`Content-Type: application/x-ndjson`). Each item is validated with the same rules as the stream
+workers (`glamcast.core.events.decode_event`). Valid items are produced with acks=all; the answer is
+202 with the counts and one error per rejected item, or 422 when no item was valid. Nothing is
+acknowledged that the broker did not confirm: a broker failure answers 503 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from glamcast.core import topics
+from glamcast.serving.event_sink import BrokerUnavailable
+from glamcast.core.events import (
+    CommerceEvent,
+    Event,
+    Rejection,
+    SocialEvent,
+    TryOnEvent,
+    decode_event,
+    encode_event,
+)
+from glamcast.core.settings import Settings
+
+RETRY_AFTER_S = 5
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
+
+
+class EventKind(StrEnum):
+    TRYON = "tryon"
+    SOCIAL = "social"
+    COMMERCE = "commerce"
+
+
+KIND_MODELS: dict[EventKind, type[Event]] = {
+    EventKind.TRYON: TryOnEvent,
+    EventKind.SOCIAL: SocialEvent,
+    EventKind.COMMERCE: CommerceEvent,
+}
+
+
+class ItemError(BaseModel):
+    index: int
+    reason: str
+    message: str
+
+
+class IngestResult(BaseModel):
+    accepted: int
+    rejected: int
+    errors: list[ItemError]
+
+
+class BadRequestBody(ValueError):
+    """The body as a whole is unreadable (not one of the accepted shapes)."""
+
+
+def require_api_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """401 without a key, 403 with a wrong one; keys compared in constant time."""
+    if not x_api_key:
+        raise HTTPException(401, "missing X-API-Key header", headers={"WWW-Authenticate": "ApiKey"})
+    keys: list[str] = request.app.state.settings.accepted_api_keys
+    # Compare against every key, so the time taken does not tell which one nearly matched.
+    matches = [hmac.compare_digest(x_api_key.encode(), key.encode()) for key in keys]
+    if not any(matches):
+        raise HTTPException(403, "X-API-Key is not valid")
+
+
+def split_items(body: bytes, content_type: str) -> list[bytes]:
+    """The raw JSON of each item of a single-event, array or NDJSON body."""
+    if content_type.split(";")[0].strip().lower() in NDJSON_TYPES:
+        return [line for line in body.splitlines() if line.strip()]
+    try:
+        parsed = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequestBody(f"body is not JSON: {exc}") from exc
+    if isinstance(parsed, dict):
+        return [body]
+    if isinstance(parsed, list):
+        return [json.dumps(item, separators=(",", ":")).encode() for item in parsed]
+    raise BadRequestBody("body must be a JSON object, a JSON array of objects, or NDJSON")
+
+
+def validate_items(
+    model: type[Event], items: list[bytes], settings: Settings
+) -> tuple[list[Event], list[ItemError]]:
+    now = datetime.now(UTC)
+    skew = timedelta(seconds=settings.max_future_skew_s)
+    accepted, errors = [], []
+    for index, raw in enumerate(items):
+        result = decode_event(model, raw, max_bytes=settings.max_event_bytes,
+                              max_future_skew=skew, now=now)
+        if isinstance(result, Rejection):
+            errors.append(ItemError(index=index, reason=result.reason, message=result.message))
+        else:
+            accepted.append(result)
+    return accepted, errors
+
+
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]},
+                "examples": {
+                    "one try-on": {"value": {
+                        "event_id": "3f1c2a9e-1", "ts": "2026-11-20T10:00:00Z", "user_id": "u0000042",
+                        "session_id": "s-81", "action": "like", "product_id": "p00017",
+                        "category": "lipstick", "shade_hex": "#C04A5B", "finish": "matte",
+                        "dwell_ms": 5400, "platform": "ios", "app_version": "3.2.1",
+                        "face": {"skin_tone": 6, "undertone": "warm", "face_shape": "oval"}}},
+                },
+            },
+            "application/x-ndjson": {"schema": {"type": "string", "description": "one event a line"}},
+        },
+    }
+}
+
+router = APIRouter(tags=["ingest"])
+
+
+@router.post(
+    "/v1/events/{kind}",
+    status_code=202,
+    response_model=IngestResult,
+    dependencies=[Depends(require_api_key)],
+    openapi_extra=_BODY_DOC,
+    responses={
+        400: {"description": "The body is not a JSON object, array or NDJSON."},
+        401: {"description": "No X-API-Key."},
+        403: {"description": "Wrong X-API-Key."},
+        413: {"description": "Body or batch too large."},
+        422: {"description": "No item was valid (`errors` says why for each), or the path's kind is "
+                             "unknown (FastAPI's validation `detail`).",
+              "content": {"application/json": {"schema": {"anyOf": [
+                  {"$ref": "#/components/schemas/IngestResult"},
+                  {"$ref": "#/components/schemas/HTTPValidationError"}]}}}},
+        503: {"description": "Broker unavailable; nothing was acknowledged. Retry after the header's delay."},
+    },
+    summary="Ingest one event, a JSON array of events, or NDJSON",
+)
+async def ingest(kind: Annotated[EventKind, Path()], request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > settings.api_max_request_bytes:
+        raise HTTPException(413, f"body exceeds {settings.api_max_request_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > settings.api_max_request_bytes:
+            raise HTTPException(413, f"body exceeds {settings.api_max_request_bytes} bytes")
+    try:
+        items = split_items(bytes(body), request.headers.get("content-type", "application/json"))
+    except BadRequestBody as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if not items:
+        raise HTTPException(400, "no events in the body")
+    if len(items) > settings.api_max_batch_events:
+        raise HTTPException(413, f"{len(items)} events; at most {settings.api_max_batch_events} per request")
+
+    model = KIND_MODELS[kind]
+    accepted, errors = validate_items(model, items, settings)
+    metrics = request.app.state.metrics
+    topic = settings.topic_name(model.TOPIC)
+    for error in errors:
+        metrics.events_rejected.labels(topic=topic, reason=error.reason).inc()
+    if accepted:
+        key_field = topics.TOPICS[model.TOPIC].key
+        records = [(str(getattr(event, key_field)).encode(), encode_event(event)) for event in accepted]
+        try:
+            await request.app.state.event_sink.send_all(topic, records)
+        except BrokerUnavailable as exc:
+            metrics.broker_unavailable.inc()
+            return JSONResponse(
+                {"detail": f"{exc}; nothing from this request was acknowledged, retry it"},
+                status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
+        metrics.events_produced.labels(topic=topic).inc(len(accepted))
+    result = IngestResult(accepted=len(accepted), rejected=len(errors), errors=errors)
+    return JSONResponse(result.model_dump(), status_code=202 if accepted else 422)

@@ -1,0 +1,438 @@
+"""`GET /v1/trends` and `GET /v1/trends/{term}`: the newest trend forecast run, for marketing.
+
+Reads the lake dataset `forecasts` (the newest run, `glamcast.platform.forecasts.latest_forecasts`) and
+that run's ranked list (`rising.json`: growth score, class, backtest MASE/sMAPE, anomaly alert),
+from the run's report folder when this machine has it, else from its MLflow artifacts.
+
+Both are cached in memory (`TrendStore`) and read again only when a newer run lands: at most
+every `RECHECK_S` seconds the store lists the `forecasts` partitions, and a different newest
+partition, or different files in it (a re-run of the same window replaces them), triggers a
+reload. Until the forecast job has run once, the list answers 200 with no terms and a `note`,
+and a term answers 404 saying so: "nothing forecast yet" is a state marketing should see, not a
+server error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from glamcast.platform import lake
+from glamcast.core.settings import Settings
+
+RECHECK_S = 10.0  # how stale the cache may be before the lake is listed again
+DEFAULT_HISTORY_DAYS = 90  # history returned with a term's forecast unless asked otherwise
+NO_RUN_NOTE = "No forecast run yet: run `glamcast forecast` (the forecast_trends job) first."
+
+
+class TrendClass(StrEnum):
+    RISING = "rising"
+    STEADY = "steady"
+    FADING = "fading"
+
+
+# --- response models ----------------------------------------------------------------------------
+
+
+class RunInfo(BaseModel):
+    """Which forecast run answered."""
+
+    run_id: str | None = Field(description="MLflow run id of the forecast_trends job.")
+    source: str = Field(description="What was forecast: `trend_counts` (the lake) or `csv:<file>`.")
+    since: date | None = Field(description="First day of the history window.")
+    origin: date = Field(description="Last day of history; the forecast starts the day after.")
+    horizon_days: int = Field(description="Days forecast ahead of the origin.")
+    generated_at: datetime | None = Field(description="When the job wrote the forecasts.")
+
+
+class BacktestQuality(BaseModel):
+    """Rolling-origin backtest, mean over the cutoffs (see docs/forecasting.md)."""
+
+    prophet_mase: float | None = Field(description="Prophet's MASE; below 1 beats last week's pattern.")
+    seasonal_naive_mase: float | None
+    naive_mase: float | None
+    prophet_smape: float | None = Field(description="Prophet's sMAPE, percent (0–200).")
+    seasonal_naive_smape: float | None
+    naive_smape: float | None
+    band_coverage: float | None = Field(description="Share of backtest actuals inside the band.")
+    beats_seasonal_naive: bool
+    trust: bool = Field(description="Prophet's MASE is below seasonal naive's: the forecast adds "
+                                    "something over 'same as last week'.")
+
+
+class Anomaly(BaseModel):
+    """Among the last 7 actuals, at least 3 left the fitted band on one side."""
+
+    kind: Literal["spike", "drop"]
+    days_outside: int | None = Field(description="Of the last 7 days, how many left the band that way.")
+
+
+class TrendSummary(BaseModel):
+    term_type: str = Field(description="hashtag, brand, category, finish or shade_family.")
+    term: str
+    trend_class: TrendClass
+    rank: int = Field(description="Rank within the class: 1 is the strongest riser (or fader).")
+    growth_score: float = Field(ge=-1, le=1, description="0.4·level + 0.4·trend + 0.2·P(up).")
+    level_change: float | None = Field(description="Recent 14 days vs the 56 before, seasonally adjusted.")
+    trend_change: float | None = Field(description="Trend change over the horizon ÷ the recent level.")
+    p_up: float | None = Field(description="P(next 14 days' mean > last 14 days').")
+    recent_level: float | None
+    baseline_level: float | None
+    last_actual: float | None
+    anomaly: Anomaly | None
+    quality: BacktestQuality
+    n_periods: int | None = Field(description="Days of history fitted.")
+    n_filled: int | None = Field(description="Days with no data, filled with zero.")
+
+
+_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "term_type": "shade_family", "term": "coral", "trend_class": "rising", "rank": 1,
+    "growth_score": 0.71, "level_change": 0.42, "trend_change": 0.31, "p_up": 0.93,
+    "recent_level": 182.4, "baseline_level": 128.5, "last_actual": 201.0,
+    "anomaly": {"kind": "spike", "days_outside": 4},
+    "quality": {"prophet_mase": 0.82, "seasonal_naive_mase": 1.07, "naive_mase": 1.4,
+                "prophet_smape": 11.9, "seasonal_naive_smape": 15.2, "naive_smape": 19.8,
+                "band_coverage": 0.79, "beats_seasonal_naive": True, "trust": True},
+    "n_periods": 486, "n_filled": 0,
+}
+_RUN_EXAMPLE: dict[str, Any] = {
+    "run_id": "6f0c3b2e8d1a4f0b9c7e5d3a1b2c4d6e", "source": "trend_counts", "since": "2024-11-01",
+    "origin": "2026-11-22", "horizon_days": 28, "generated_at": "2026-11-23T06:00:12Z",
+}
+
+
+class TrendList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "run": _RUN_EXAMPLE, "status": "rising", "count": 1, "total": 37,
+        "terms": [_SUMMARY_EXAMPLE], "note": None}]})
+
+    run: RunInfo | None = Field(description="The run answered from; null before the first run.")
+    status: TrendClass | None = Field(description="The class asked for; null: all classes.")
+    count: int = Field(description="Terms in this answer.")
+    total: int = Field(description="Terms of the asked class (and type) in the run, before `limit`.")
+    terms: list[TrendSummary] = Field(description="Ranked: rising strongest first, then steady, "
+                                                  "then fading, the most fading first.")
+    note: str | None = Field(description="Why the list is empty, when it is.")
+
+
+class ForecastPoint(BaseModel):
+    ds: date
+    y: float | None = Field(description="Actual value; null ahead of the origin.")
+    yhat: float
+    yhat_lower: float
+    yhat_upper: float
+    trend: float | None
+    weekly: float | None
+    yearly: float | None
+    holidays: float | None = Field(description="The holiday effect of the day (sum over events).")
+    holiday: str | None = Field(description="Holiday window(s) the day is in.")
+    is_forecast: bool
+    outside_band: bool = Field(description="The actual lies outside [yhat_lower, yhat_upper].")
+
+
+class HolidayWindow(BaseModel):
+    name: str
+    start: date
+    end: date
+
+
+class TrendDetail(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "run": _RUN_EXAMPLE, "summary": _SUMMARY_EXAMPLE,
+        "forecast": [{"ds": "2026-11-23", "y": None, "yhat": 190.2, "yhat_lower": 160.4,
+                      "yhat_upper": 221.7, "trend": 170.3, "weekly": 12.1, "yearly": 7.8,
+                      "holidays": 0.0, "holiday": None, "is_forecast": True,
+                      "outside_band": False}],
+        "holidays": [{"name": "christmas", "start": "2026-12-18", "end": "2026-12-25"}]}]})
+
+    run: RunInfo
+    summary: TrendSummary
+    forecast: list[ForecastPoint] = Field(description="The last `history_days` of history, then the horizon.")
+    holidays: list[HolidayWindow] = Field(description="Holiday windows within the returned days.")
+
+
+# --- the cached store ---------------------------------------------------------------------------
+
+
+class RunUnreadable(RuntimeError):
+    """A forecast run exists but its ranked list cannot be read (MLflow down, artifact missing)."""
+
+
+@dataclass(frozen=True)
+class TrendSnapshot:
+    """One forecast run in memory."""
+
+    run: RunInfo
+    forecasts: pd.DataFrame  # FORECAST_DATASET_COLUMNS, sorted by term_type, term, ds
+    ranked: pd.DataFrame  # glamcast.platform.forecasts.RISING_COLUMNS, in rank order
+
+    def terms(self, term: str, term_type: str | None = None) -> pd.DataFrame:
+        rows = self.ranked[self.ranked[lake.TERM_COL] == term]
+        return rows if term_type is None else rows[rows[lake.TERM_TYPE_COL] == term_type]
+
+    def series(self, term_type: str, term: str) -> pd.DataFrame:
+        frame = self.forecasts
+        return frame[(frame[lake.TERM_TYPE_COL] == term_type) & (frame[lake.TERM_COL] == term)]
+
+
+class TrendStore:
+    """The newest forecast run of a source, read once and again only when a newer one lands."""
+
+    def __init__(self, settings: Settings, source: str = lake.TREND_COUNTS,
+                 recheck_s: float = RECHECK_S) -> None:
+        self.settings, self.source, self.recheck_s = settings, source, recheck_s
+        self._lock = threading.Lock()
+        self._signature: tuple | None = None
+        self._snapshot: TrendSnapshot | None = None
+        self._checked_at = -math.inf
+        self.loads = 0  # how many times a run was read (tests and logs)
+
+    def _run_signature(self) -> tuple | None:
+        """(partition, its files) of the newest run; None when there is none."""
+        import pyarrow.fs as pafs
+
+        fs, base = lake.filesystem(self.settings.lake_root)
+        root, prefix = f"{base}/{lake.FORECASTS}", f"{lake.DATE_COL}="
+        folder = f"source={self.source.replace(':', '-')}"
+        if fs.get_file_info(root).type == pafs.FileType.NotFound:
+            return None
+        for info in sorted((i for i in fs.get_file_info(pafs.FileSelector(root))
+                            if i.type == pafs.FileType.Directory and i.base_name.startswith(prefix)),
+                           key=lambda i: i.base_name, reverse=True):
+            path = f"{root}/{info.base_name}/{folder}"
+            if fs.get_file_info(path).type != pafs.FileType.Directory:
+                continue
+            files = tuple(sorted((f.base_name, f.mtime_ns) for f in fs.get_file_info(
+                pafs.FileSelector(path)) if f.base_name.endswith(".parquet")))
+            if files:
+                return info.base_name, files
+        return None
+
+    def snapshot(self) -> TrendSnapshot | None:
+        """The newest run (None before the first); raises RunUnreadable when its list is lost."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked_at < self.recheck_s:
+                return self._snapshot
+            signature = self._run_signature()
+            if signature != self._signature:
+                self._snapshot = None if signature is None else self._load()
+                self._signature = signature
+            self._checked_at = now
+            return self._snapshot
+
+    def _load(self) -> TrendSnapshot:
+        from glamcast.platform.forecasts import latest_forecasts
+
+        forecasts = latest_forecasts(self.settings, source=self.source)
+        forecasts = forecasts.sort_values([lake.TERM_TYPE_COL, lake.TERM_COL, "ds"], kind="stable")
+        run_id = forecasts["run_id"].dropna().iloc[0] if forecasts["run_id"].notna().any() else None
+        origin = pd.Timestamp(forecasts["origin"].iloc[0]).date()
+        listing = self._ranked_list(run_id, origin)
+        ranked = pd.DataFrame(listing["terms"])
+        generated = forecasts["generated_at"].max()
+        horizon = int(forecasts.groupby([lake.TERM_TYPE_COL, lake.TERM_COL])["is_forecast"].sum().max())
+        since = listing.get("since")
+        run = RunInfo(run_id=run_id, source=self.source, origin=origin, horizon_days=horizon,
+                      since=date.fromisoformat(since) if since else None,
+                      generated_at=None if pd.isna(generated) else pd.Timestamp(generated).to_pydatetime())
+        self.loads += 1
+        return TrendSnapshot(run, forecasts.reset_index(drop=True), ranked)
+
+    def _ranked_list(self, run_id: str | None, origin: date) -> dict[str, Any]:
+        """The run's rising.json: the local report folder when it is that run's, else MLflow."""
+        local = (self.settings.state_path / "reports" / "forecast_trends"
+                 / f"{origin}-{self.source.replace(':', '-')}" / "rising.json")
+        if local.is_file():
+            listing = json.loads(local.read_text())
+            if listing.get("run_id") == run_id:
+                return listing
+        if run_id is None:
+            raise RunUnreadable(f"the forecasts of {origin} name no MLflow run and {local} is "
+                                "not theirs; run `glamcast forecast` again")
+        try:
+            import mlflow
+
+            from glamcast.platform.mlflow_tracking import tracking_uri
+
+            client = mlflow.MlflowClient(tracking_uri(self.settings))
+            with tempfile.TemporaryDirectory() as folder:
+                path = client.download_artifacts(run_id, "rising.json", folder)
+                return json.loads(Path(path).read_text())
+        except Exception as exc:  # MLflow down or the artifact gone: say which run and why
+            raise RunUnreadable(f"the ranked list of forecast run {run_id} cannot be read from "
+                                f"MLflow: {type(exc).__name__}: {exc}") from exc
+
+
+def trend_store(request: Request) -> TrendStore:
+    """The app's store, made on first use (one per app instance)."""
+    state = request.app.state
+    store = getattr(state, "trend_store", None)
+    if store is None:
+        store = state.trend_store = TrendStore(state.settings)
+    return store
+
+
+def current_snapshot(request: Request) -> TrendSnapshot | None:
+    try:
+        return trend_store(request).snapshot()
+    except RunUnreadable as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "30"}) from exc
+
+
+# --- row → model --------------------------------------------------------------------------------
+
+
+def _num(value: Any) -> float | None:
+    """A JSON-safe float: NaN and infinities (an undefined MASE) become null."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _int(value: Any) -> int | None:
+    number = _num(value)
+    return None if number is None else int(number)
+
+
+def summary_of(row: dict[str, Any]) -> TrendSummary:
+    anomaly = row.get("anomaly")
+    beats = bool(row.get("beats_seasonal_naive"))
+    return TrendSummary(
+        term_type=row[lake.TERM_TYPE_COL], term=row[lake.TERM_COL], trend_class=row["trend_class"],
+        rank=int(row["rank"]), growth_score=float(row["growth_score"]),
+        level_change=_num(row.get("level_change")), trend_change=_num(row.get("trend_change")),
+        p_up=_num(row.get("p_up")), recent_level=_num(row.get("recent_level")),
+        baseline_level=_num(row.get("baseline_level")), last_actual=_num(row.get("last_actual")),
+        anomaly=Anomaly(kind=anomaly, days_outside=_int(row.get("anomaly_outside")))
+        if anomaly in ("spike", "drop") else None,
+        quality=BacktestQuality(
+            **{f"{model}_{metric}": _num(row.get(f"{model}_{metric}"))
+               for model in ("prophet", "seasonal_naive", "naive") for metric in ("mase", "smape")},
+            band_coverage=_num(row.get("prophet_coverage")), beats_seasonal_naive=beats, trust=beats),
+        n_periods=_int(row.get("n_periods")), n_filled=_int(row.get("n_filled")),
+    )
+
+
+def points_of(series: pd.DataFrame) -> list[ForecastPoint]:
+    points = []
+    for row in series.to_dict("records"):
+        y, lower, upper = _num(row["y"]), float(row["yhat_lower"]), float(row["yhat_upper"])
+        points.append(ForecastPoint(
+            ds=pd.Timestamp(row["ds"]).date(), y=y, yhat=float(row["yhat"]), yhat_lower=lower,
+            yhat_upper=upper, trend=_num(row["trend"]), weekly=_num(row["weekly"]),
+            yearly=_num(row["yearly"]), holidays=_num(row["holidays"]),
+            holiday=None if pd.isna(row["holiday"]) else str(row["holiday"]),
+            is_forecast=bool(row["is_forecast"]),
+            outside_band=y is not None and not lower <= y <= upper,
+        ))
+    return points
+
+
+def holiday_windows(points: list[ForecastPoint]) -> list[HolidayWindow]:
+    """Consecutive days of one holiday name → one window (a day in two windows counts in both)."""
+    windows: list[HolidayWindow] = []
+    open_: dict[str, HolidayWindow] = {}
+    for point in points:
+        names = {name for name in (point.holiday or "").split("+") if name}  # "a+b": overlapping
+        for name in list(open_):
+            if name not in names:
+                windows.append(open_.pop(name))
+        for name in sorted(names):
+            if name in open_:
+                open_[name].end = point.ds
+            else:
+                open_[name] = HolidayWindow(name=name, start=point.ds, end=point.ds)
+    windows.extend(open_.values())
+    return sorted(windows, key=lambda window: (window.start, window.name))
+
+
+def term_detail(snapshot: TrendSnapshot, row: dict[str, Any], history_days: int) -> TrendDetail:
+    series = snapshot.series(row[lake.TERM_TYPE_COL], row[lake.TERM_COL])
+    first = pd.Timestamp(snapshot.run.origin) - pd.Timedelta(days=history_days - 1)
+    series = series[pd.to_datetime(series["ds"]) >= first]
+    points = points_of(series)
+    return TrendDetail(run=snapshot.run, summary=summary_of(row), forecast=points,
+                       holidays=holiday_windows(points))
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+router = APIRouter(tags=["trends"])
+
+
+@router.get(
+    "/v1/trends",
+    response_model=TrendList,
+    summary="Rising, steady and fading trend terms of the newest forecast run",
+    responses={503: {"description": "A run exists but its ranked list cannot be read (MLflow)."}},
+)
+def list_trends(
+    request: Request,
+    status: Annotated[TrendClass | None, Query(description="Only this class; all when absent.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many terms.")] = 20,
+    term_type: Annotated[str | None, Query(max_length=64, description="Only this term type, e.g. "
+                                                                       "hashtag or shade_family.")] = None,
+) -> TrendList:
+    snapshot = current_snapshot(request)
+    if snapshot is None:
+        return TrendList(run=None, status=status, count=0, total=0, terms=[], note=NO_RUN_NOTE)
+    ranked = snapshot.ranked
+    if status is not None:
+        ranked = ranked[ranked["trend_class"] == status.value]
+    if term_type is not None:
+        ranked = ranked[ranked[lake.TERM_TYPE_COL] == term_type]
+    terms = [summary_of(row) for row in ranked.head(limit).to_dict("records")]
+    note = None
+    if not terms:
+        what = f"{status.value} terms" if status else "terms"
+        of_type = f" of type {term_type}" if term_type else ""
+        note = f"No {what} in the run of {snapshot.run.origin}{of_type}."
+    return TrendList(run=snapshot.run, status=status, count=len(terms), total=len(ranked),
+                     terms=terms, note=note)
+
+
+@router.get(
+    "/v1/trends/{term}",
+    response_model=TrendDetail,
+    summary="One term's forecast with its band, components, holidays, growth score and backtest",
+    responses={
+        404: {"description": "The term was not forecast in the newest run (or no run exists yet)."},
+        409: {"description": "The term exists under several term types; pass `term_type`."},
+        503: {"description": "A run exists but its ranked list cannot be read (MLflow)."},
+    },
+)
+def get_trend(
+    request: Request,
+    term: str,
+    term_type: Annotated[str | None, Query(max_length=64, description="Disambiguates a term "
+                                                                       "that several types share.")] = None,
+    history_days: Annotated[int, Query(ge=1, le=3660, description="Days of history before the "
+                                                                   "forecast.")] = DEFAULT_HISTORY_DAYS,
+) -> TrendDetail:
+    snapshot = current_snapshot(request)
+    if snapshot is None:
+        raise HTTPException(404, f"term {term!r} has no forecast: {NO_RUN_NOTE}")
+    rows = snapshot.terms(term, term_type)
+    if rows.empty:
+        kind = f" (type {term_type})" if term_type else ""
+        raise HTTPException(404, f"term {term!r}{kind} was not forecast in the run of "
+                                 f"{snapshot.run.origin}; GET /v1/trends lists the terms that were")
+    if len(rows) > 1:
+        types = ", ".join(sorted(rows[lake.TERM_TYPE_COL]))
+        raise HTTPException(409, f"term {term!r} is forecast under several types ({types}); "
+                                 "pass ?term_type=")
+    return term_detail(snapshot, rows.iloc[0].to_dict(), history_days)

@@ -1,0 +1,217 @@
+"""The trends API against one real forecast run (Spark + the session's MLflow) over a simulated lake.
+
+Planted terms: a rising hashtag, a fading finish, a steady shade family with a Valentine's Day
+spike, and a steady hashtag that shares the shade family's name (`red`), so a bare `red` is
+ambiguous. One run of `forecast_trends` serves the whole module; the app reads it back from the
+lake and the run's MLflow artifact, as it would in production.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+from glamcast.platform import lake
+from glamcast.serving.app import create_app
+from glamcast.serving.trends import NO_RUN_NOTE, TrendStore
+from glamcast.core.settings import Settings
+from jobs.forecast_trends import ForecastResult, ForecastTrendsConfig, forecast_trends
+from models.trend_forecast import TrendForecastConfig
+
+pytestmark = pytest.mark.integration
+
+FIRST_DAY, LAST_DAY = date(2024, 9, 1), date(2025, 3, 31)  # 212 days, Valentine's Day inside
+HORIZON = 14
+SPIKE = 250.0
+
+
+def simulated_counts(seed: int = 11) -> pd.DataFrame:
+    """trend_counts rows (lake schema): one row per term and day, at a random hour. The same
+    draws as tests/integration/jobs/test_forecast_trends.py's planted terms (their classes are
+    checked there too); its steady `lipstick` is the hashtag `red` here."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range(FIRST_DAY, LAST_DAY, freq="D")
+    t = np.arange(len(days))
+    week = 1 + 0.2 * np.sin(2 * np.pi * t / 7)
+    change = np.clip(t - (len(days) - 56), 0, None)  # the last 8 weeks
+    levels = {
+        ("hashtag", "glassskin"): 40 * week * np.exp(change / 80),  # ×2 over 8 weeks
+        ("finish", "metallic"): 50 * week * np.exp(-change / 80),  # ×0.5
+        ("shade_family", "red"): 30 * week + SPIKE * (days == pd.Timestamp("2025-02-14")),
+        ("hashtag", "red"): 60 * week,
+    }
+    rows = []
+    for (term_type, term), level in levels.items():
+        for day, count in zip(days, rng.poisson(level), strict=True):
+            if count:
+                rows.append((day, term_type, term, "tryon", float(count), int(count)))
+    frame = pd.DataFrame(rows, columns=[lake.HOUR_COL, lake.TERM_TYPE_COL, lake.TERM_COL,
+                                        lake.SOURCE_COL, lake.WEIGHT_COL, lake.EVENTS_COL])
+    hours = pd.to_timedelta(rng.integers(0, 24, len(frame)), unit="h")
+    frame[lake.HOUR_COL] = (frame[lake.HOUR_COL] + hours).dt.tz_localize("UTC")
+    return frame
+
+
+@pytest.fixture(scope="module")
+def lake_settings(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("trends-api-lake")
+    schema = lake.SCHEMAS[lake.TREND_COUNTS]
+    frame = simulated_counts()
+    for day, rows in frame.groupby(frame[lake.HOUR_COL].dt.date):
+        table = pa.Table.from_pandas(rows.reset_index(drop=True), schema=schema, preserve_index=False)
+        lake.write_file(str(root), f"{lake.partition_dir(lake.TREND_COUNTS, day)}/sim-p0-0-0.parquet",
+                        table)
+    return stack_settings.model_copy(update={"lake_uri": str(root)})
+
+
+@pytest.fixture(scope="module")
+def run(spark, lake_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> ForecastResult:
+    config = ForecastTrendsConfig(
+        model=TrendForecastConfig(horizon=HORIZON, uncertainty_samples=100, n_cutoffs=2,
+                                  backtest_uncertainty_samples=20),
+        since=FIRST_DAY, until=LAST_DAY, top_plots=0,
+        report_dir=tmp_path_factory.mktemp("trends-api-report"),  # not the app's: read from MLflow
+    )
+    return forecast_trends(spark, lake_settings, config)
+
+
+@pytest.fixture(scope="module")
+def client(lake_settings: Settings, run: ForecastResult):
+    app = create_app(lake_settings)
+    app.state.trend_store = TrendStore(lake_settings, recheck_s=3600)  # no re-listing in between
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_list_ranks_the_planted_terms_with_scores_and_backtest(client, run: ForecastResult) -> None:
+    answer = client.get("/v1/trends", params={"limit": 50})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["run"] == {"run_id": run.run_id, "source": "trend_counts", "since": str(FIRST_DAY),
+                           "origin": str(LAST_DAY), "horizon_days": HORIZON,
+                           "generated_at": body["run"]["generated_at"]}
+    assert body["status"] is None and body["note"] is None and body["count"] == body["total"] == 4
+    classes = {(t["term_type"], t["term"]): t["trend_class"] for t in body["terms"]}
+    assert classes == {("hashtag", "glassskin"): "rising", ("finish", "metallic"): "fading",
+                       ("shade_family", "red"): "steady", ("hashtag", "red"): "steady"}
+    assert body["terms"][0]["trend_class"] == "rising"
+    assert [t["trend_class"] for t in body["terms"]][-1] == "fading"
+    expected = run.rising.set_index(["term_type", "term"])
+    for term in body["terms"]:
+        row = expected.loc[(term["term_type"], term["term"])]
+        assert term["growth_score"] == pytest.approx(row["growth_score"])
+        assert -1 <= term["growth_score"] <= 1
+        quality = term["quality"]
+        assert quality["prophet_mase"] == pytest.approx(row["prophet_mase"])
+        assert quality["seasonal_naive_smape"] == pytest.approx(row["seasonal_naive_smape"])
+        assert quality["trust"] == quality["beats_seasonal_naive"] == bool(row["beats_seasonal_naive"])
+        assert 0 <= quality["band_coverage"] <= 1
+
+
+def test_status_and_limit_filter_and_bad_values_are_422(client) -> None:
+    rising = client.get("/v1/trends", params={"status": "rising", "limit": 20}).json()
+    assert [t["term"] for t in rising["terms"]] == ["glassskin"] and rising["status"] == "rising"
+    fading = client.get("/v1/trends", params={"status": "fading"}).json()
+    assert [t["term"] for t in fading["terms"]] == ["metallic"]
+    steady = client.get("/v1/trends", params={"status": "steady", "limit": 1}).json()
+    assert (steady["count"], steady["total"]) == (1, 2)
+    hashtags = client.get("/v1/trends", params={"term_type": "brand"}).json()
+    assert hashtags["terms"] == [] and hashtags["note"] == f"No terms in the run of {LAST_DAY} of type brand."
+    for params in ({"status": "booming"}, {"limit": 0}, {"limit": 501}, {"limit": "many"}):
+        answer = client.get("/v1/trends", params=params)
+        assert answer.status_code == 422, params
+        assert answer.json()["detail"][0]["loc"][0] == "query"
+
+
+def test_term_has_history_forecast_band_and_components(client) -> None:
+    answer = client.get("/v1/trends/glassskin", params={"history_days": 30})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["summary"]["term"] == "glassskin" and body["summary"]["rank"] == 1
+    points = body["forecast"]
+    assert len(points) == 30 + HORIZON
+    assert points[0]["ds"] == str(LAST_DAY - timedelta(days=29))
+    assert points[-1]["ds"] == str(LAST_DAY + timedelta(days=HORIZON))
+    assert [p["is_forecast"] for p in points] == [False] * 30 + [True] * HORIZON
+    assert all(p["y"] is None for p in points[30:]) and all(p["y"] is not None for p in points[:30])
+    assert all(p["yhat_lower"] <= p["yhat"] <= p["yhat_upper"] for p in points)
+    assert all(p["outside_band"] == (p["y"] is not None and not p["yhat_lower"] <= p["y"] <= p["yhat_upper"])
+               for p in points)
+    # rising: the forecast ends above the last fortnight of history
+    assert points[-1]["yhat"] > np.mean([p["y"] for p in points[16:30]])
+    assert body["holidays"] == []  # 2 to 14 April: no beauty holiday
+
+
+def test_holiday_windows_in_range_and_ambiguous_terms(client) -> None:
+    ambiguous = client.get("/v1/trends/red")
+    assert ambiguous.status_code == 409
+    assert "hashtag, shade_family" in ambiguous.json()["detail"]
+    answer = client.get("/v1/trends/red", params={"term_type": "shade_family", "history_days": 60})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["holidays"] == [{"name": "valentines_day", "start": "2025-02-11", "end": "2025-02-14"}]
+    spike = next(p for p in body["forecast"] if p["ds"] == "2025-02-14")
+    assert spike["holiday"] == "valentines_day" and spike["holidays"] > 0.5 * SPIKE
+    whole = client.get("/v1/trends/red", params={"term_type": "shade_family", "history_days": 3660}).json()
+    assert whole["forecast"][0]["ds"] == str(FIRST_DAY)  # no more history than the run has
+    assert [w["name"] for w in whole["holidays"]] == [
+        "singles_day", "black_friday", "cyber_monday", "christmas", "chinese_new_year", "valentines_day"]
+
+
+def test_unknown_term_is_404_with_a_message(client) -> None:
+    answer = client.get("/v1/trends/velvetlips")
+    assert answer.status_code == 404
+    assert answer.json()["detail"] == (f"term 'velvetlips' was not forecast in the run of {LAST_DAY}; "
+                                       "GET /v1/trends lists the terms that were")
+    assert client.get("/v1/trends/glassskin", params={"term_type": "brand"}).status_code == 404
+    assert client.get("/v1/trends/glassskin", params={"history_days": 0}).status_code == 422
+
+
+def test_reads_are_cached_and_a_newer_run_is_picked_up(lake_settings: Settings, run: ForecastResult,
+                                                       tmp_path: Path) -> None:
+    store = TrendStore(lake_settings, recheck_s=0)
+    app = create_app(lake_settings)
+    app.state.trend_store = store
+    newer = Path(run.forecasts_path).parent.parent / f"date={LAST_DAY + timedelta(days=7)}"
+    try:
+        with TestClient(app) as client:
+            for _ in range(3):
+                assert client.get("/v1/trends").json()["run"]["origin"] == str(LAST_DAY)
+            assert store.loads == 1  # three answers, one read of the run
+
+            # a newer run lands: same MLflow run (its list is the same), a later origin
+            table = pq.read_table(run.forecasts_path).to_pandas()
+            table["origin"] = LAST_DAY + timedelta(days=7)
+            (newer / "source=trend_counts").mkdir(parents=True)
+            table.to_parquet(newer / "source=trend_counts" / "part-0.parquet", index=False)
+            assert client.get("/v1/trends").json()["run"]["origin"] == str(LAST_DAY + timedelta(days=7))
+            assert store.loads == 2
+
+            # a run whose ranked list MLflow does not have: 503 that names the run
+            table["run_id"] = "0" * 32
+            table.to_parquet(newer / "source=trend_counts" / "part-0.parquet", index=False)
+            lost = client.get("/v1/trends")
+            assert lost.status_code == 503 and lost.headers["Retry-After"] == "30"
+            assert f"forecast run {'0' * 32} cannot be read from MLflow" in lost.json()["detail"]
+    finally:
+        shutil.rmtree(newer, ignore_errors=True)
+
+
+def test_before_the_first_run_the_list_is_empty_with_a_note(stack_settings: Settings,
+                                                             tmp_path: Path) -> None:
+    settings = stack_settings.model_copy(update={"lake_uri": str(tmp_path / "empty-lake")})
+    with TestClient(create_app(settings)) as client:
+        answer = client.get("/v1/trends", params={"status": "rising"})
+        assert answer.status_code == 200
+        assert answer.json() == {"run": None, "status": "rising", "count": 0, "total": 0,
+                                 "terms": [], "note": NO_RUN_NOTE}
+        missing = client.get("/v1/trends/glassskin")
+        assert missing.status_code == 404 and NO_RUN_NOTE in missing.json()["detail"]

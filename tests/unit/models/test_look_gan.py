@@ -1,0 +1,232 @@
+"""The look GAN on CPU: shapes, gradient penalty, a short training run on a toy distribution,
+checkpoints and resume, the inference wrapper, and the two baselines."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from glamcast.core.shades import hex_to_lab
+from models.look_baselines import GaussianLooks, NearestLooks
+from models.look_gan import (
+    Critic,
+    Generator,
+    LookGanConfig,
+    LookGanFit,
+    LookGenerator,
+    gradient_penalty,
+    latest_checkpoint,
+    train_look_gan,
+)
+from models.look_space import (
+    BLOCKS,
+    CONDITION_SPACE,
+    LOOK_DIM,
+    ONE_HOT_SCALE,
+    Conditions,
+    LookArrays,
+    LookSpace,
+    lip_terms,
+)
+
+TOY = LookGanConfig(
+    latent_dim=8,
+    hidden=64,
+    generator_layers=2,
+    critic_layers=2,
+    pac=2,
+    batch_size=64,
+    n_critic=3,
+    steps=160,
+    lr_generator=1e-3,
+    lr_critic=1e-3,
+    log_every=10,
+    checkpoint_every=0,
+    seed=3,
+)
+
+
+def _toy(n: int = 512, seed: int = 0) -> tuple[LookArrays, Conditions]:
+    """Warm faces wear coral lipstick, cool faces berry gloss; the lips' shades and intensity
+    vary a little, the other regions not at all."""
+    rng = np.random.default_rng(seed)
+    warm = np.arange(n) % 2 == 0
+    lab = np.zeros((n, 4, 3)) + np.array([60.0, 10.0, 10.0])
+    lab[warm, 0] = np.array(hex_to_lab("#F27F5E")) + rng.normal(0, 1.5, (warm.sum(), 3))
+    lab[~warm, 0] = np.array(hex_to_lab("#7A1F3D")) + rng.normal(0, 1.5, ((~warm).sum(), 3))
+    category = np.zeros((n, 4), dtype=np.int64)
+    category[~warm, 0] = 1  # lip_gloss
+    finish = np.zeros((n, 4), dtype=np.int64)
+    intensity = np.full((n, 4), 0.5)
+    intensity[:, 0] = np.clip(rng.normal(0.6, 0.1, n), 0, 1)
+    looks = LookArrays(category, lab, finish, intensity)
+    families, finishes = lip_terms(looks)
+    conditions = Conditions(
+        np.where(warm, 6, 3),
+        np.where(warm, "warm", "cool").astype(object),
+        np.full(n, "oval", dtype=object),
+        families,
+        finishes,
+    )
+    return looks, conditions
+
+
+def _critic_wasserstein(real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor) -> float:
+    """W1 estimate of an independent critic trained from scratch to tell `real` from `fake`."""
+    torch.manual_seed(0)
+    config = LookGanConfig(hidden=64, critic_layers=2, pac=1, batch_size=64)
+    critic = Critic(config)
+    optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.9))
+    for _ in range(150):
+        rows = torch.randint(0, len(real), (64,))
+        loss = (
+            critic(fake[rows], cond[rows]).mean()
+            - critic(real[rows], cond[rows]).mean()
+            + 10 * gradient_penalty(critic, real[rows], fake[rows], cond[rows])
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        return float(critic(real, cond).mean() - critic(fake, cond).mean())
+
+
+@dataclass
+class ToyRun:
+    space: LookSpace
+    x: np.ndarray
+    c: np.ndarray
+    conditions: Conditions
+    before: LookGenerator  # the generator as initialized
+    after: LookGenerator  # and as trained
+    fit: LookGanFit
+
+
+@pytest.fixture(scope="module")
+def toy_run() -> ToyRun:
+    looks, conditions = _toy()
+    space = LookSpace.fit(looks)
+    x, c = space.encode(looks), CONDITION_SPACE.encode(conditions)
+    torch.manual_seed(TOY.seed)  # the same initial weights as the trained run
+    before = LookGenerator(TOY, space, Generator(TOY).state_dict())
+    fit = train_look_gan(x, c, TOY)
+    return ToyRun(space, x, c, conditions, before, LookGenerator.from_fit(fit, space), fit)
+
+
+def test_generator_and_critic_shapes():
+    config = LookGanConfig(latent_dim=8, hidden=32, pac=4, batch_size=8)
+    generator, critic = Generator(config), Critic(config)
+    z, c = torch.randn(8, 8), torch.zeros(8, CONDITION_SPACE.dim)
+    soft = generator(z, c)
+    hard = generator(z, c, hard=True)
+    assert soft.shape == hard.shape == (8, LOOK_DIM)
+    for block in BLOCKS:
+        if block.one_hot:
+            sums = soft[:, block.start : block.stop].sum(dim=1)
+            torch.testing.assert_close(sums, torch.full((8,), ONE_HOT_SCALE))
+            values = hard[:, block.start : block.stop].detach()
+            assert ((values == 0) | ((values - ONE_HOT_SCALE).abs() < 1e-6)).all()
+            assert ((values > 0).sum(dim=1) == 1).all()
+    assert critic(soft, c).shape == (2,)  # one score per pack of 4
+    penalty = gradient_penalty(critic, hard.detach(), soft.detach(), c)
+    assert penalty.ndim == 0 and penalty.item() >= 0
+    with pytest.raises(ValueError, match="multiple of pac"):
+        LookGanConfig(batch_size=10, pac=4)
+
+
+def test_training_reduces_the_wasserstein_estimate_on_a_toy_distribution(toy_run: ToyRun):
+    real, cond, fit = torch.as_tensor(toy_run.x), torch.as_tensor(toy_run.c), toy_run.fit
+    untrained = torch.as_tensor(toy_run.before.generate_vectors(toy_run.conditions, seed=1))
+    trained = torch.as_tensor(toy_run.after.generate_vectors(toy_run.conditions, seed=1))
+    w_before = _critic_wasserstein(real, untrained, cond)
+    w_after = _critic_wasserstein(real, trained, cond)
+    assert w_after < 0.5 * w_before, (w_before, w_after)
+    assert fit.history["step"] == [float(s) for s in range(10, 161, 10)]
+    assert fit.device == "cpu" and fit.samples_per_s > 0
+    # and the critic's own running estimate comes down from its peak
+    assert np.mean(fit.history["wasserstein"][-3:]) < max(fit.history["wasserstein"])
+
+
+def test_the_trained_generator_answers_its_condition(toy_run: ToyRun):
+    asked = Conditions.of(np.array([6] * 100 + [3] * 100), ["warm"] * 100 + ["cool"] * 100, "oval")
+    looks = toy_run.after.generate(asked, seed=2)
+    lipstick = looks.category[:, 0] == 0
+    assert lipstick[:100].mean() > 0.8 and lipstick[100:].mean() < 0.2
+    families, _ = lip_terms(looks)
+    assert (families[:100] == "coral").mean() > 0.5
+
+
+def test_generation_is_reproducible_and_survives_save_and_load(toy_run: ToyRun, tmp_path):
+    after, space = toy_run.after, toy_run.space
+    asked = Conditions.of(5, "warm", n=6)
+    first = after.generate_vectors(asked, seed=4)
+    np.testing.assert_array_equal(first, after.generate_vectors(asked, seed=4))
+    assert not np.array_equal(first, after.generate_vectors(asked, seed=5))
+    loaded = LookGenerator.load(after.save(tmp_path / "g.pt"))
+    np.testing.assert_allclose(loaded.generate_vectors(asked, seed=4), first)
+    assert loaded.config == after.config and loaded.space.as_dict() == space.as_dict()
+    hotter = loaded.with_temperature(2.0)
+    assert LookGenerator.load(hotter.save(tmp_path / "h.pt")).temperature == 2.0
+    assert np.abs(hotter.generate_vectors(asked, seed=4) - first).max() > 0
+
+
+def test_checkpoints_progress_and_resume(tmp_path):
+    looks, conditions = _toy(64)
+    space = LookSpace.fit(looks)
+    x, c = space.encode(looks), CONDITION_SPACE.encode(conditions)
+    config = LookGanConfig(
+        latent_dim=4,
+        hidden=16,
+        generator_layers=1,
+        critic_layers=1,
+        pac=1,
+        batch_size=16,
+        n_critic=1,
+        steps=6,
+        log_every=2,
+        checkpoint_every=2,
+    )
+    progress = tmp_path / "progress.jsonl"
+    fit = train_look_gan(
+        x,
+        c,
+        {**config.__dict__, "steps": 4},
+        checkpoint_dir=str(tmp_path / "ck"),
+        progress_path=str(progress),
+    )
+    assert fit.steps == 4 and latest_checkpoint(tmp_path / "ck").name == "look_gan-step0000004.pt"
+    assert len(list((tmp_path / "ck").glob("*.pt"))) == 2  # the oldest is gone
+    lines = [json.loads(line) for line in progress.read_text().splitlines()]
+    assert [line["step"] for line in lines] == [2, 4] and lines[0]["steps"] == 4
+    resumed = train_look_gan(x, c, config, checkpoint_dir=str(tmp_path / "ck"), resume=True)
+    assert resumed.resumed_from == 4 and resumed.steps == 6
+    assert resumed.history["step"] == [2.0, 4.0, 6.0]
+
+
+def test_gaussian_baseline_samples_around_each_group():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (200, 3)), rng.normal(10, 1, (200, 3))])
+    groups = np.array(["a"] * 200 + ["b"] * 200, dtype=object)
+    baseline = GaussianLooks.fit(x, groups)
+    draws = baseline.sample(np.array(["a"] * 500 + ["b"] * 500 + ["zzz"] * 500), rng)
+    assert abs(draws[:500].mean()) < 0.2 and abs(draws[500:1000].mean() - 10) < 0.2
+    assert abs(draws[1000:].mean() - 5) < 0.6  # an unknown group: the pooled fit
+    assert draws[:500].std() == pytest.approx(1.0, abs=0.15)
+
+
+def test_nearest_baseline_copies_a_look_of_the_nearest_face():
+    x = np.arange(12, dtype=float).reshape(4, 3)
+    train = Conditions.of(
+        [2, 2, 8, 5], ["warm", "cool", "cool", "warm"], ["oval", "oval", "round", None]
+    )
+    baseline = NearestLooks.fit(x, train)
+    rng = np.random.default_rng(0)
+    asked = Conditions.of(
+        [2, 7, 4, 2], ["cool", "cool", "warm", "warm"], ["oval", None, None, "heart"]
+    )
+    copies = baseline.sample(asked, rng)
+    np.testing.assert_array_equal(copies, x[[1, 2, 3, 0]])

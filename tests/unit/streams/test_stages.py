@@ -1,0 +1,51 @@
+"""Which stages a stream worker runs: `Settings.streams_ingest` / `streams_features` /
+`streams_feed`, and ``glamcast stream --stages`` that sets them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from glamcast.cli import app
+from glamcast.core.settings import Settings
+from streams.app import worker_app
+from streams.features import FeaturesService
+from streams.feed_updates import FeedUpdatesService
+from streams.ingestion import IngestionService
+
+
+def services(settings: Settings) -> set[type]:
+    """The stage services a worker app made from `settings` would start (no broker needed:
+    the app connects only when it starts)."""
+    return {type(service) for service in worker_app(settings)._extra_services}
+
+
+@pytest.mark.parametrize(
+    ("ingest", "features", "feed", "expected"),
+    [
+        (True, False, False, {IngestionService}),
+        (False, True, False, {FeaturesService}),
+        (False, True, True, {FeaturesService, FeedUpdatesService}),
+        (True, True, True, {IngestionService, FeaturesService, FeedUpdatesService}),
+    ],
+)
+def test_a_worker_runs_the_stages_its_settings_switch_on(
+    tmp_path: Path, ingest: bool, features: bool, feed: bool, expected: set[type]
+) -> None:
+    settings = Settings(
+        state_dir=tmp_path,
+        kafka_bootstrap="127.0.0.1:9",
+        streams_ingest=ingest,
+        streams_features=features,
+        streams_feed=feed,
+    )
+    assert services(settings) & {IngestionService, FeaturesService, FeedUpdatesService} == expected
+
+
+@pytest.mark.parametrize("stages", ["ingest,lake", "", " , "])
+def test_unknown_or_empty_stages_are_a_usage_error(stages: str) -> None:
+    result = CliRunner().invoke(app, ["stream", "--stages", stages])
+    assert result.exit_code == 2
+    assert "stages are ingest, features, feed" in result.output
