@@ -38,6 +38,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from glamcast.core.names import CATALOG, TRYON
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -154,7 +155,7 @@ def build_world(settings, users: int, products: int) -> list[str]:
     from glamcast.core.features import USER_ACTIVITY_PUSH_SOURCE, USER_HISTORY_PUSH_SOURCE
     from glamcast.platform.features import push_features
     from models.activity_features import user_activity_features
-    from glamcast.platform.feed_engine import CHAMPION
+    from glamcast.core.names import CHAMPION
     from glamcast.platform.mlflow_tracking import tracking_uri
     from glamcast.simulator import SimulationConfig, World
     from models.recommender_pyfunc import ARTIFACT_KEY, FactorRecommender, RecommenderModel
@@ -168,13 +169,13 @@ def build_world(settings, users: int, products: int) -> list[str]:
             catalog.append(decode_event(CatalogEvent, record.value))
         elif record.topic == topics.TRYON:
             tryons.append(decode_event(TryOnEvent, record.value))
-    table = lake.table_from_events(lake.CATALOG, catalog, partition=0,
+    table = lake.table_from_events(CATALOG, catalog, partition=0,
                                    offsets=list(range(len(catalog))))
-    lake.write_event_batch(settings.lake_root, lake.CATALOG, topics.CATALOG, 0, table)
-    table = lake.table_from_events(lake.TRYON, tryons, partition=0,
+    lake.write_event_batch(settings.lake_root, CATALOG, topics.CATALOG, 0, table)
+    table = lake.table_from_events(TRYON, tryons, partition=0,
                                    offsets=list(range(len(tryons))))
-    lake.write_event_batch(settings.lake_root, lake.TRYON, topics.TRYON, 0, table)
-    events = lake.read_dataset(settings, lake.TRYON)
+    lake.write_event_batch(settings.lake_root, TRYON, topics.TRYON, 0, table)
+    events = lake.read_dataset(settings, TRYON)
 
     frame = events[events["action"] != "dismiss"]
     user_index = pd.Index(sorted(frame["user_id"].unique()))

@@ -41,6 +41,7 @@ from glamcast.core.settings import Settings
 from glamcast.platform.spark import spark_session
 from jobs.forecast_trends import ForecastTrendsConfig, forecast_trends
 from models.trend_forecast import OK, TrendForecastConfig, forecast_term
+from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 
 LAST_DAY = date(2025, 12, 31)
 MASTER = "local[2]"
@@ -94,17 +95,17 @@ def own_cpu_seconds() -> float:
 
 def write_lake(root: str, counts: pd.DataFrame) -> int:
     """The counts as `trend_counts`, one file per day (hour: noon UTC); returns files written."""
-    schema = lake.SCHEMAS[lake.TREND_COUNTS]
+    schema = lake.SCHEMAS[TREND_COUNTS]
     rows = counts[counts["y"] > 0]
     frame = pd.DataFrame({
         lake.HOUR_COL: (rows["ds"] + pd.Timedelta(hours=12)).dt.tz_localize("UTC"),
-        lake.TERM_TYPE_COL: "hashtag", lake.TERM_COL: rows["term"], lake.SOURCE_COL: "social",
-        lake.WEIGHT_COL: rows["y"], lake.EVENTS_COL: rows["y"].astype("int64"),
+        TERM_TYPE_COL: "hashtag", TERM_COL: rows["term"], lake.SOURCE_COL: "social",
+        lake.WEIGHT_COL: rows["y"], EVENTS_COL: rows["y"].astype("int64"),
     })
     files = 0
     for day, part in frame.groupby(rows["ds"].dt.date):
         table = pa.Table.from_pandas(part.reset_index(drop=True), schema=schema, preserve_index=False)
-        lake.write_file(root, f"{lake.partition_dir(lake.TREND_COUNTS, day)}/bench-p0-0-0.parquet", table)
+        lake.write_file(root, f"{lake.partition_dir(TREND_COUNTS, day)}/bench-p0-0-0.parquet", table)
         files += 1
     return files
 

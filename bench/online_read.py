@@ -46,13 +46,8 @@ from rich.console import Console
 from rich.table import Table
 
 from glamcast.platform import features
-from glamcast.core.features import (
-    FEED_RANKING_SERVICE,
-    PRODUCT_COL,
-    PRODUCT_POPULARITY_VIEW,
-    USER_ACTIVITY_VIEW,
-    USER_COL,
-)
+from glamcast.core.features import FEED_RANKING_SERVICE, PRODUCT_POPULARITY_VIEW, USER_ACTIVITY_VIEW
+from glamcast.core.names import PRODUCT_COL, USER_COL
 from glamcast.platform.features import write_online
 from glamcast.core.settings import Settings
 from streams.features import FeatureState, product_feature_row, user_feature_row

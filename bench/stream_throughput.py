@@ -42,6 +42,7 @@ from rich.table import Table
 from glamcast.core import topics
 from glamcast.platform import broker, lake, stack
 from glamcast.core.settings import Settings, get_settings
+from glamcast.core.names import TRYON
 
 NAIVE_APP_ID = "bench-naive"
 GLAMCAST_APP_ID = "bench-glamcast"
@@ -174,9 +175,9 @@ def naive_worker(seconds: float, total: int, result_path: Path) -> None:
                 )
             else:
                 table = lake.table_from_events(
-                    lake.TRYON, [outcome], partition=message.partition, offsets=[message.offset]
+                    TRYON, [outcome], partition=message.partition, offsets=[message.offset]
                 )
-                directory = root / lake.partition_dir(lake.TRYON, outcome.ts.astimezone(UTC).date())
+                directory = root / lake.partition_dir(TRYON, outcome.ts.astimezone(UTC).date())
                 directory.mkdir(parents=True, exist_ok=True)
                 name = lake.batch_file_name(
                     source, message.partition, message.offset, message.offset
@@ -330,7 +331,7 @@ def main() -> None:
             )
             load = os.getloadavg()[0]  # other work on the machine slows every reader
             landed = len(
-                lake.read_dataset(str(workdir / "lake-glamcast"), lake.TRYON, columns=["event_id"])
+                lake.read_dataset(str(workdir / "lake-glamcast"), TRYON, columns=["event_id"])
             )
             if landed != args.events:
                 raise SystemExit(

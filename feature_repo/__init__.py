@@ -28,16 +28,14 @@ from feature_repo.feature_views import build_feature_views
 from glamcast.core.features import (
     EMBEDDING_COLUMNS,
     ITEM_EMBEDDING_FEATURES,
-    PRODUCT_COL,
     PRODUCT_FEATURES,
-    TERM_COL,
     TERM_FEATURES,
-    USER_COL,
     USER_EMBEDDING_FEATURES,
     USER_FEATURES,
     USER_HISTORY_FEATURES,
     feature_schema,
 )
+from glamcast.core.names import PRODUCT_COL, TERM_COL, USER_COL
 
 
 def definitions(profile: str, lake_root: str) -> list[Any]:

@@ -15,13 +15,13 @@ from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import 
 
 from glamcast.core.features import (
     EMBEDDING_COLUMNS,
-    EVENT_TIMESTAMP_COL,
     ITEM_EMBEDDING_FEATURES,
     PRODUCT_POPULARITY_PUSH_SOURCE,
     USER_ACTIVITY_PUSH_SOURCE,
     USER_EMBEDDING_FEATURES,
     USER_HISTORY_PUSH_SOURCE,
 )
+from glamcast.core.names import EVENT_TIMESTAMP_COL
 
 #: Offline tables, relative to the lake root. Push sources are single files in `local` (the file
 #: offline store appends to one file) and directories in `prod` (Spark appends part files).

@@ -35,6 +35,7 @@ from glamcast.simulator.looks import write_looks_dataset
 from glamcast.simulator.world import World
 from glamcast.simulator.writers import simulate_to_kafka
 from models.trend_forecast import TrendForecastConfig
+from glamcast.core.names import CATALOG, COMMERCE, EVENT_ID_COL, SOCIAL, TREND_COUNTS, TRYON, TS_COL
 
 
 @dataclass(frozen=True)
@@ -158,11 +159,11 @@ def stream_into_lake(settings: Settings, config: DemoConfig, console: Console, s
     finally:
         admin.close()
         stop_workers(workers)
-    for dataset in (lake.TRYON, lake.SOCIAL, lake.COMMERCE, lake.CATALOG):
-        rows = len(lake.read_dataset(settings, dataset, columns=[lake.EVENT_ID_COL]))
+    for dataset in (TRYON, SOCIAL, COMMERCE, CATALOG):
+        rows = len(lake.read_dataset(settings, dataset, columns=[EVENT_ID_COL]))
         summary.rows.append(("lake", dataset, f"{rows:,} distinct events"))
-    terms = lake.read_dataset(settings, lake.TREND_COUNTS)
-    summary.rows.append(("lake", lake.TREND_COUNTS, f"{len(terms):,} (hour, term, source) rows"))
+    terms = lake.read_dataset(settings, TREND_COUNTS)
+    summary.rows.append(("lake", TREND_COUNTS, f"{len(terms):,} (hour, term, source) rows"))
     dead = broker.count_records(settings, [settings.topic_name(topics.DLQ)], idle_ms=1500)
     summary.rows.append(("broker", "dead letters", f"{sum(dead.values()):,}"))
 
@@ -231,8 +232,8 @@ def show_sample_feed(settings: Settings, config: DemoConfig, console: Console, s
     """The feed `GET /v1/feed/{user_id}` answers, for the person most active in the last week."""
     from glamcast.platform.feed_engine import sample_feed
 
-    tryons = lake.read_dataset(settings, lake.TRYON, columns=["user_id", lake.TS_COL])
-    last_week = tryons[tryons[lake.TS_COL] > tryons[lake.TS_COL].max() - pd.Timedelta(days=7)]
+    tryons = lake.read_dataset(settings, TRYON, columns=["user_id", TS_COL])
+    last_week = tryons[tryons[TS_COL] > tryons[TS_COL].max() - pd.Timedelta(days=7)]
     user_id = str(last_week["user_id"].value_counts().index[0])
     feed = sample_feed(settings, user_id, k=5)
     table = Table(title=f"Feed of {user_id} (recommender v{feed.model_version}, "

@@ -72,15 +72,14 @@ from models.trend_forecast import (
     periods_between,
     set_aside_reason,
 )
+from glamcast.core.names import DATE_COL, EVENTS_COL, FORECASTS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 EXPERIMENT = "trend_forecast"
-LAKE_SOURCE = lake.TREND_COUNTS
+LAKE_SOURCE = TREND_COUNTS
 
-TERM_TYPE_COL = lake.TERM_TYPE_COL
-TERM_COL = lake.TERM_COL
 KEYS = [TERM_TYPE_COL, TERM_COL]
 CSV_TERM_TYPE = "series"  # term_type of CSV series that do not name one
 
@@ -192,7 +191,7 @@ def read_csv_series(spark: SparkSession, config: ForecastTrendsConfig) -> DataFr
     return frame.groupBy(*KEYS, "ds").agg(F.sum("y").alias("y"), F.count(F.lit(1)).alias("n_rows"))
 
 
-def lake_days(settings: Settings, dataset: str = lake.TREND_COUNTS) -> list[date]:
+def lake_days(settings: Settings, dataset: str = TREND_COUNTS) -> list[date]:
     """The dates that have a partition in a lake dataset, sorted (read from directory names)."""
     import pyarrow.fs as pafs
 
@@ -203,7 +202,7 @@ def lake_days(settings: Settings, dataset: str = lake.TREND_COUNTS) -> list[date
             f"no {dataset} dataset at {root}; run the streams (or the simulator) first, "
             "or pass --input-csv"
         )
-    prefix = f"{lake.DATE_COL}="
+    prefix = f"{DATE_COL}="
     days = []
     for info in fs.get_file_info(pafs.FileSelector(root)):
         name = info.base_name
@@ -216,12 +215,12 @@ def lake_days(settings: Settings, dataset: str = lake.TREND_COUNTS) -> list[date
 
 def read_lake_counts(spark: SparkSession, settings: Settings, days: Sequence[date]) -> DataFrame:
     """The `trend_counts` rows of the given date partitions (only those are listed and read)."""
-    base = f"{settings.lake_root.rstrip('/')}/{lake.TREND_COUNTS}"
-    paths = [f"{base}/{lake.partition_dir(lake.TREND_COUNTS, day).split('/', 1)[1]}" for day in days]
+    base = f"{settings.lake_root.rstrip('/')}/{TREND_COUNTS}"
+    paths = [f"{base}/{lake.partition_dir(TREND_COUNTS, day).split('/', 1)[1]}" for day in days]
     # The schema is known (glamcast.platform.lake): giving it spares Spark a footer read per file.
-    schema = (f"{lake.HOUR_COL} timestamp, {lake.TERM_TYPE_COL} string, {lake.TERM_COL} string, "
-              f"{lake.SOURCE_COL} string, {lake.WEIGHT_COL} double, {lake.EVENTS_COL} bigint, "
-              f"{lake.DATE_COL} date")
+    schema = (f"{lake.HOUR_COL} timestamp, {TERM_TYPE_COL} string, {TERM_COL} string, "
+              f"{lake.SOURCE_COL} string, {lake.WEIGHT_COL} double, {EVENTS_COL} bigint, "
+              f"{DATE_COL} date")
     return spark.read.schema(schema).option("basePath", base).parquet(*paths)
 
 
@@ -268,10 +267,10 @@ def load_series(spark: SparkSession, settings: Settings, config: ForecastTrendsC
     since, until = resolve_window(days[-1], days[0], config)
     window_days = [day for day in days if since <= day <= until]
     if not window_days:
-        raise ForecastInputError(f"{lake.TREND_COUNTS} has no data between {since} and {until}")
+        raise ForecastInputError(f"{TREND_COUNTS} has no data between {since} and {until}")
     counts = read_lake_counts(spark, settings, window_days)
     if config.value_column not in counts.columns:
-        raise ForecastInputError(f"{lake.TREND_COUNTS} has no column {config.value_column!r}")
+        raise ForecastInputError(f"{TREND_COUNTS} has no column {config.value_column!r}")
     rows = counts.where(F.to_date(F.col(lake.HOUR_COL)).between(since, until))
     if config.term_types:
         rows = rows.where(F.col(TERM_TYPE_COL).isin(list(config.term_types)))
@@ -594,7 +593,7 @@ def write_forecasts(fitted: DataFrame, settings: Settings, source: str, until: d
     """Write the forecast rows to ``forecasts/date=<until>/source=<source>`` (replacing it)."""
     from pyspark.sql import functions as F
 
-    path = (f"{settings.lake_root.rstrip('/')}/{lake.FORECASTS}/{lake.DATE_COL}={until.isoformat()}"
+    path = (f"{settings.lake_root.rstrip('/')}/{FORECASTS}/{DATE_COL}={until.isoformat()}"
             f"/source={source.replace(':', '-')}")
     rows = fitted.where(F.col("record") == _FORECAST_RECORD).select(
         *KEYS, "ds", "y", "yhat", "yhat_lower", "yhat_upper", *COMPONENTS, "holiday", "is_forecast",

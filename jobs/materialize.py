@@ -37,7 +37,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from glamcast.platform import lake
-from glamcast.core.features import TERM_COL, TERM_FEATURES, feature_schema
+from glamcast.core.names import TERM_COL, TREND_COUNTS
+from glamcast.core.features import TERM_FEATURES, feature_schema
 from glamcast.platform.features import feature_store, load_repo
 from glamcast.core.settings import Profile, Settings, get_settings
 from glamcast.core.trend_terms import HOUR_S, hourly_weights, trending_now
@@ -113,7 +114,7 @@ def materialize(
     end = (end or datetime.now(UTC)).astimezone(UTC)
     start = end - timedelta(days=baseline_days + 1)
     result = MaterializeResult(start=start.isoformat(), end=end.isoformat())
-    counts = lake.read_dataset(settings, lake.TREND_COUNTS, start=start, end=end)
+    counts = lake.read_dataset(settings, TREND_COUNTS, start=start, end=end)
     result.trend_count_rows = len(counts)
     frame, hour = term_trend_rows(counts, end)
     if hour is not None:

@@ -82,8 +82,6 @@ from models.look_quality import novelty as novelty_share
 from models.look_space import (
     CONDITION_GROUPS,
     CONDITION_SPACE,
-    LOOK_ID_COL,
-    LOOKS_DATASET,
     REGION_COL,
     UNDERTONES,
     Conditions,
@@ -92,18 +90,18 @@ from models.look_space import (
     lip_terms,
     looks_from_frame,
 )
+from glamcast.core.names import CATALOG, DATE_COL, EVENT_ID_COL, LOOKS, LOOK_ID_COL, TRYON, TS_COL
 from models.shoppable_looks import PaletteRow, ProductMatcher, plot_palettes
+from glamcast.core.names import CHAMPION, USER_COL
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 EXPERIMENT = "look_gan"
 REGISTERED_MODEL = "glamcast-look-gan"
-CHAMPION = "champion"
 MODELS = ("gan", "gaussian", "nearest")
 #: Try-on actions that count as engaging positively with a look.
 POSITIVE_ACTIONS = ("like", "save", "share", "add_to_cart", "purchase")
-USER_COL = "user_id"
 FACE_COLUMNS = {
     "face_skin_tone": "skin_tone",
     "face_undertone": "undertone",
@@ -193,31 +191,31 @@ def read_positive_pairs(
     from pyspark.sql import functions as F
 
     fs, base = lake.filesystem(settings.lake_root)
-    if fs.get_file_info(f"{base}/{lake.TRYON}").type == pafs.FileType.NotFound:
+    if fs.get_file_info(f"{base}/{TRYON}").type == pafs.FileType.NotFound:
         raise LookGanInputError(
-            f"no {lake.TRYON} dataset under {settings.lake_root}; run the "
+            f"no {TRYON} dataset under {settings.lake_root}; run the "
             "streams (or write a simulated lake) first"
         )
-    path = f"{settings.lake_root.rstrip('/')}/{lake.TRYON}"
+    path = f"{settings.lake_root.rstrip('/')}/{TRYON}"
     events = spark.read.option("basePath", path).parquet(path)
     missing = [
         name
-        for name in (lake.EVENT_ID_COL, lake.TS_COL, USER_COL, "action", LOOK_ID_COL, *FACE_COLUMNS)
+        for name in (EVENT_ID_COL, TS_COL, USER_COL, "action", LOOK_ID_COL, *FACE_COLUMNS)
         if name not in events.columns
     ]
     if missing:
-        raise LookGanInputError(f"{lake.TRYON} has no column(s) {missing}")
+        raise LookGanInputError(f"{TRYON} has no column(s) {missing}")
     start, end = _utc(config.start), _utc(config.end)
     if start is not None:
         events = events.where(
-            (F.col(lake.DATE_COL) >= start.date().isoformat())
-            & (F.col(lake.TS_COL) >= F.lit(start))
+            (F.col(DATE_COL) >= start.date().isoformat())
+            & (F.col(TS_COL) >= F.lit(start))
         )
     if end is not None:
         events = events.where(
-            (F.col(lake.DATE_COL) <= end.date().isoformat()) & (F.col(lake.TS_COL) < F.lit(end))
+            (F.col(DATE_COL) <= end.date().isoformat()) & (F.col(TS_COL) < F.lit(end))
         )
-    looks = events.where(F.col(LOOK_ID_COL).isNotNull()).dropDuplicates([lake.EVENT_ID_COL])
+    looks = events.where(F.col(LOOK_ID_COL).isNotNull()).dropDuplicates([EVENT_ID_COL])
     positive = F.col("action").isin(list(POSITIVE_ACTIONS))
     with_face = positive & F.col("face_skin_tone").isNotNull()
     looks = looks.cache()
@@ -227,15 +225,15 @@ def read_positive_pairs(
             F.sum(positive.cast("long")).alias("positive_events"),
             F.sum(with_face.cast("long")).alias("positive_with_face"),
             F.countDistinct(USER_COL).alias("people"),
-            F.min(lake.TS_COL).alias("first"),
-            F.max(lake.TS_COL).alias("last"),
+            F.min(TS_COL).alias("first"),
+            F.max(TS_COL).alias("last"),
         ).first()
         pairs = (
             looks.where(with_face)
             .groupBy(USER_COL, LOOK_ID_COL)
             .agg(
                 *(
-                    F.max_by(F.col(source), F.col(lake.TS_COL)).alias(target)
+                    F.max_by(F.col(source), F.col(TS_COL)).alias(target)
                     for source, target in FACE_COLUMNS.items()
                 ),
                 F.count(F.lit(1)).alias("n_positive"),
@@ -246,7 +244,7 @@ def read_positive_pairs(
         looks.unpersist()
     if stats is None or not stats["look_events"]:
         raise LookGanInputError(
-            f"no try-ons with a look_id in {lake.TRYON} "
+            f"no try-ons with a look_id in {TRYON} "
             f"between {start or 'the start'} and {end or 'the end'}"
         )
     rows = {
@@ -272,10 +270,10 @@ def read_positive_pairs(
 
 def read_looks(settings: Settings) -> pd.DataFrame:
     """The `looks` dataset, the latest row per (look, region)."""
-    frame = lake.read_dataset(settings, LOOKS_DATASET)
+    frame = lake.read_dataset(settings, LOOKS)
     if frame.empty:
         raise LookGanInputError(
-            f"no {LOOKS_DATASET} dataset under {settings.lake_root}: publish the look catalogue "
+            f"no {LOOKS} dataset under {settings.lake_root}: publish the look catalogue "
             "first (`glamcast looks publish`)"
         )
     return frame.drop_duplicates([LOOK_ID_COL, REGION_COL], keep="last").reset_index(drop=True)
@@ -284,7 +282,7 @@ def read_looks(settings: Settings) -> pd.DataFrame:
 def read_products(settings: Settings, looks: pd.DataFrame) -> pd.DataFrame:
     """The products generated looks are matched to: the `catalog` dataset (latest record per
     product); without one, the products the looks are made of."""
-    catalog = lake.read_dataset(settings, lake.CATALOG)
+    catalog = lake.read_dataset(settings, CATALOG)
     if catalog.empty:
         return looks.drop_duplicates("product_id")[
             ["product_id", "category", "shade_hex", "finish"]

@@ -65,13 +65,13 @@ from models.recommender_pyfunc import (
     FactorRecommender,
     RecommenderModel,
 )
+from glamcast.core.names import CATALOG, CHAMPION, COMMERCE, EVENT_TIMESTAMP_COL, MODEL_VERSION_COL, TRYON, TS_COL
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 EXPERIMENT = "recommender"
 REGISTERED_MODEL = "glamcast-recommender"
-CHAMPION = "champion"
 #: Sources: lake datasets and files.
 SOURCES = ("tryon", "commerce", "movielens", "rees46")
 MODELS = ("als", "torch")
@@ -80,8 +80,6 @@ SKIN_TONE_COL = "face_skin_tone"
 #: Lake paths of the embedding tables the Feast batch feature views read.
 USER_EMBEDDINGS = "embeddings/users"
 ITEM_EMBEDDINGS = "embeddings/items"
-EVENT_TIMESTAMP_COL = "event_timestamp"
-MODEL_VERSION_COL = "model_version"
 #: Cut-offs of the metric-by-k plot.
 PLOT_KS = (1, 3, 5, 10, 20)
 REES46_SAMPLE = "rees46-sample/2019-Oct_head17433.csv"
@@ -198,13 +196,13 @@ def _utc(moment: datetime) -> pd.Timestamp:
 def load_events(settings: Settings, config: TrainRecommenderConfig) -> pd.DataFrame:
     """The source's events as a DataFrame with user_id, product_id, ts and an action column."""
     if config.source == "tryon":
-        columns = ["user_id", "product_id", "action", "dwell_ms", lake.TS_COL, "category",
+        columns = ["user_id", "product_id", "action", "dwell_ms", TS_COL, "category",
                    "finish", "shade_hex", *ix.USER_ATTRIBUTES]
-        events = lake.read_dataset(settings, lake.TRYON, config.start, config.end, columns)
+        events = lake.read_dataset(settings, TRYON, config.start, config.end, columns)
         return ix.add_shade_family(events)
     if config.source == "commerce":
-        columns = ["user_id", "product_id", "event_type", lake.TS_COL]
-        events = lake.read_dataset(settings, lake.COMMERCE, config.start, config.end, columns)
+        columns = ["user_id", "product_id", "event_type", TS_COL]
+        events = lake.read_dataset(settings, COMMERCE, config.start, config.end, columns)
         return events.rename(columns={"event_type": ix.ACTION_COL})
     path = _file_path(settings, config)
     if config.source == "movielens":
@@ -213,7 +211,7 @@ def load_events(settings: Settings, config: TrainRecommenderConfig) -> pd.DataFr
         raise RecommenderInputError(f"REES46 export not found: {path}")
     raw = pd.read_csv(path, dtype={"user_id": str, "product_id": str})
     events = pd.DataFrame({
-        ix.USER_COL: raw["user_id"], ix.ITEM_COL: raw["product_id"],
+        ix.USER_COL: raw["user_id"], ix.PRODUCT_COL: raw["product_id"],
         ix.ACTION_COL: raw["event_type"],
         ix.TIME_COL: pd.to_datetime(raw["event_time"].str.replace(" UTC", "", regex=False),
                                     utc=True),
@@ -231,7 +229,7 @@ def load_catalog(settings: Settings, config: TrainRecommenderConfig) -> pd.DataF
     for the lake sources; None when the lake has no catalogue."""
     if config.source not in ("tryon", "commerce"):
         return None
-    catalog = lake.read_dataset(settings, lake.CATALOG,
+    catalog = lake.read_dataset(settings, CATALOG,
                                 columns=["product_id", "brand", "category", "price"])
     return ix.catalog_attributes(catalog) if len(catalog) else None
 
@@ -292,11 +290,11 @@ def prepare_holdout(events: pd.DataFrame, config: TrainRecommenderConfig,
         "rows.train_positives": int(train[ix.PREFERENCE_COL].sum()),
         "rows.test_interactions": len(test), "rows.truth_pairs": len(truth),
         "rows.users": int(train[ix.USER_COL].nunique()),
-        "rows.items": int(train[ix.ITEM_COL].nunique()),
+        "rows.items": int(train[ix.PRODUCT_COL].nunique()),
         "rows.eval_users": int(truth[ix.USER_COL].nunique()),
     }
     users = ix.attribute_table(events, ix.USER_COL, ix.USER_ATTRIBUTES)
-    items = ix.attribute_table(events, ix.ITEM_COL, ix.ITEM_ATTRIBUTES)
+    items = ix.attribute_table(events, ix.PRODUCT_COL, ix.ITEM_ATTRIBUTES)
     if catalog is not None:
         items = items.join(catalog, how="left")
     return Holdout(train, truth, _skin_tones(users), window, rows, users, items)
@@ -322,9 +320,9 @@ class Indexed:
     def from_interactions(cls, train: pd.DataFrame, user_attributes: pd.DataFrame | None = None,
                           item_attributes: pd.DataFrame | None = None) -> Indexed:
         user_ids = np.asarray(sorted(train[ix.USER_COL].astype(str).unique()), dtype=str)
-        item_ids = np.asarray(sorted(train[ix.ITEM_COL].astype(str).unique()), dtype=str)
+        item_ids = np.asarray(sorted(train[ix.PRODUCT_COL].astype(str).unique()), dtype=str)
         users = pd.Index(user_ids).get_indexer(train[ix.USER_COL].astype(str))
-        items = pd.Index(item_ids).get_indexer(train[ix.ITEM_COL].astype(str))
+        items = pd.Index(item_ids).get_indexer(train[ix.PRODUCT_COL].astype(str))
         positive = train[ix.PREFERENCE_COL].to_numpy() == 1
         user_codes = item_codes = None
         names: list[str] = []
@@ -445,7 +443,7 @@ def evaluate(recommender: FactorRecommender, holdout: Holdout, k: int, *,
     depth = max(k, max(PLOT_KS))
     recommended = recommender.recommend(users, depth, exclude=exclude,
                                         exclude_seen=exclude is None)
-    n_items = holdout.train[ix.ITEM_COL].nunique()
+    n_items = holdout.train[ix.PRODUCT_COL].nunique()
     metrics = ranking_metrics(recommended, holdout.truth, k, n_items=n_items)
     by_k = metrics_by_k(recommended, holdout.truth, PLOT_KS)
     by_group = None
@@ -456,7 +454,7 @@ def evaluate(recommender: FactorRecommender, holdout: Holdout, k: int, *,
 
 def seen_items(train: pd.DataFrame) -> dict[str, np.ndarray]:
     """user_id → product ids the user interacted with in `train`."""
-    grouped = train.groupby(ix.USER_COL, sort=False)[ix.ITEM_COL]
+    grouped = train.groupby(ix.USER_COL, sort=False)[ix.PRODUCT_COL]
     return {str(user): items.astype(str).to_numpy() for user, items in grouped}
 
 

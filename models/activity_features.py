@@ -13,11 +13,20 @@ import numpy as np
 import pandas as pd
 
 from glamcast.core.features import (
-    ACTION_KINDS, CATEGORIES, CATEGORY_KINDS, EVENT_COLUMNS, LONGEST_WINDOW, PRODUCT_COL,
-    PRODUCT_FEATURES, PRODUCT_WINDOWS, USER_COL, USER_FEATURES, USER_WINDOWS,
+    ACTION_KINDS,
+    CATEGORIES,
+    CATEGORY_KINDS,
+    EVENT_COLUMNS,
+    LONGEST_WINDOW,
+    PRODUCT_FEATURES,
+    PRODUCT_WINDOWS,
+    USER_FEATURES,
+    USER_WINDOWS,
 )
+from glamcast.core.names import PRODUCT_COL, USER_COL
 from glamcast.core.shades import shade_families_from_hex_array
-from glamcast.core.features import EVENT_TIMESTAMP_COL, pandas_dtype
+from glamcast.core.names import EVENT_TIMESTAMP_COL
+from glamcast.core.features import pandas_dtype
 
 
 def _require(events: pd.DataFrame, columns: Iterable[str]) -> None:

@@ -27,9 +27,8 @@ import numpy as np
 import pandas as pd
 
 from glamcast.core.events import Action, CommerceEventType
+from glamcast.core.names import EVENTS_COL, PRODUCT_COL, USER_COL
 
-USER_COL = "user_id"
-ITEM_COL = "product_id"
 ACTION_COL = "action"
 TIME_COL = "ts"
 DWELL_COL = "dwell_ms"
@@ -38,7 +37,6 @@ WEIGHT_COL = "weight"
 STRENGTH_COL = "strength"
 CONFIDENCE_COL = "confidence"
 PREFERENCE_COL = "preference"
-EVENTS_COL = "events"
 FIRST_TS_COL = "first_ts"
 LAST_TS_COL = "last_ts"
 #: The action MovieLens ratings are read as: every rating is one interaction.
@@ -114,7 +112,7 @@ def build_interactions(
     weights: InteractionWeights = InteractionWeights(),
     *,
     user_col: str = USER_COL,
-    item_col: str = ITEM_COL,
+    item_col: str = PRODUCT_COL,
     action_col: str = ACTION_COL,
     time_col: str = TIME_COL,
     dwell_col: str | None = DWELL_COL,
@@ -174,7 +172,7 @@ def read_movielens_100k(directory: Path) -> pd.DataFrame:
     raw = pd.read_csv(path, sep="\t", names=["user", "item", RATING_COL, "unix"],
                       dtype={"user": str, "item": str, RATING_COL: np.float64, "unix": np.int64})
     return pd.DataFrame({
-        USER_COL: raw["user"], ITEM_COL: raw["item"], RATING_COL: raw[RATING_COL],
+        USER_COL: raw["user"], PRODUCT_COL: raw["item"], RATING_COL: raw[RATING_COL],
         TIME_COL: pd.to_datetime(raw["unix"], unit="s", utc=True),
     })
 
@@ -237,7 +235,7 @@ def holdout_truth(
     test: pd.DataFrame,
     *,
     user_col: str = USER_COL,
-    item_col: str = ITEM_COL,
+    item_col: str = PRODUCT_COL,
 ) -> pd.DataFrame:
     """The relevant (user, item) pairs of a holdout: test interactions with preference 1, of
     users known in training, on items the user did not interact with in training (those are
@@ -315,7 +313,7 @@ CATALOG_ATTRIBUTES = ("brand", "price_band")
 PRICE_BANDS = 5
 
 
-def catalog_attributes(catalog: pd.DataFrame, *, item_col: str = ITEM_COL) -> pd.DataFrame:
+def catalog_attributes(catalog: pd.DataFrame, *, item_col: str = PRODUCT_COL) -> pd.DataFrame:
     """Catalogue rows (product_id, brand, category, price; the latest row per product wins) →
     one row per product: ``brand`` and ``price_band`` (0 = cheapest fifth of its category)."""
     _require(catalog, [item_col, "brand", "category", "price"], "catalog")

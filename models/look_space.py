@@ -35,6 +35,7 @@ import pandas as pd
 
 from glamcast.core.events import FaceShape, Finish, Undertone
 from glamcast.core.shades import SHADE_FAMILIES, family_codes_from_lab, hex_from_rgb, rgb_from_lab
+from glamcast.core.names import LOOK_ID_COL
 
 #: Face regions of a look, in vector order; the first one (lips) names the look's trend terms.
 REGIONS: tuple[str, ...] = ("lips", "eyes", "cheeks", "brows")
@@ -57,8 +58,6 @@ ONE_HOT_SCALE = 1.0 / math.sqrt(2.0)
 # --- the lake dataset `looks` --------------------------------------------------------------------
 
 #: Lake dataset of curated looks: one row per look and region.
-LOOKS_DATASET = "looks"
-LOOK_ID_COL = "look_id"
 REGION_COL = "region"
 #: Columns of the `looks` dataset (besides `event_id`, `ts` and provenance).
 LOOK_COLUMNS = (

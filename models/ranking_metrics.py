@@ -26,9 +26,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from glamcast.core.names import PRODUCT_COL, USER_COL
 
-USER_COL = "user_id"
-ITEM_COL = "product_id"
 RANK_COL = "rank"
 #: Names of the per-user metrics, in report order.
 METRICS = ("ndcg", "precision", "recall", "map", "map_legacy")
@@ -51,7 +50,7 @@ def per_user_metrics(
     k: int,
     *,
     user_col: str = USER_COL,
-    item_col: str = ITEM_COL,
+    item_col: str = PRODUCT_COL,
     rank_col: str = RANK_COL,
 ) -> pd.DataFrame:
     """One row per user of `truth`: ``relevant, hits`` and the `METRICS` at `k`.
@@ -90,7 +89,7 @@ def per_user_metrics(
     return out[["relevant", "hits", *METRICS]].reset_index()
 
 
-def coverage(recommended: pd.DataFrame, n_items: int, k: int, *, item_col: str = ITEM_COL,
+def coverage(recommended: pd.DataFrame, n_items: int, k: int, *, item_col: str = PRODUCT_COL,
              rank_col: str = RANK_COL) -> float:
     """Share of the catalogue (`n_items`) recommended to at least one user in a top k."""
     if n_items <= 0:
@@ -105,7 +104,7 @@ def ranking_metrics(
     *,
     n_items: int | None = None,
     user_col: str = USER_COL,
-    item_col: str = ITEM_COL,
+    item_col: str = PRODUCT_COL,
     rank_col: str = RANK_COL,
 ) -> dict[str, float]:
     """``{"ndcg@k", "precision@k", "recall@k", "map@k", "map_legacy@k", "coverage@k", "users"}``.
@@ -128,7 +127,7 @@ def metrics_by_k(
     ks: Sequence[int],
     *,
     user_col: str = USER_COL,
-    item_col: str = ITEM_COL,
+    item_col: str = PRODUCT_COL,
     rank_col: str = RANK_COL,
 ) -> pd.DataFrame:
     """One row per k in `ks`: the mean of each of `METRICS` (for a metric-by-k plot)."""
@@ -148,7 +147,7 @@ def metrics_by_group(
     k: int,
     *,
     user_col: str = USER_COL,
-    item_col: str = ITEM_COL,
+    item_col: str = PRODUCT_COL,
     rank_col: str = RANK_COL,
 ) -> pd.DataFrame:
     """Mean metrics per group of users: `groups` maps user id (index) → group label.

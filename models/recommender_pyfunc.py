@@ -22,9 +22,8 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
+from glamcast.core.names import PRODUCT_COL, USER_COL
 
-USER_COL = "user_id"
-ITEM_COL = "product_id"
 K_COL = "k"
 RANK_COL = "rank"
 SCORE_COL = "score"
@@ -35,7 +34,7 @@ DEFAULT_K = 10
 ARTIFACT_KEY = "recommender"
 SOURCE_MODEL = "model"
 SOURCE_POPULARITY = "popularity"
-OUTPUT_COLUMNS = [USER_COL, RANK_COL, ITEM_COL, SCORE_COL, SOURCE_COL]
+OUTPUT_COLUMNS = [USER_COL, RANK_COL, PRODUCT_COL, SCORE_COL, SOURCE_COL]
 
 
 @dataclass
@@ -185,7 +184,7 @@ class FactorRecommender:
             best = candidates[np.lexsort((candidates, -scores[candidates]))]
         return pd.DataFrame({
             USER_COL: user_id, RANK_COL: np.arange(1, len(best) + 1, dtype=np.int64),
-            ITEM_COL: self.item_ids[best], SCORE_COL: scores[best].astype(np.float64),
+            PRODUCT_COL: self.item_ids[best], SCORE_COL: scores[best].astype(np.float64),
             SOURCE_COL: source,
         })
 
@@ -197,7 +196,7 @@ class FactorRecommender:
 
     def item_embeddings(self) -> pd.DataFrame:
         """``product_id, embedding, bias``, one row per item."""
-        return pd.DataFrame({ITEM_COL: self.item_ids, EMBEDDING_COL: list(self.item_factors),
+        return pd.DataFrame({PRODUCT_COL: self.item_ids, EMBEDDING_COL: list(self.item_factors),
                              "bias": self.item_bias})
 
 

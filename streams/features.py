@@ -68,15 +68,13 @@ from glamcast.core.features import (
     CATEGORIES,
     CATEGORY_KINDS,
     EVENT_COLUMNS,
-    EVENT_TIMESTAMP_COL,
     LONGEST_WINDOW,
-    PRODUCT_COL,
     PRODUCT_POPULARITY_VIEW,
     PRODUCT_WINDOWS,
     USER_ACTIVITY_VIEW,
-    USER_COL,
     USER_WINDOWS,
 )
+from glamcast.core.names import DATE_COL, EVENT_TIMESTAMP_COL, PRODUCT_COL, TRYON, USER_COL
 from glamcast.platform.features import feast_dir, feature_store, write_offline, write_online
 from glamcast.core.settings import Profile, Settings
 from glamcast.core.shades import shade_family
@@ -427,13 +425,13 @@ def bootstrap_events(settings: Settings, below: dict[int, int]) -> list[tuple[An
     """Lake try-on events (`EVENT_COLUMNS` order) of partition p with offset < `below[p]`, over
     the longest window (and a day of slack) before the last day the lake holds."""
     fs, base = lake.filesystem(lake.lake_root(settings))
-    root = f"{base}/{lake.TRYON}"
+    root = f"{base}/{TRYON}"
     if fs.get_file_info(root).type == pafs.FileType.NotFound:
         return []
     days = [
-        info.base_name.removeprefix(f"{lake.DATE_COL}=")
+        info.base_name.removeprefix(f"{DATE_COL}=")
         for info in fs.get_file_info(pafs.FileSelector(root))
-        if info.type == pafs.FileType.Directory and info.base_name.startswith(f"{lake.DATE_COL}=")
+        if info.type == pafs.FileType.Directory and info.base_name.startswith(f"{DATE_COL}=")
     ]
     if not days:
         return []
@@ -442,7 +440,7 @@ def bootstrap_events(settings: Settings, below: dict[int, int]) -> list[tuple[An
     )
     table = lake.read_table(
         settings,
-        lake.TRYON,
+        TRYON,
         start=start,
         columns=[*EVENT_COLUMNS, lake.PARTITION_COL, lake.OFFSET_COL],
     )

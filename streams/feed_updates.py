@@ -40,13 +40,8 @@ from glamcast.platform.broker import (
     client_security,
     stage_consumer,
 )
-from glamcast.core.features import (
-    EVENT_COLUMNS,
-    EVENT_TIMESTAMP_COL,
-    LONGEST_WINDOW,
-    USER_COL,
-    USER_HISTORY_PUSH_SOURCE,
-)
+from glamcast.core.features import EVENT_COLUMNS, LONGEST_WINDOW, USER_HISTORY_PUSH_SOURCE
+from glamcast.core.names import EVENT_TIMESTAMP_COL, USER_COL
 from glamcast.platform.features import push_features
 from models.activity_features import user_activity_features
 from glamcast.platform.feed_engine import PURCHASED_FEATURE, FeedEngine, feed_message

@@ -44,14 +44,15 @@ from glamcast.core import trend_terms
 from glamcast.platform import lake
 from glamcast.core.settings import Settings
 from streams.lake_files import LakeFile
+from glamcast.core.names import COMMERCE, EVENTS_COL, SOCIAL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS, TRYON, TS_COL
 
 #: Arrow schema of per-event contributions (one row per event and term).
 CONTRIBUTION_SCHEMA = pa.schema(
     [
         (lake.OFFSET_COL, pa.int64()),
         (lake.HOUR_COL, lake.TIMESTAMP),
-        (lake.TERM_TYPE_COL, pa.string()),
-        (lake.TERM_COL, pa.string()),
+        (TERM_TYPE_COL, pa.string()),
+        (TERM_COL, pa.string()),
         (lake.WEIGHT_COL, pa.float64()),
     ]
 )
@@ -61,9 +62,9 @@ THROUGH_OFFSET_KEY = "glamcast.through_offset"
 
 #: Where each event dataset's signal goes (catalog updates are product state, not a signal).
 DATASET_SOURCES = {
-    lake.TRYON: trend_terms.TRYON_SOURCE,
-    lake.SOCIAL: trend_terms.SOCIAL_SOURCE,
-    lake.COMMERCE: trend_terms.COMMERCE_SOURCE,
+    TRYON: trend_terms.TRYON_SOURCE,
+    SOCIAL: trend_terms.SOCIAL_SOURCE,
+    COMMERCE: trend_terms.COMMERCE_SOURCE,
 }
 
 _DAY_US = 86_400_000_000
@@ -92,13 +93,13 @@ def _terms(
         {
             lake.OFFSET_COL: offsets,
             lake.HOUR_COL: hours,
-            lake.TERM_TYPE_COL: pa.repeat(term_type, len(terms)),
-            lake.TERM_COL: terms,
+            TERM_TYPE_COL: pa.repeat(term_type, len(terms)),
+            TERM_COL: terms,
             lake.WEIGHT_COL: weights,
         },
         schema=CONTRIBUTION_SCHEMA,
     )
-    return rows.filter(pc.is_valid(rows[lake.TERM_COL]))
+    return rows.filter(pc.is_valid(rows[TERM_COL]))
 
 
 def _list_terms(
@@ -133,10 +134,10 @@ def contributions(dataset: str, table: pa.Table) -> pa.Table:
     """
     if dataset not in DATASET_SOURCES or table.num_rows == 0:
         return CONTRIBUTION_SCHEMA.empty_table()
-    hours = pc.floor_temporal(table[lake.TS_COL], unit="hour").combine_chunks()
+    hours = pc.floor_temporal(table[TS_COL], unit="hour").combine_chunks()
     offsets = table[lake.OFFSET_COL].combine_chunks()
     parts: list[pa.Table] = []
-    if dataset == lake.TRYON:
+    if dataset == TRYON:
         weights = _map_values(
             table["action"], trend_terms.TRYON_ACTION_WEIGHTS.__getitem__, pa.float64()
         )
@@ -150,7 +151,7 @@ def contributions(dataset: str, table: pa.Table) -> pa.Table:
         )
         families = _map_values(table["shade_hex"], trend_terms.shade_family_term, pa.string())
         parts.append(_terms(offsets, hours, weights, trend_terms.SHADE_FAMILY, families))
-    elif dataset == lake.SOCIAL:
+    elif dataset == SOCIAL:
         engagement = {
             name: table[name].to_numpy().astype(np.float64)
             for name in trend_terms.SOCIAL_ENGAGEMENT
@@ -179,7 +180,7 @@ def contributions(dataset: str, table: pa.Table) -> pa.Table:
                 table, "brands", trend_terms.normalize_brand, trend_terms.BRAND, hours, weights
             )
         )
-    elif dataset == lake.COMMERCE:
+    elif dataset == COMMERCE:
         weights = _map_values(
             table["event_type"], trend_terms.COMMERCE_EVENT_WEIGHTS.__getitem__, pa.float64()
         )
@@ -197,7 +198,7 @@ def contributions(dataset: str, table: pa.Table) -> pa.Table:
 
 def counts_file(topic: str, partition: int, day: date) -> str:
     """Lake-relative path of the counts of one source topic partition and date."""
-    return f"{lake.partition_dir(lake.TREND_COUNTS, day)}/{topic}-p{partition}.parquet"
+    return f"{lake.partition_dir(TREND_COUNTS, day)}/{topic}-p{partition}.parquet"
 
 
 @dataclass
@@ -219,10 +220,10 @@ class DayCounts:
         hours = pc.cast(table[lake.HOUR_COL], pa.int64()).to_pylist()
         for hour, term_type, term, weight, events in zip(
             hours,
-            table[lake.TERM_TYPE_COL].to_pylist(),
-            table[lake.TERM_COL].to_pylist(),
+            table[TERM_TYPE_COL].to_pylist(),
+            table[TERM_COL].to_pylist(),
             table[lake.WEIGHT_COL].to_pylist(),
-            table[lake.EVENTS_COL].to_pylist(),
+            table[EVENTS_COL].to_pylist(),
             strict=True,
         ):
             counts.sums[(hour, term_type, term)] = [weight, events]
@@ -233,13 +234,13 @@ class DayCounts:
         return pa.table(
             {
                 lake.HOUR_COL: pa.array([key[0] for key in keys], pa.int64()).cast(lake.TIMESTAMP),
-                lake.TERM_TYPE_COL: [key[1] for key in keys],
-                lake.TERM_COL: [key[2] for key in keys],
+                TERM_TYPE_COL: [key[1] for key in keys],
+                TERM_COL: [key[2] for key in keys],
                 lake.SOURCE_COL: pa.repeat(self.source, len(keys)),
                 lake.WEIGHT_COL: pa.array([self.sums[key][0] for key in keys], pa.float64()),
-                lake.EVENTS_COL: pa.array([int(self.sums[key][1]) for key in keys], pa.int64()),
+                EVENTS_COL: pa.array([int(self.sums[key][1]) for key in keys], pa.int64()),
             },
-            schema=lake.SCHEMAS[lake.TREND_COUNTS],
+            schema=lake.SCHEMAS[TREND_COUNTS],
         )
 
 
@@ -298,7 +299,7 @@ class TrendCounter:
         fresh = rows.filter(
             pa.array(rows[lake.OFFSET_COL].to_numpy() > through[np.searchsorted(touched, days)])
         )
-        summed = fresh.group_by([lake.HOUR_COL, lake.TERM_TYPE_COL, lake.TERM_COL]).aggregate(
+        summed = fresh.group_by([lake.HOUR_COL, TERM_TYPE_COL, TERM_COL]).aggregate(
             [(lake.WEIGHT_COL, "sum"), (lake.WEIGHT_COL, "count")]
         )
         by_day = dict(zip(touched.tolist(), states, strict=True))
@@ -306,8 +307,8 @@ class TrendCounter:
         increments: dict[tuple[str, str, int], float] = {}
         for hour, term_type, term, weight, events_n in zip(
             pc.cast(summed[lake.HOUR_COL], pa.int64()).to_pylist(),
-            summed[lake.TERM_TYPE_COL].to_pylist(),
-            summed[lake.TERM_COL].to_pylist(),
+            summed[TERM_TYPE_COL].to_pylist(),
+            summed[TERM_COL].to_pylist(),
             summed[f"{lake.WEIGHT_COL}_sum"].to_pylist(),
             summed[f"{lake.WEIGHT_COL}_count"].to_pylist(),
             strict=True,

@@ -35,13 +35,10 @@ from typing import Any
 import pyarrow as pa
 
 from glamcast.core.events import Action, Category
+from glamcast.core.names import EVENT_TIMESTAMP_COL, PRODUCT_COL, USER_COL
 
 # --- names -------------------------------------------------------------------------------------
 
-USER_COL = "user_id"
-PRODUCT_COL = "product_id"
-TERM_COL = "term"
-EVENT_TIMESTAMP_COL = "event_timestamp"
 
 USER_ACTIVITY_PUSH_SOURCE = "user_activity_push_source"
 USER_ACTIVITY_VIEW = "user_activity_fv"

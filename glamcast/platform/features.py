@@ -44,15 +44,13 @@ import pyarrow as pa
 import yaml
 
 from glamcast.core.settings import Profile, Settings
+from glamcast.core.names import EVENT_TIMESTAMP_COL, PRODUCT_COL, USER_COL
 from glamcast.core.features import (
-    EVENT_TIMESTAMP_COL,
     FEED_RANKING_SERVICE,
-    PRODUCT_COL,
     PRODUCT_FEATURES,
     PRODUCT_POPULARITY_VIEW,
     USER_ACTIVITY_PUSH_SOURCE,
     USER_ACTIVITY_VIEW,
-    USER_COL,
     USER_FEATURES,
     feature_schema,
 )

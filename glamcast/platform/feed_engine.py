@@ -51,14 +51,15 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from glamcast.platform import lake
-from glamcast.core.features import CATEGORIES, FEED_RANKING_SERVICE, USER_COL
+from glamcast.core.features import CATEGORIES, FEED_RANKING_SERVICE
+from glamcast.core.names import CATALOG, USER_COL
 from glamcast.core.settings import Settings
 from glamcast.core.shades import shade_families_from_hex_array
 from glamcast.core.trend_terms import BRAND, CATEGORY, FINISH, SHADE_FAMILY, normalize_brand
+from glamcast.core.names import CHAMPION
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
 #: User-keyed features of `feed_ranking_v1` the ranking reads (one online read per request).
 USER_ACTIVITY_REFS = (
     "fav_shade_family_7d",
@@ -525,7 +526,7 @@ def _look_entries(snapshot: FeedSnapshot, signals: Mapping[str, Any], affinity: 
 def load_catalog(settings: Settings) -> pd.DataFrame:
     """The lake's catalogue, latest state per product (empty frame when there is none yet)."""
     try:
-        frame = lake.read_dataset(settings, lake.CATALOG)
+        frame = lake.read_dataset(settings, CATALOG)
     except (FileNotFoundError, lake.LakeError):
         return pd.DataFrame({"product_id": pd.Series(dtype=object)})
     if frame.empty or "product_id" not in frame:

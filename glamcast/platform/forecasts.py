@@ -11,11 +11,10 @@ import pandas as pd
 from glamcast.core.settings import Settings
 from glamcast.platform import lake
 from models.trend_forecast import COMPONENTS
+from glamcast.core.names import DATE_COL, FORECASTS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 
 #: The lake source the forecasts are made from by default.
-LAKE_SOURCE = lake.TREND_COUNTS
-TERM_TYPE_COL = lake.TERM_TYPE_COL
-TERM_COL = lake.TERM_COL
+LAKE_SOURCE = TREND_COUNTS
 
 #: Columns of the `forecasts` dataset, in order.
 FORECAST_DATASET_COLUMNS = (
@@ -38,10 +37,10 @@ def latest_forecasts(settings: Settings, source: str = LAKE_SOURCE) -> pd.DataFr
     import pyarrow.fs as pafs
 
     fs, base = lake.filesystem(settings.lake_root)
-    root = f"{base}/{lake.FORECASTS}"
+    root = f"{base}/{FORECASTS}"
     if fs.get_file_info(root).type == pafs.FileType.NotFound:
         return pd.DataFrame(columns=list(FORECAST_DATASET_COLUMNS))
-    prefix, folder = f"{lake.DATE_COL}=", f"source={source.replace(':', '-')}"
+    prefix, folder = f"{DATE_COL}=", f"source={source.replace(':', '-')}"
     days = sorted(
         info.base_name[len(prefix):] for info in fs.get_file_info(pafs.FileSelector(root))
         if info.type == pafs.FileType.Directory and info.base_name.startswith(prefix)

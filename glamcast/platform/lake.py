@@ -40,17 +40,10 @@ from pydantic import BaseModel
 
 from glamcast.core import topics
 from glamcast.core.settings import Settings
+from glamcast.core.names import CATALOG, COMMERCE, DATE_COL, EVENTS_COL, EVENT_ID_COL, SOCIAL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS, TRYON, TS_COL
 
 # --- names -------------------------------------------------------------------------------------
 
-TRYON = "tryon"
-SOCIAL = "social"
-COMMERCE = "commerce"
-CATALOG = "catalog"
-TREND_COUNTS = "trend_counts"
-FORECASTS = "forecasts"
-RECOMMENDATIONS = "recommendations"
-DATASETS = (TRYON, SOCIAL, COMMERCE, CATALOG, TREND_COUNTS, FORECASTS, RECOMMENDATIONS)
 
 #: The dataset each input topic lands in (topic names without `topic_prefix`).
 TOPIC_DATASETS: dict[str, str] = {
@@ -60,17 +53,11 @@ TOPIC_DATASETS: dict[str, str] = {
     topics.CATALOG: CATALOG,
 }
 
-EVENT_ID_COL = "event_id"
-TS_COL = "ts"
-DATE_COL = "date"
 PARTITION_COL = "kafka_partition"
 OFFSET_COL = "kafka_offset"
 HOUR_COL = "hour"
-TERM_TYPE_COL = "term_type"
-TERM_COL = "term"
 SOURCE_COL = "source"
 WEIGHT_COL = "weight"
-EVENTS_COL = "events"
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _STR = pa.string()

@@ -45,6 +45,7 @@ from glamcast.serving.trends import (
 )
 from glamcast.core.settings import Settings
 from glamcast.core.trend_terms import HOUR_S, hourly_weights, trending_now
+from glamcast.core.names import DATE_COL, TREND_COUNTS
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def trending_now_section(settings: Settings, limit: int = TRENDING_NOW_LIMIT) ->
     import pyarrow.fs as pafs
 
     fs, base = lake.filesystem(settings.lake_root)
-    root, prefix = f"{base}/{lake.TREND_COUNTS}", f"{lake.DATE_COL}="
+    root, prefix = f"{base}/{TREND_COUNTS}", f"{DATE_COL}="
     days = []
     if fs.get_file_info(root).type == pafs.FileType.Directory:
         days = sorted(info.base_name[len(prefix):] for info in fs.get_file_info(pafs.FileSelector(root))
@@ -117,7 +118,7 @@ def trending_now_section(settings: Settings, limit: int = TRENDING_NOW_LIMIT) ->
         return {"hour": None, "terms": [], "note": "No trend counts in the lake yet: start the "
                                                    "stream workers (`glamcast stream`)."}
     last = datetime.fromisoformat(days[-1]).replace(tzinfo=UTC)
-    counts = lake.read_dataset(settings, lake.TREND_COUNTS,
+    counts = lake.read_dataset(settings, TREND_COUNTS,
                                start=last - timedelta(days=TRENDING_BASELINE_DAYS), end=last + timedelta(days=1))
     ranked = trending_now(hourly_weights(counts), baseline_days=TRENDING_BASELINE_DAYS, limit=limit)
     if not ranked:
@@ -204,9 +205,9 @@ def generated_looks(settings: Settings, version: str) -> dict[str, Any]:
 
 def curated_looks(settings: Settings, note: str | None) -> dict[str, Any]:
     """The lake's curated looks, when no champion look GAN can be used."""
-    from models.look_space import LOOK_ID_COL, LOOKS_DATASET
+    from glamcast.core.names import LOOK_ID_COL, LOOKS
 
-    frame = lake.read_dataset(settings, LOOKS_DATASET)
+    frame = lake.read_dataset(settings, LOOKS)
     if frame.empty:
         return {"source": None, "groups": [], "note": (note or "") + " No curated looks in the lake "
                 "yet either (`glamcast looks publish`)."}

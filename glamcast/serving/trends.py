@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from glamcast.platform import lake
 from glamcast.core.settings import Settings
+from glamcast.core.names import DATE_COL, FORECASTS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 
 RECHECK_S = 10.0  # how stale the cache may be before the lake is listed again
 DEFAULT_HISTORY_DAYS = 90  # history returned with a term's forecast unless asked otherwise
@@ -179,18 +180,18 @@ class TrendSnapshot:
     ranked: pd.DataFrame  # glamcast.platform.forecasts.RISING_COLUMNS, in rank order
 
     def terms(self, term: str, term_type: str | None = None) -> pd.DataFrame:
-        rows = self.ranked[self.ranked[lake.TERM_COL] == term]
-        return rows if term_type is None else rows[rows[lake.TERM_TYPE_COL] == term_type]
+        rows = self.ranked[self.ranked[TERM_COL] == term]
+        return rows if term_type is None else rows[rows[TERM_TYPE_COL] == term_type]
 
     def series(self, term_type: str, term: str) -> pd.DataFrame:
         frame = self.forecasts
-        return frame[(frame[lake.TERM_TYPE_COL] == term_type) & (frame[lake.TERM_COL] == term)]
+        return frame[(frame[TERM_TYPE_COL] == term_type) & (frame[TERM_COL] == term)]
 
 
 class TrendStore:
     """The newest forecast run of a source, read once and again only when a newer one lands."""
 
-    def __init__(self, settings: Settings, source: str = lake.TREND_COUNTS,
+    def __init__(self, settings: Settings, source: str = TREND_COUNTS,
                  recheck_s: float = RECHECK_S) -> None:
         self.settings, self.source, self.recheck_s = settings, source, recheck_s
         self._lock = threading.Lock()
@@ -204,7 +205,7 @@ class TrendStore:
         import pyarrow.fs as pafs
 
         fs, base = lake.filesystem(self.settings.lake_root)
-        root, prefix = f"{base}/{lake.FORECASTS}", f"{lake.DATE_COL}="
+        root, prefix = f"{base}/{FORECASTS}", f"{DATE_COL}="
         folder = f"source={self.source.replace(':', '-')}"
         if fs.get_file_info(root).type == pafs.FileType.NotFound:
             return None
@@ -237,13 +238,13 @@ class TrendStore:
         from glamcast.platform.forecasts import latest_forecasts
 
         forecasts = latest_forecasts(self.settings, source=self.source)
-        forecasts = forecasts.sort_values([lake.TERM_TYPE_COL, lake.TERM_COL, "ds"], kind="stable")
+        forecasts = forecasts.sort_values([TERM_TYPE_COL, TERM_COL, "ds"], kind="stable")
         run_id = forecasts["run_id"].dropna().iloc[0] if forecasts["run_id"].notna().any() else None
         origin = pd.Timestamp(forecasts["origin"].iloc[0]).date()
         listing = self._ranked_list(run_id, origin)
         ranked = pd.DataFrame(listing["terms"])
         generated = forecasts["generated_at"].max()
-        horizon = int(forecasts.groupby([lake.TERM_TYPE_COL, lake.TERM_COL])["is_forecast"].sum().max())
+        horizon = int(forecasts.groupby([TERM_TYPE_COL, TERM_COL])["is_forecast"].sum().max())
         since = listing.get("since")
         run = RunInfo(run_id=run_id, source=self.source, origin=origin, horizon_days=horizon,
                       since=date.fromisoformat(since) if since else None,
@@ -312,7 +313,7 @@ def summary_of(row: dict[str, Any]) -> TrendSummary:
     anomaly = row.get("anomaly")
     beats = bool(row.get("beats_seasonal_naive"))
     return TrendSummary(
-        term_type=row[lake.TERM_TYPE_COL], term=row[lake.TERM_COL], trend_class=row["trend_class"],
+        term_type=row[TERM_TYPE_COL], term=row[TERM_COL], trend_class=row["trend_class"],
         rank=int(row["rank"]), growth_score=float(row["growth_score"]),
         level_change=_num(row.get("level_change")), trend_change=_num(row.get("trend_change")),
         p_up=_num(row.get("p_up")), recent_level=_num(row.get("recent_level")),
@@ -361,7 +362,7 @@ def holiday_windows(points: list[ForecastPoint]) -> list[HolidayWindow]:
 
 
 def term_detail(snapshot: TrendSnapshot, row: dict[str, Any], history_days: int) -> TrendDetail:
-    series = snapshot.series(row[lake.TERM_TYPE_COL], row[lake.TERM_COL])
+    series = snapshot.series(row[TERM_TYPE_COL], row[TERM_COL])
     first = pd.Timestamp(snapshot.run.origin) - pd.Timedelta(days=history_days - 1)
     series = series[pd.to_datetime(series["ds"]) >= first]
     points = points_of(series)
@@ -394,7 +395,7 @@ def list_trends(
     if status is not None:
         ranked = ranked[ranked["trend_class"] == status.value]
     if term_type is not None:
-        ranked = ranked[ranked[lake.TERM_TYPE_COL] == term_type]
+        ranked = ranked[ranked[TERM_TYPE_COL] == term_type]
     terms = [summary_of(row) for row in ranked.head(limit).to_dict("records")]
     note = None
     if not terms:
@@ -432,7 +433,7 @@ def get_trend(
         raise HTTPException(404, f"term {term!r}{kind} was not forecast in the run of "
                                  f"{snapshot.run.origin}; GET /v1/trends lists the terms that were")
     if len(rows) > 1:
-        types = ", ".join(sorted(rows[lake.TERM_TYPE_COL]))
+        types = ", ".join(sorted(rows[TERM_TYPE_COL]))
         raise HTTPException(409, f"term {term!r} is forecast under several types ({types}); "
                                  "pass ?term_type=")
     return term_detail(snapshot, rows.iloc[0].to_dict(), history_days)

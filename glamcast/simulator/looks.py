@@ -47,7 +47,8 @@ from glamcast.core.shades import SHADE_FAMILIES, lab_from_hex_array
 from glamcast.simulator.catalog import FINISHES
 from glamcast.simulator.config import SimulationConfig
 from glamcast.simulator.rhythms import sample_times_of_day_ms
-from models.look_space import LOOK_COLUMNS, LOOKS_DATASET, REGION_CATEGORIES, REGIONS
+from models.look_space import LOOK_COLUMNS, REGION_CATEGORIES, REGIONS
+from glamcast.core.names import CATALOG, EVENT_ID_COL, LOOKS, TRYON, TS_COL
 
 if TYPE_CHECKING:
     from glamcast.simulator.tastes import Tastes
@@ -506,24 +507,24 @@ def looks_table(world: World) -> pa.Table:
         for look, region in zip(frame["look_id"], frame["region"], strict=True)
     ]
     ts = datetime.fromtimestamp(world.config.start_ms / 1000, UTC)
-    frame.insert(0, lake.TS_COL, pd.Timestamp(ts))
-    frame.insert(0, lake.EVENT_ID_COL, ids)
+    frame.insert(0, TS_COL, pd.Timestamp(ts))
+    frame.insert(0, EVENT_ID_COL, ids)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    return table.cast(table.schema.set(1, pa.field(lake.TS_COL, lake.TIMESTAMP)))
+    return table.cast(table.schema.set(1, pa.field(TS_COL, lake.TIMESTAMP)))
 
 
 def write_looks_dataset(settings_or_root: Settings | str, world: World) -> str:
     """Write the world's looks to ``<lake>/looks/date=<start>/looks-<run tag>.parquet``
     (rewritten, not duplicated, when the same world is written again); returns the path."""
     root = lake.lake_root(settings_or_root)
-    relative = f"{lake.partition_dir(LOOKS_DATASET, world.config.start_date)}/looks-{world.run_tag}.parquet"
+    relative = f"{lake.partition_dir(LOOKS, world.config.start_date)}/looks-{world.run_tag}.parquet"
     return lake.write_file(root, relative, looks_table(world))
 
 
 def write_world_lake(
     settings_or_root: Settings | str,
     world: World,
-    datasets: tuple[str, ...] = (lake.TRYON, lake.CATALOG),
+    datasets: tuple[str, ...] = (TRYON, CATALOG),
 ) -> dict[str, int]:
     """Write the world's records of `datasets` and its `looks` dataset to a lake, with the lake's
     own writers (one file per topic and day, as if read from partition 0): a lake without a
@@ -552,5 +553,5 @@ def write_world_lake(
             offsets[topic] += len(events)
             counts[wanted[topic]] += len(events)
     write_looks_dataset(root, world)
-    counts[LOOKS_DATASET] = len(world.looks) * len(REGIONS)
+    counts[LOOKS] = len(world.looks) * len(REGIONS)
     return counts

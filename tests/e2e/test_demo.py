@@ -27,6 +27,7 @@ from glamcast.platform.feed_engine import sample_feed
 from glamcast.platform.mlflow_tracking import tracking_uri
 from glamcast.core.settings import Settings
 from glamcast.platform.forecasts import latest_forecasts
+from glamcast.core.names import CATALOG, COMMERCE, EVENT_ID_COL, SOCIAL, TREND_COUNTS, TRYON
 
 #: The quick demo's budget is 3 minutes on a quiet 2-core machine; a loaded CI machine gets more.
 DEMO_TIMEOUT_S = 900
@@ -75,21 +76,21 @@ def test_every_stage_runs_and_the_summary_names_them(demo_run) -> None:
 
 def test_every_record_the_broker_holds_is_in_the_lake_once(demo_run) -> None:
     settings, _ = demo_run
-    datasets = {topics.TRYON: lake.TRYON, topics.SOCIAL: lake.SOCIAL,
-                topics.COMMERCE: lake.COMMERCE, topics.CATALOG: lake.CATALOG}
+    datasets = {topics.TRYON: TRYON, topics.SOCIAL: SOCIAL,
+                topics.COMMERCE: COMMERCE, topics.CATALOG: CATALOG}
     held = broker.count_records(settings, [settings.topic_name(name) for name in datasets],
                                 idle_ms=1500)
     assert sum(held.values()) > 20_000
     for topic_name, dataset in datasets.items():
-        stored = lake.read_dataset(settings, dataset, columns=[lake.EVENT_ID_COL])
-        assert len(stored) == stored[lake.EVENT_ID_COL].nunique() == held[settings.topic_name(topic_name)], dataset
-    assert len(lake.read_dataset(settings, lake.TREND_COUNTS)) > 0
+        stored = lake.read_dataset(settings, dataset, columns=[EVENT_ID_COL])
+        assert len(stored) == stored[EVENT_ID_COL].nunique() == held[settings.topic_name(topic_name)], dataset
+    assert len(lake.read_dataset(settings, TREND_COUNTS)) > 0
     assert len(lake.read_dataset(settings, "looks")) > 0
 
 
 def test_online_features_of_an_active_user_count_their_week(demo_run) -> None:
     settings, _ = demo_run
-    tryons = lake.read_dataset(settings, lake.TRYON, columns=["user_id", "ts"])
+    tryons = lake.read_dataset(settings, TRYON, columns=["user_id", "ts"])
     last_week = tryons[tryons["ts"] > tryons["ts"].max() - pd.Timedelta(days=7)]
     user = last_week["user_id"].value_counts().index[0]
     online = feature_store(settings).get_online_features(
@@ -117,7 +118,7 @@ def test_forecasts_have_ordered_bands_for_the_last_run(demo_run) -> None:
 
 def test_an_active_person_gets_a_personalized_feed_from_the_champion(demo_run) -> None:
     settings, _ = demo_run
-    tryons = lake.read_dataset(settings, lake.TRYON, columns=["user_id"])
+    tryons = lake.read_dataset(settings, TRYON, columns=["user_id"])
     user = str(tryons["user_id"].value_counts().index[0])
     champion = mlflow.MlflowClient(tracking_uri(settings)).get_model_version_by_alias(
         "glamcast-recommender", "champion")

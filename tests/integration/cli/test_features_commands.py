@@ -14,6 +14,7 @@ from glamcast.platform import lake
 from glamcast.cli import app
 from glamcast.platform.features import feature_store
 from glamcast.core.settings import Settings
+from glamcast.core.names import TREND_COUNTS
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def test_apply_then_materialize_through_the_cli(tmp_path: Path, unique: str) -> 
                 "weight": [4.0] + [1.0] * (len(hours) - 1),  # up in the last complete hour
                 "events": [1] * len(hours),
             },
-            schema=lake.SCHEMAS[lake.TREND_COUNTS],
+            schema=lake.SCHEMAS[TREND_COUNTS],
         ),
     )
     done = runner.invoke(app, ["features", "materialize", "--end", "2025-03-09T12:30:00"], env=env)

@@ -28,6 +28,7 @@ from glamcast.core.settings import Settings
 from jobs.forecast_trends import EXPERIMENT, ForecastResult, ForecastTrendsConfig, forecast_trends
 from glamcast.platform.forecasts import FORECAST_DATASET_COLUMNS, latest_forecasts
 from models.trend_forecast import FADING, RISING, STEADY, TrendForecastConfig
+from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 
 pytestmark = pytest.mark.integration
 
@@ -59,18 +60,18 @@ def simulated_counts(seed: int = 11) -> pd.DataFrame:
         rows.append((day, "hashtag", "newbie", "social", 3.0, 3))
     for day in days[::15]:  # seen every other fortnight: too sparse
         rows.append((day, "brand", "rarebrand", "social", 1.0, 1))
-    frame = pd.DataFrame(rows, columns=[lake.HOUR_COL, lake.TERM_TYPE_COL, lake.TERM_COL,
-                                        lake.SOURCE_COL, lake.WEIGHT_COL, lake.EVENTS_COL])
+    frame = pd.DataFrame(rows, columns=[lake.HOUR_COL, TERM_TYPE_COL, TERM_COL,
+                                        lake.SOURCE_COL, lake.WEIGHT_COL, EVENTS_COL])
     hours = pd.to_timedelta(rng.integers(0, 24, len(frame)), unit="h")
     frame[lake.HOUR_COL] = (frame[lake.HOUR_COL] + hours).dt.tz_localize("UTC")
     return frame
 
 
 def write_trend_counts(root: str, frame: pd.DataFrame) -> None:
-    schema = lake.SCHEMAS[lake.TREND_COUNTS]
+    schema = lake.SCHEMAS[TREND_COUNTS]
     for day, rows in frame.groupby(frame[lake.HOUR_COL].dt.date):
         table = pa.Table.from_pandas(rows.reset_index(drop=True), schema=schema, preserve_index=False)
-        lake.write_file(root, f"{lake.partition_dir(lake.TREND_COUNTS, day)}/sim-p0-0-0.parquet", table)
+        lake.write_file(root, f"{lake.partition_dir(TREND_COUNTS, day)}/sim-p0-0-0.parquet", table)
 
 
 @pytest.fixture(scope="module")

@@ -26,13 +26,8 @@ from glamcast.platform.mlflow_tracking import tracking_uri
 from glamcast.core.settings import Settings
 from glamcast.simulator import SimulationConfig, World
 from glamcast.simulator.looks import write_world_lake
-from jobs.train_look_gan import (
-    CHAMPION,
-    EXPERIMENT,
-    REGISTERED_MODEL,
-    build_config,
-    train_look_gan_job,
-)
+from glamcast.core.names import CATALOG, CHAMPION, TRYON
+from jobs.train_look_gan import EXPERIMENT, REGISTERED_MODEL, build_config, train_look_gan_job
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +60,7 @@ FAST_GAN = {
 def lake_settings(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("look-gan-lake")
     counts = write_world_lake(str(root), World.build(SIMULATION))
-    assert counts[lake.TRYON] > 2_000 and counts["looks"] == 4 * SIMULATION.looks
+    assert counts[TRYON] > 2_000 and counts["looks"] == 4 * SIMULATION.looks
     return stack_settings.model_copy(update={"lake_uri": str(root)})
 
 
@@ -192,7 +187,7 @@ def test_job_trains_logs_registers_and_looks_generate_uses_the_champion(
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    products = lake.read_dataset(lake_settings, lake.CATALOG)["product_id"]
+    products = lake.read_dataset(lake_settings, CATALOG)["product_id"]
     named = [product for product in products if product in done.stdout]
     assert len(named) >= 3, done.stdout  # a look is a list of real products
     assert palette.stat().st_size > 2_000

@@ -36,6 +36,7 @@ from jobs.train_recommender import (
     build_config,
     train_recommender,
 )
+from glamcast.core.names import CATALOG, TRYON
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +80,7 @@ def write_lake(world: World, root: str, batch: int = 5_000) -> dict[str, int]:
 def lake_settings(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("recommender-lake")
     written = write_lake(World.build(SIMULATION), str(root))
-    assert written[lake.TRYON] > 5_000 and written[lake.CATALOG] == SIMULATION.products
+    assert written[TRYON] > 5_000 and written[CATALOG] == SIMULATION.products
     return stack_settings.model_copy(update={"lake_uri": str(root)})
 
 
@@ -199,7 +200,7 @@ def test_worse_run_through_the_cli_does_not_take_the_alias(
 def test_champion_pyfunc_in_a_fresh_process(
     first_run: TrainRecommenderResult, lake_settings: Settings, model_name: str
 ) -> None:
-    events = lake.read_dataset(lake_settings, lake.TRYON)
+    events = lake.read_dataset(lake_settings, TRYON)
     cutoff = pd.Timestamp(first_run.window["data.cutoff"])
     train = events[events["ts"] < cutoff]
     known = train["user_id"].value_counts().index[0]

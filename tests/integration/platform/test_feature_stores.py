@@ -21,11 +21,17 @@ import pytest
 import redis
 
 from glamcast.platform import features, lake
-from glamcast.core.features import EVENT_COLUMNS, USER_ACTIVITY_PUSH_SOURCE, USER_ACTIVITY_VIEW, USER_FEATURES
+from glamcast.core.features import (
+    EVENT_COLUMNS,
+    USER_ACTIVITY_PUSH_SOURCE,
+    USER_ACTIVITY_VIEW,
+    USER_FEATURES,
+)
 from glamcast.platform.features import feature_store, push_features, training_set, write_offline
 from models.activity_features import user_activity_features
 from glamcast.core.settings import Settings
 from streams.features import FeatureState
+from glamcast.core.names import TREND_COUNTS
 
 pytestmark = pytest.mark.integration
 
@@ -277,7 +283,7 @@ def test_materialize_term_trends_and_embeddings_to_the_online_store(
             "weight": [w for h in hours for w in ((9.0 if h == hours[0] else 1.0), 2.0)],
             "events": [1, 1] * len(hours),
         },
-        schema=lake.SCHEMAS[lake.TREND_COUNTS],
+        schema=lake.SCHEMAS[TREND_COUNTS],
     )
     lake.write_file(root, "trend_counts/date=2025-03-09/tryon-p0.parquet", counts)
     features.apply(local_settings)

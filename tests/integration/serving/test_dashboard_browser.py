@@ -35,7 +35,8 @@ from glamcast.core.settings import Settings
 from glamcast.platform.stack import free_port
 from glamcast.platform.forecasts import FORECAST_DATASET_COLUMNS, RISING_COLUMNS
 from models.beauty_calendar import holiday_names_by_day
-from models.look_space import LOOK_COLUMNS, LOOKS_DATASET
+from models.look_space import LOOK_COLUMNS
+from glamcast.core.names import EVENTS_COL, FORECASTS, LOOKS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 from models.trend_forecast import TrendForecastConfig
 
 pytestmark = pytest.mark.integration
@@ -100,7 +101,7 @@ def ranked_list() -> dict:
 def write_lake(settings: Settings, rng: np.random.Generator) -> None:
     root = settings.lake_root
     table = pa.Table.from_pandas(forecast_rows(rng), preserve_index=False)
-    lake.write_file(root, f"{lake.FORECASTS}/date={ORIGIN}/source=trend_counts/part-0.parquet", table)
+    lake.write_file(root, f"{FORECASTS}/date={ORIGIN}/source=trend_counts/part-0.parquet", table)
     report = settings.state_path / "reports" / "forecast_trends" / f"{ORIGIN}-trend_counts"
     report.mkdir(parents=True)
     (report / "rising.json").write_text(json.dumps(ranked_list()))
@@ -109,11 +110,11 @@ def write_lake(settings: Settings, rng: np.random.Generator) -> None:
     hours = [last - timedelta(hours=h) for h in range(8 * 24)]
     rows = [(hour, term_type, term, "tryon", weight * (6.0 if hour == last and term == "coral" else 1.0), 1)
             for hour in hours for (term_type, term), weight in LIVE_TERMS.items()]
-    frame = pd.DataFrame(rows, columns=[lake.HOUR_COL, lake.TERM_TYPE_COL, lake.TERM_COL,
-                                        lake.SOURCE_COL, lake.WEIGHT_COL, lake.EVENTS_COL])
-    schema = lake.SCHEMAS[lake.TREND_COUNTS]
+    frame = pd.DataFrame(rows, columns=[lake.HOUR_COL, TERM_TYPE_COL, TERM_COL,
+                                        lake.SOURCE_COL, lake.WEIGHT_COL, EVENTS_COL])
+    schema = lake.SCHEMAS[TREND_COUNTS]
     for day, part in frame.groupby(frame[lake.HOUR_COL].dt.date):
-        lake.write_file(root, f"{lake.partition_dir(lake.TREND_COUNTS, day)}/test-p0.parquet",
+        lake.write_file(root, f"{lake.partition_dir(TREND_COUNTS, day)}/test-p0.parquet",
                         pa.Table.from_pandas(part.reset_index(drop=True), schema=schema, preserve_index=False))
     looks = []
     for look in range(3):
@@ -123,7 +124,7 @@ def write_lake(settings: Settings, rng: np.random.Generator) -> None:
                 "product_id": f"p{look}{region}", "category": "lipstick", "shade_hex": shade,
                 "finish": "matte", "intensity": 0.6, "event_id": f"k{look}-{region}",
                 "ts": pd.Timestamp("2026-11-01T00:00:00Z")})
-    lake.write_file(root, f"{lake.partition_dir(LOOKS_DATASET, date(2026, 11, 1))}/looks-test.parquet",
+    lake.write_file(root, f"{lake.partition_dir(LOOKS, date(2026, 11, 1))}/looks-test.parquet",
                     pa.Table.from_pandas(pd.DataFrame(looks), preserve_index=False))
 
 

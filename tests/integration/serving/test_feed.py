@@ -31,7 +31,8 @@ from glamcast.core import topics
 from glamcast.platform import broker, features, lake
 from glamcast.serving.app import create_app
 from glamcast.core.events import CatalogEvent, Rejection, TryOnEvent, decode_event
-from glamcast.platform.feed_engine import CHAMPION, USER_REFS
+from glamcast.core.names import CATALOG, CHAMPION
+from glamcast.platform.feed_engine import USER_REFS
 from glamcast.platform.mlflow_tracking import tracking_uri
 from glamcast.core.settings import Settings
 from glamcast.core.shades import shade_families_from_hex_array
@@ -123,9 +124,9 @@ def feed_stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactor
         "feed_reload_poll_s": 0.5, "feed_pool_refresh_s": 0.5, "feed_debounce_s": 0.3,
     })
     catalog_events, tryons = world_events(World.build(SIMULATION))
-    table = lake.table_from_events(lake.CATALOG, catalog_events, partition=0,
+    table = lake.table_from_events(CATALOG, catalog_events, partition=0,
                                    offsets=list(range(len(catalog_events))))
-    lake.write_event_batch(settings.lake_root, lake.CATALOG, topics.CATALOG, 0, table)
+    lake.write_event_batch(settings.lake_root, CATALOG, topics.CATALOG, 0, table)
     recommender = fit_recommender(tryons, dim=8)
     assert register(settings, recommender, settings.feed_model_name) == 1
     ensure_topics(settings)

@@ -36,6 +36,7 @@ from glamcast.serving.app import create_app
 from glamcast.platform.mlflow_tracking import tracking_uri
 from glamcast.core.settings import Settings
 from glamcast.platform.forecasts import FORECAST_DATASET_COLUMNS
+from glamcast.core.names import FORECASTS
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +72,7 @@ def write_forecast_run(settings: Settings) -> None:
                        "n_periods": 45, "n_filled": 0})
     table = pa.Table.from_pandas(pd.concat(rows, ignore_index=True)[list(FORECAST_DATASET_COLUMNS)],
                                  preserve_index=False)
-    lake.write_file(settings.lake_root, f"{lake.FORECASTS}/date={origin}/source=trend_counts/part-0.parquet",
+    lake.write_file(settings.lake_root, f"{FORECASTS}/date={origin}/source=trend_counts/part-0.parquet",
                     table)
     report = settings.state_path / "reports" / "forecast_trends" / f"{origin}-trend_counts"
     report.mkdir(parents=True)

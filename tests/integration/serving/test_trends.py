@@ -25,6 +25,7 @@ from glamcast.serving.trends import NO_RUN_NOTE, TrendStore
 from glamcast.core.settings import Settings
 from jobs.forecast_trends import ForecastResult, ForecastTrendsConfig, forecast_trends
 from models.trend_forecast import TrendForecastConfig
+from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 
 pytestmark = pytest.mark.integration
 
@@ -53,8 +54,8 @@ def simulated_counts(seed: int = 11) -> pd.DataFrame:
         for day, count in zip(days, rng.poisson(level), strict=True):
             if count:
                 rows.append((day, term_type, term, "tryon", float(count), int(count)))
-    frame = pd.DataFrame(rows, columns=[lake.HOUR_COL, lake.TERM_TYPE_COL, lake.TERM_COL,
-                                        lake.SOURCE_COL, lake.WEIGHT_COL, lake.EVENTS_COL])
+    frame = pd.DataFrame(rows, columns=[lake.HOUR_COL, TERM_TYPE_COL, TERM_COL,
+                                        lake.SOURCE_COL, lake.WEIGHT_COL, EVENTS_COL])
     hours = pd.to_timedelta(rng.integers(0, 24, len(frame)), unit="h")
     frame[lake.HOUR_COL] = (frame[lake.HOUR_COL] + hours).dt.tz_localize("UTC")
     return frame
@@ -63,11 +64,11 @@ def simulated_counts(seed: int = 11) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def lake_settings(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("trends-api-lake")
-    schema = lake.SCHEMAS[lake.TREND_COUNTS]
+    schema = lake.SCHEMAS[TREND_COUNTS]
     frame = simulated_counts()
     for day, rows in frame.groupby(frame[lake.HOUR_COL].dt.date):
         table = pa.Table.from_pandas(rows.reset_index(drop=True), schema=schema, preserve_index=False)
-        lake.write_file(str(root), f"{lake.partition_dir(lake.TREND_COUNTS, day)}/sim-p0-0-0.parquet",
+        lake.write_file(str(root), f"{lake.partition_dir(TREND_COUNTS, day)}/sim-p0-0-0.parquet",
                         table)
     return stack_settings.model_copy(update={"lake_uri": str(root)})
 

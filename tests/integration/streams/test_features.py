@@ -27,6 +27,7 @@ from streams.app import ensure_topics
 from streams.features import features_group
 from streams.ingestion import committed_offsets
 from streams.worker import WorkerProcess, start_workers, stop_workers
+from glamcast.core.names import TRYON
 
 pytestmark = pytest.mark.integration
 
@@ -187,7 +188,7 @@ def wait_drained(
 
 def assert_users_equal_the_lake(settings: Settings) -> pd.DataFrame:
     """Every user's online features equal the recomputation from the lake; returns the lake."""
-    landed = lake.read_dataset(settings, lake.TRYON)
+    landed = lake.read_dataset(settings, TRYON)
     user_ids = sorted(landed["user_id"].unique())
     online = (
         feature_store(settings)

@@ -24,6 +24,7 @@ from glamcast.core.settings import Settings
 from streams.app import ensure_topics
 from streams.feed_updates import feed_group
 from streams.worker import start_workers, stop_workers
+from glamcast.core.names import CATALOG
 
 pytestmark = pytest.mark.integration
 
@@ -82,9 +83,9 @@ def test_a_burst_of_tryons_gives_one_feed_per_person(
         "feed_debounce_s": 1.0, "feed_max_delay_s": 30.0,
     })
     events = catalog_events()
-    table = lake.table_from_events(lake.CATALOG, events, partition=0,
+    table = lake.table_from_events(CATALOG, events, partition=0,
                                    offsets=list(range(len(events))))
-    lake.write_event_batch(settings.lake_root, lake.CATALOG, topics.CATALOG, 0, table)
+    lake.write_event_batch(settings.lake_root, CATALOG, topics.CATALOG, 0, table)
     ensure_topics(settings)
     features.apply(settings)
     burst = [tryon("ann", "c1", "try_on", i) for i in range(5)]

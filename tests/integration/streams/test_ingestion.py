@@ -38,6 +38,7 @@ from glamcast.core.trend_terms import (
 from streams.app import ensure_topics
 from streams.ingestion import committed_offsets
 from streams.worker import WorkerProcess, settings_env, start_workers, stop_workers
+from glamcast.core.names import COMMERCE, SOCIAL, TREND_COUNTS, TRYON
 
 pytestmark = pytest.mark.integration
 
@@ -220,7 +221,7 @@ def valid_events(
     n_tryon: int, n_social: int, n_commerce: int, rng: random.Random, tag: str = "v"
 ) -> tuple[list[tuple[str, bytes, bytes]], dict[str, set[str]]]:
     """Valid records of the three signal topics over a few hours, and their ids per dataset."""
-    records, ids = [], {lake.TRYON: set(), lake.SOCIAL: set(), lake.COMMERCE: set()}
+    records, ids = [], {TRYON: set(), SOCIAL: set(), COMMERCE: set()}
     for i in range(n_tryon):
         event_id = f"{tag}t{i}"
         records.append(
@@ -230,7 +231,7 @@ def valid_events(
                 tryon_value(event_id, T0 + timedelta(seconds=3 * i), rng),
             )
         )
-        ids[lake.TRYON].add(event_id)
+        ids[TRYON].add(event_id)
     for i in range(n_social):
         event_id = f"{tag}s{i}"
         records.append(
@@ -240,7 +241,7 @@ def valid_events(
                 social_value(event_id, T0 + timedelta(seconds=20 * i), rng),
             )
         )
-        ids[lake.SOCIAL].add(event_id)
+        ids[SOCIAL].add(event_id)
     for i in range(n_commerce):
         event_id = f"{tag}c{i}"
         records.append(
@@ -250,7 +251,7 @@ def valid_events(
                 commerce_value(event_id, T0 + timedelta(seconds=20 * i), rng),
             )
         )
-        ids[lake.COMMERCE].add(event_id)
+        ids[COMMERCE].add(event_id)
     return records, ids
 
 
@@ -312,7 +313,7 @@ def bad_records(per_kind: int, rng: random.Random) -> list[tuple[str, str, bytes
 def landed_beyond_commit(settings: Settings, admin: object) -> tuple[bool, int]:
     """Whether some try-on lake file holds offsets not committed yet, and how many are."""
     landed: dict[tuple[str, int], int] = {}
-    root = Path(settings.lake_root) / lake.TRYON
+    root = Path(settings.lake_root) / TRYON
     for directory in root.glob("date=*") if root.exists() else ():
         for name in os.listdir(directory):
             if name.endswith(".parquet") and not name.startswith("."):
@@ -434,11 +435,11 @@ def test_kill_9_mid_run_loses_nothing_and_counts_trends_once(
     second = workers(streams_settings, first_index=1)
     wait_drained(streams_settings, ends, second, timeout_s=180)
 
-    stored = lake.read_table(streams_settings, lake.TRYON, columns=["event_id"]).num_rows
-    tryons = lake.read_dataset(streams_settings, lake.TRYON)
-    assert set(tryons["event_id"]) == ids[lake.TRYON] and len(tryons) == total
+    stored = lake.read_table(streams_settings, TRYON, columns=["event_id"]).num_rows
+    tryons = lake.read_dataset(streams_settings, TRYON)
+    assert set(tryons["event_id"]) == ids[TRYON] and len(tryons) == total
     assert stored >= total  # duplicates (batches landed but not committed) only before dedup
-    counts = lake.read_dataset(streams_settings, lake.TREND_COUNTS)
+    counts = lake.read_dataset(streams_settings, TREND_COUNTS)
     assert set(counts["source"]) == {"tryon"}
     assert_counts_equal(counts, tryon_trend_counts(tryons))
     print(
@@ -550,10 +551,10 @@ def test_two_workers_share_the_partitions_and_land_the_same_lake_as_one(
         if "ingest partitions assigned:" in line and not line.rstrip().endswith("none")
     }
     assert len(owners) == 2, f"expected both worker processes to own partitions, got {owners}"
-    for dataset in (lake.TRYON, lake.SOCIAL, lake.COMMERCE, lake.TREND_COUNTS):
+    for dataset in (TRYON, SOCIAL, COMMERCE, TREND_COUNTS):
         alone = lake.read_dataset(one, dataset)
         shared = lake.read_dataset(two, dataset)
-        if dataset != lake.TREND_COUNTS:
+        if dataset != TREND_COUNTS:
             assert set(shared["event_id"]) == ids[dataset]
             alone, shared = (
                 frame.sort_values("event_id").reset_index(drop=True) for frame in (alone, shared)
@@ -575,7 +576,7 @@ def test_trend_counts_of_a_simulated_hashtag_match_pandas_over_the_lake(
     started = workers(streams_settings)
     wait_drained(streams_settings, end_offsets(metadata), started)
 
-    posts = lake.read_dataset(streams_settings, lake.SOCIAL)
+    posts = lake.read_dataset(streams_settings, SOCIAL)
     tags = posts[["event_id", "ts", "likes", "comments", "shares", "views", "hashtags"]].explode(
         "hashtags"
     )
@@ -588,7 +589,7 @@ def test_trend_counts_of_a_simulated_hashtag_match_pandas_over_the_lake(
         for row in tags[["likes", "comments", "shares", "views"]].itertuples(index=False)
     ]
     tags["hour"] = tags["ts"].dt.floor("h")
-    counts = lake.read_dataset(streams_settings, lake.TREND_COUNTS)
+    counts = lake.read_dataset(streams_settings, TREND_COUNTS)
     rising = normalize_hashtag(RISING_TERM)
     most_common = tags["term"].value_counts().index[0]
     for term in {rising, most_common}:

@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from glamcast.platform.feed_engine import FeedWeights, build_snapshot, feed_message, rank_feed, user_signals
+from glamcast.platform.feed_engine import (
+    FeedWeights,
+    build_snapshot,
+    feed_message,
+    rank_feed,
+    user_signals,
+)
 from models.recommender_pyfunc import FactorRecommender
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -15,6 +15,7 @@ import pytest
 from glamcast.platform import lake
 from glamcast.core.events import CommerceEvent, SocialEvent, TryOnEvent
 from glamcast.core.settings import Settings
+from glamcast.core.names import COMMERCE, SOCIAL, TREND_COUNTS, TRYON
 
 T0 = datetime(2025, 3, 1, 22, 30, tzinfo=UTC)
 
@@ -42,8 +43,8 @@ def write_tryons(
     root: Path, events: list[TryOnEvent], partition: int = 0, first_offset: int = 0
 ) -> list[str]:
     offsets = list(range(first_offset, first_offset + len(events)))
-    table = lake.table_from_events(lake.TRYON, events, partition=partition, offsets=offsets)
-    return lake.write_event_batch(str(root), lake.TRYON, "glamcast.tryon.v1", partition, table)
+    table = lake.table_from_events(TRYON, events, partition=partition, offsets=offsets)
+    return lake.write_event_batch(str(root), TRYON, "glamcast.tryon.v1", partition, table)
 
 
 # --- events to Arrow ---------------------------------------------------------------------------
@@ -56,10 +57,10 @@ def test_tryon_table_flattens_face_and_keeps_utc_microseconds() -> None:
         face={"skin_tone": 7, "undertone": "warm", "face_shape": "oval"},
     )
     table = lake.table_from_events(
-        lake.TRYON, [with_face, tryon("b")], partition=3, offsets=[10, 11]
+        TRYON, [with_face, tryon("b")], partition=3, offsets=[10, 11]
     )
 
-    assert table.schema == lake.SCHEMAS[lake.TRYON]
+    assert table.schema == lake.SCHEMAS[TRYON]
     rows = table.to_pylist()
     assert rows[0]["ts"] == datetime(2025, 3, 1, 23, 0, 0, 123456, tzinfo=UTC)  # +02:00 → UTC
     assert (rows[0]["face_skin_tone"], rows[0]["face_undertone"], rows[0]["face_shape"]) == (
@@ -90,9 +91,9 @@ def test_commerce_table_keeps_rees46_columns_and_adds_ts() -> None:
             "user_session": "26dd6e6e",
         }
     )
-    row = lake.table_from_events(lake.COMMERCE, [event]).to_pylist()[0]
+    row = lake.table_from_events(COMMERCE, [event]).to_pylist()[0]
 
-    assert lake.SCHEMAS[lake.COMMERCE].names[:9] == [
+    assert lake.SCHEMAS[COMMERCE].names[:9] == [
         "event_time",
         "event_type",
         "product_id",
@@ -124,7 +125,7 @@ def test_social_lists_stay_lists() -> None:
         likes=3,
         lang="en",
     )
-    row = lake.table_from_events(lake.SOCIAL, [post]).to_pylist()[0]
+    row = lake.table_from_events(SOCIAL, [post]).to_pylist()[0]
     assert row["hashtags"] == ["#RedLips", "#grwm"] and row["product_ids"] == []
 
 
@@ -194,8 +195,8 @@ def test_read_dataset_deduplicates_replayed_batches(tmp_path: Path) -> None:
     write_tryons(tmp_path, events[:4], first_offset=0)  # landed, then the worker died uncommitted
     write_tryons(tmp_path, events[2:], first_offset=2)  # the replay, other batch boundaries
 
-    assert lake.read_table(tmp_path, lake.TRYON).num_rows == 8
-    frame = lake.read_dataset(tmp_path, lake.TRYON)
+    assert lake.read_table(tmp_path, TRYON).num_rows == 8
+    frame = lake.read_dataset(tmp_path, TRYON)
     assert frame["event_id"].tolist() == [f"e{i}" for i in range(6)]
     assert str(frame["ts"].dtype) == "datetime64[us, UTC]"
 
@@ -206,37 +207,37 @@ def test_read_dataset_filters_by_time_and_selects_columns(tmp_path: Path) -> Non
 
     window = lake.read_dataset(
         tmp_path,
-        lake.TRYON,
+        TRYON,
         start=T0 + timedelta(hours=1),
         end=datetime(2025, 3, 2, 2, 0),
         columns=["event_id", "ts"],
     )
     assert window["event_id"].tolist() == ["e1", "e2", "e3"]
     assert list(window.columns) == ["event_id", "ts"]
-    by_date = lake.read_dataset(tmp_path, lake.TRYON, start=date(2025, 3, 2))
+    by_date = lake.read_dataset(tmp_path, TRYON, start=date(2025, 3, 2))
     assert by_date["event_id"].tolist() == ["e2", "e3", "e4"]
-    by_string = lake.read_dataset(tmp_path, lake.TRYON, end="2025-03-01T23:30:00+00:00")
+    by_string = lake.read_dataset(tmp_path, TRYON, end="2025-03-01T23:30:00+00:00")
     assert by_string["event_id"].tolist() == ["e0"]
     with pytest.raises(lake.LakeError, match="no column"):
-        lake.read_dataset(tmp_path, lake.TRYON, columns=["nope"])
+        lake.read_dataset(tmp_path, TRYON, columns=["nope"])
 
 
 def test_read_dataset_takes_settings_and_returns_typed_empty_frames(tmp_path: Path) -> None:
     settings = Settings(lake_uri=str(tmp_path))
-    empty = lake.read_dataset(settings, lake.SOCIAL)
-    assert empty.empty and list(empty.columns) == lake.SCHEMAS[lake.SOCIAL].names
+    empty = lake.read_dataset(settings, SOCIAL)
+    assert empty.empty and list(empty.columns) == lake.SCHEMAS[SOCIAL].names
     write_tryons(tmp_path, [tryon("a")])
-    assert lake.read_dataset(settings, lake.TRYON)["event_id"].tolist() == ["a"]
+    assert lake.read_dataset(settings, TRYON)["event_id"].tolist() == ["a"]
 
 
 def test_files_with_older_schemas_read_with_null_new_columns(tmp_path: Path) -> None:
-    old = lake.table_from_events(lake.TRYON, [tryon("old")], partition=0, offsets=[0]).drop_columns(
+    old = lake.table_from_events(TRYON, [tryon("old")], partition=0, offsets=[0]).drop_columns(
         ["look_id"]
     )
     directory = tmp_path / "tryon" / "date=2025-03-01"
     directory.mkdir(parents=True)
     pq.write_table(old, directory / "glamcast.tryon.v1-p0-0-0.parquet")
-    frame = lake.read_dataset(tmp_path, lake.TRYON)
+    frame = lake.read_dataset(tmp_path, TRYON)
     assert frame["event_id"].tolist() == ["old"] and frame["look_id"].isna().all()
 
 
@@ -253,13 +254,13 @@ def test_trend_counts_are_summed_over_partition_files(tmp_path: Path) -> None:
                 "weight": [weight, 1.0],
                 "events": [events, 1],
             },
-            schema=lake.SCHEMAS[lake.TREND_COUNTS],
+            schema=lake.SCHEMAS[TREND_COUNTS],
         )
 
     lake.write_file(str(tmp_path), "trend_counts/date=2025-03-01/t-p0.parquet", counts(2.5, 2))
     lake.write_file(str(tmp_path), "trend_counts/date=2025-03-01/t-p1.parquet", counts(4.0, 3))
 
-    frame = lake.read_dataset(tmp_path, lake.TREND_COUNTS)
+    frame = lake.read_dataset(tmp_path, TREND_COUNTS)
     assert frame.to_dict("records") == [
         {
             "hour": pd.Timestamp(hour),
@@ -278,7 +279,7 @@ def test_trend_counts_are_summed_over_partition_files(tmp_path: Path) -> None:
             "events": 2,
         },
     ]
-    later = lake.read_dataset(tmp_path, lake.TREND_COUNTS, start=hour + timedelta(minutes=30))
+    later = lake.read_dataset(tmp_path, TREND_COUNTS, start=hour + timedelta(minutes=30))
     assert later["weight"].tolist() == [2.0]
 
 

@@ -19,7 +19,8 @@ from glamcast.platform import lake
 from glamcast.core.shades import hex_to_lab, shade_family
 from glamcast.simulator import SimulationConfig, World
 from glamcast.simulator.looks import FACE_SHAPE_CHEEKS, LOOK_STYLES, write_looks_dataset
-from models.look_space import LOOKS_DATASET, REGION_CATEGORIES, REGIONS, looks_from_frame
+from glamcast.core.names import LOOKS
+from models.look_space import REGION_CATEGORIES, REGIONS, looks_from_frame
 
 START = date(2025, 3, 3)
 CONFIG = SimulationConfig(
@@ -147,7 +148,7 @@ def test_no_looks_no_look_events(knob):
 def test_looks_dataset_round_trips_through_the_lake(world: World, looks_frame, tmp_path: Path):
     first = write_looks_dataset(str(tmp_path), world)
     assert write_looks_dataset(str(tmp_path), world) == first  # rewritten, not duplicated
-    stored = lake.read_dataset(str(tmp_path), LOOKS_DATASET)
+    stored = lake.read_dataset(str(tmp_path), LOOKS)
     assert len(stored) == len(looks_frame)
     assert stored["event_id"].is_unique and str(stored["ts"].dt.tz) == "UTC"
     ids, arrays = looks_from_frame(stored)

@@ -14,6 +14,7 @@ from glamcast.core.events import CommerceEvent, SocialEvent, TryOnEvent
 from glamcast.core.shades import shade_family
 from streams.lake_files import write_lake_file
 from streams.trend_counts import THROUGH_OFFSET_KEY, TrendCounter, contributions, counts_file
+from glamcast.core.names import CATALOG, COMMERCE, SOCIAL, TREND_COUNTS, TRYON
 
 T0 = datetime(2025, 3, 1, 10, 15, tzinfo=UTC)
 HOUR = datetime(2025, 3, 1, 10, tzinfo=UTC)
@@ -43,7 +44,7 @@ def post(
 
 def social_table(posts: list[SocialEvent], first_offset: int = 0):
     return lake.table_from_events(
-        lake.SOCIAL,
+        SOCIAL,
         posts,
         partition=0,
         offsets=list(range(first_offset, first_offset + len(posts))),
@@ -82,7 +83,7 @@ def test_social_posts_count_each_normalized_term_once_with_engagement_weight() -
     ]
     weight = 1 + math.log1p(10 + 4 + 3 + 3)
     hour = pd.Timestamp(HOUR)
-    assert rows(contributions(lake.SOCIAL, social_table(posts))) == [
+    assert rows(contributions(SOCIAL, social_table(posts))) == [
         (0, hour, "brand", "fenty beauty", pytest.approx(weight)),
         (0, hour, "hashtag", "redlips", pytest.approx(weight)),
         (1, hour + pd.Timedelta(hours=1), "hashtag", "grwm", 1.0),
@@ -120,9 +121,9 @@ def test_tryons_count_category_finish_and_shade_family_by_action() -> None:
             app_version="1",
         ),
     ]
-    table = lake.table_from_events(lake.TRYON, events, partition=0, offsets=[7, 8])
+    table = lake.table_from_events(TRYON, events, partition=0, offsets=[7, 8])
     hour = pd.Timestamp(HOUR)
-    assert rows(contributions(lake.TRYON, table)) == [
+    assert rows(contributions(TRYON, table)) == [
         (7, hour, "category", "lipstick", 6.0),
         (7, hour, "finish", "satin", 6.0),
         (7, hour, "shade_family", "red", 6.0),
@@ -156,17 +157,17 @@ def test_commerce_counts_brand_and_category_code_by_event_type() -> None:
             }
         ),
     ]
-    table = lake.table_from_events(lake.COMMERCE, events, partition=0, offsets=[0, 1])
+    table = lake.table_from_events(COMMERCE, events, partition=0, offsets=[0, 1])
     hour = pd.Timestamp(HOUR)
-    assert rows(contributions(lake.COMMERCE, table)) == [
+    assert rows(contributions(COMMERCE, table)) == [
         (0, hour, "brand", "runail", 3.0),
         (0, hour, "category", "lipstick", 3.0),
     ]
 
 
 def test_catalog_and_empty_batches_contribute_nothing() -> None:
-    assert contributions(lake.CATALOG, lake.SCHEMAS[lake.CATALOG].empty_table()).num_rows == 0
-    assert contributions(lake.SOCIAL, social_table([])).num_rows == 0
+    assert contributions(CATALOG, lake.SCHEMAS[CATALOG].empty_table()).num_rows == 0
+    assert contributions(SOCIAL, social_table([])).num_rows == 0
 
 
 # --- exactly-once counts files --------------------------------------------------------------------
@@ -181,7 +182,7 @@ def land(
 ):
     table = social_table(posts, first_offset)
     last = first_offset + len(posts) - 1 if last_offset is None else last_offset
-    increments, files = counter.count(lake.SOCIAL, TOPIC, 0, table, last)
+    increments, files = counter.count(SOCIAL, TOPIC, 0, table, last)
     for file in files:
         write_lake_file(str(root), file)
     return increments
@@ -197,7 +198,7 @@ def test_a_replay_with_other_boundaries_counts_each_record_once(tmp_path: Path) 
         restarted, tmp_path, posts[3:], 3
     )
 
-    totals = lake.read_dataset(tmp_path, lake.TREND_COUNTS)
+    totals = lake.read_dataset(tmp_path, TREND_COUNTS)
     assert totals[["term", "weight", "events"]].to_dict("records") == [
         {"term": "redlips", "weight": 10.0, "events": 10}
     ]
@@ -214,7 +215,7 @@ def test_counts_are_kept_per_date_with_their_own_watermark(tmp_path: Path) -> No
     # A replay of offsets 1..2 only: b (the next day) and c were both counted already.
     land(TrendCounter(str(tmp_path)), tmp_path, posts[1:], first_offset=1)
 
-    frame = lake.read_dataset(tmp_path, lake.TREND_COUNTS)
+    frame = lake.read_dataset(tmp_path, TREND_COUNTS)
     assert frame[["hour", "events"]].to_dict("records") == [
         {"hour": pd.Timestamp(late.replace(minute=0)), "events": 2},
         {"hour": pd.Timestamp(datetime(2025, 3, 2, 0, tzinfo=UTC)), "events": 1},
@@ -232,7 +233,7 @@ def test_a_batch_of_invalid_records_still_advances_the_watermark(tmp_path: Path)
     )  # offsets 1..5 were rejected
     again = TrendCounter(str(tmp_path))
     assert land(again, tmp_path, [post("a")], first_offset=0) == []
-    assert lake.read_dataset(tmp_path, lake.TREND_COUNTS)["events"].tolist() == [1]
+    assert lake.read_dataset(tmp_path, TREND_COUNTS)["events"].tolist() == [1]
 
 
 def test_forget_drops_state_so_the_next_owner_reads_the_files(tmp_path: Path) -> None:
@@ -242,4 +243,4 @@ def test_forget_drops_state_so_the_next_owner_reads_the_files(tmp_path: Path) ->
     land(other_worker, tmp_path, [post("b")], first_offset=1)  # the partition moved and came back
     counter.forget([(TOPIC, 0)])
     land(counter, tmp_path, [post("c")], first_offset=2)
-    assert lake.read_dataset(tmp_path, lake.TREND_COUNTS)["events"].tolist() == [3]
+    assert lake.read_dataset(tmp_path, TREND_COUNTS)["events"].tolist() == [3]
