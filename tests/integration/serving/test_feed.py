@@ -14,7 +14,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -40,21 +40,13 @@ from glamcast.simulator import SimulationConfig, World
 from models.recommender_pyfunc import ARTIFACT_KEY, FactorRecommender, RecommenderModel
 from streams.app import ensure_topics
 from streams.worker import start_workers, stop_workers
+from testkit import eventually
 
 pytestmark = pytest.mark.integration
 
 SIMULATION = SimulationConfig(users=150, days=10, start=date(2026, 2, 2), seed=11, products=120)
 
 
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.2) -> Any:
-    """Poll `condition` until it returns something truthy; fail naming `what` after the timeout."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every_s)
-    raise AssertionError(f"{what} not seen within {timeout_s} s")
 
 
 def world_events(world: World) -> tuple[list[CatalogEvent], list[TryOnEvent]]:
@@ -232,7 +224,7 @@ def test_tryons_rank_coral_up_purchases_are_filtered_and_the_topic_gets_the_feed
     rank_before = ids(before).index(tried["product_id"]) if tried["product_id"] in ids(before) \
         else len(ids(before))
     produce(settings, [tryon(user, tried, "try_on", i) for i in range(6)])
-    wait_for(lambda: online(feed_stack, user)["fav_shade_family_7d"] == "coral", 60,
+    eventually(lambda: online(feed_stack, user)["fav_shade_family_7d"] == "coral", 60,
              "coral as the favourite family online")
     after = client.get(f"/v1/feed/{user}", params={"k": 10}).json()
     coral_after = [item for item in after["items"] if item.get("product_id") in coral]
@@ -244,7 +236,7 @@ def test_tryons_rank_coral_up_purchases_are_filtered_and_the_topic_gets_the_feed
     assert mine["reasons"][0] == "because you tried coral lipsticks"
 
     produce(settings, [tryon(user, tried, "purchase", 7)])
-    wait_for(lambda: tried["product_id"] in (online(feed_stack, user)["purchased_products_7d"]
+    eventually(lambda: tried["product_id"] in (online(feed_stack, user)["purchased_products_7d"]
                                              or []), 60, "the purchase online")
     bought = client.get(f"/v1/feed/{user}", params={"k": 10}).json()
     assert tried["product_id"] not in ids(bought)
@@ -268,7 +260,7 @@ def test_tryons_rank_coral_up_purchases_are_filtered_and_the_topic_gets_the_feed
         return None
 
     try:
-        message = wait_for(published_without_purchase, 60, "the feed update on the topic", 0)
+        message = eventually(published_without_purchase, 60, "the feed update on the topic", every_s=0)
     finally:
         reader.close()
     assert message["model_version"] == 1 and len(message["items"]) == 20
@@ -282,6 +274,6 @@ def test_moving_the_champion_alias_reloads_the_model(feed_stack: FeedStack) -> N
     assert client.get(f"/v1/feed/{user}").json()["model_version"] == 1
     assert register(settings, fit_recommender(feed_stack.tryons, dim=4),
                     feed_stack.model_name) == 2
-    wait_for(lambda: client.get(f"/v1/feed/{user}").json()["model_version"] == 2, 30,
+    eventually(lambda: client.get(f"/v1/feed/{user}").json()["model_version"] == 2, 30,
              "model version 2 in the feed")
     assert client.app.state.feed_engine.snapshot.recommender.dim == 4

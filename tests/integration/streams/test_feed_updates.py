@@ -8,11 +8,8 @@ and the feature stage is off: the stage computes the activity features from its 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from kafka import TopicPartition
@@ -25,6 +22,7 @@ from streams.app import ensure_topics
 from streams.feed_updates import feed_group
 from streams.worker import start_workers, stop_workers
 from glamcast.core.names import CATALOG
+from testkit import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -37,14 +35,6 @@ PRODUCTS = [
 ]
 
 
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not seen within {timeout_s} s")
 
 
 def catalog_events() -> list[CatalogEvent]:
@@ -100,7 +90,7 @@ def test_a_burst_of_tryons_gives_one_feed_per_person(
 
     workers = start_workers(settings, 1, loglevel="info", log_dir=tmp_path / "logs")
     try:
-        wait_for(lambda: {key for key, _ in feed_messages(settings)} >= {"ann", "bob"}, 90,
+        eventually(lambda: {key for key, _ in feed_messages(settings)} >= {"ann", "bob"}, 90,
                  "a feed for ann and bob")
         store = features.feature_store(settings)
         history = store.get_online_features(
