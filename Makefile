@@ -8,13 +8,21 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.glamcast-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test install system-deps bench clean
+.PHONY: demo test unit lint install system-deps bench clean
 
 demo: $(STAMP)
 	$(VENV)/bin/glamcast demo $(DEMO_ARGS)
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The service-free tier (tests/unit): no broker, Spark session or server; for the edit-test loop.
+unit: $(STAMP) lint
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+# The floor plan (docs/architecture.md) as import-linter contracts in pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 # Chromium (the dashboard's browser test) and the Compose CLI (validating infra/): installed
 # when missing, checked in a second when present.

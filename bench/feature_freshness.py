@@ -46,8 +46,8 @@ from rich.console import Console
 from rich.table import Table
 
 from glamcast.core import topics
-from glamcast.platform import broker, features, stack
 from glamcast.core.settings import Settings
+from glamcast.platform import broker, features, stack
 from streams.app import ensure_topics
 from streams.features import features_group
 from streams.worker import start_workers, stop_workers

@@ -38,6 +38,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+
 from glamcast.core.names import CATALOG, TRYON
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,15 +150,18 @@ def build_world(settings, users: int, products: int) -> list[str]:
     import pandas as pd
 
     from glamcast.core import topics
-    from glamcast.platform import features, lake
-    from glamcast.core.features import EVENT_COLUMNS
     from glamcast.core.events import CatalogEvent, TryOnEvent, decode_event
-    from glamcast.core.features import USER_ACTIVITY_PUSH_SOURCE, USER_HISTORY_PUSH_SOURCE
-    from glamcast.platform.features import push_features
-    from models.activity_features import user_activity_features
+    from glamcast.core.features import (
+        EVENT_COLUMNS,
+        USER_ACTIVITY_PUSH_SOURCE,
+        USER_HISTORY_PUSH_SOURCE,
+    )
     from glamcast.core.names import CHAMPION
-    from glamcast.platform.mlflow_tracking import tracking_uri
+    from glamcast.platform import features, lake
+    from glamcast.platform.features import push_features
+    from glamcast.platform.model_registry import tracking_uri
     from glamcast.simulator import SimulationConfig, World
+    from models.activity_features import user_activity_features
     from models.recommender_pyfunc import ARTIFACT_KEY, FactorRecommender, RecommenderModel
     from streams.feed_updates import history_features
 
@@ -195,8 +199,9 @@ def build_world(settings, users: int, products: int) -> list[str]:
         artifact = recommender.save(Path(scratch) / "recommender.npz")
         info = mlflow.pyfunc.log_model(name="model", python_model=RecommenderModel(),
                                        artifacts={ARTIFACT_KEY: str(artifact)})
-    version = mlflow.register_model(info.model_uri, settings.feed_model_name).version
-    mlflow.MlflowClient().set_registered_model_alias(settings.feed_model_name, CHAMPION, version)
+    version = mlflow.register_model(info.model_uri, settings.recommender_model_name).version
+    mlflow.MlflowClient().set_registered_model_alias(settings.recommender_model_name, CHAMPION,
+                                                     version)
 
     features.apply(settings)
     store = features.feature_store(settings)
@@ -260,15 +265,16 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from glamcast.platform import stack
     from glamcast.core.settings import Settings
+    from glamcast.platform import stack
     from streams.worker import settings_env
 
     console = Console()
     with tempfile.TemporaryDirectory(prefix="feed-bench-") as scratch:
         settings = Settings(state_dir=Path(scratch) / "state", kafka_port=0, mlflow_port=0,
-                            feed_model_name="glamcast-recommender-bench", api_port=stack.free_port(),
-                            feed_look_model_name="glamcast-look-gan-bench")
+                            recommender_model_name="glamcast-recommender-bench",
+                            look_gan_model_name="glamcast-look-gan-bench",
+                            api_port=stack.free_port())
         console.print("starting the embedded stack …")
         stack.up(settings)
         server = None

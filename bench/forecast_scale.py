@@ -36,12 +36,12 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
-from glamcast.platform import lake
+from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 from glamcast.core.settings import Settings
+from glamcast.platform import lake
 from glamcast.platform.spark import spark_session
 from jobs.forecast_trends import ForecastTrendsConfig, forecast_trends
 from models.trend_forecast import OK, TrendForecastConfig, forecast_term
-from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 
 LAST_DAY = date(2025, 12, 31)
 MASTER = "local[2]"

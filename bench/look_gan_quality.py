@@ -32,17 +32,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from glamcast.core.progress import rich_progress
 from glamcast.core.settings import Settings
+from glamcast.platform.spark import spark_session
 from glamcast.simulator import SimulationConfig, World
 from glamcast.simulator.looks import write_world_lake
-from glamcast.platform.spark import spark_session
 from jobs.train_look_gan import (
     ALL,
     MODELS,
-    build_config,
+    TrainLookGanConfig,
     evaluation_table,
     failed_checks,
     train_look_gan_job,
 )
+from models.look_gan import LookGanConfig
 from models.look_space import CONDITION_GROUPS
 
 
@@ -86,9 +87,8 @@ def main() -> None:
     console.print(f"simulated lake: {counts} in {lake_s:.0f} s ({scratch / 'lake'})")
 
     report_dir = args.report_dir or scratch / "report"
-    config = build_config(
-        gan={"steps": args.steps, "seed": args.gan_seed}, report_dir=report_dir, register=False
-    )
+    config = TrainLookGanConfig(gan=LookGanConfig(steps=args.steps, seed=args.gan_seed),
+                                report_dir=report_dir, register=False)
     spark = spark_session(settings, app_name="look-gan-bench", master="local[2]")
     try:
         with Progress(

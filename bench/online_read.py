@@ -45,11 +45,11 @@ from feast.types import Array, Float32, Float64, Int32, Int64, String
 from rich.console import Console
 from rich.table import Table
 
-from glamcast.platform import features
 from glamcast.core.features import FEED_RANKING_SERVICE, PRODUCT_POPULARITY_VIEW, USER_ACTIVITY_VIEW
 from glamcast.core.names import PRODUCT_COL, USER_COL
-from glamcast.platform.features import write_online
 from glamcast.core.settings import Settings
+from glamcast.platform import features
+from glamcast.platform.features import write_online
 from streams.features import FeatureState, product_feature_row, user_feature_row
 
 BATCHES = (1, 50)

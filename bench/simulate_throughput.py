@@ -29,8 +29,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from glamcast.platform import broker, stack
 from glamcast.core.settings import Settings
+from glamcast.platform import broker, stack
 from glamcast.simulator import Record, SimulationConfig, World
 from glamcast.simulator.writers import (
     generate_in_background_by_default,

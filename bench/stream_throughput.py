@@ -40,9 +40,9 @@ from rich.console import Console
 from rich.table import Table
 
 from glamcast.core import topics
-from glamcast.platform import broker, lake, stack
-from glamcast.core.settings import Settings, get_settings
 from glamcast.core.names import TRYON
+from glamcast.core.settings import Settings, get_settings
+from glamcast.platform import broker, lake, stack
 
 NAIVE_APP_ID = "bench-naive"
 GLAMCAST_APP_ID = "bench-glamcast"

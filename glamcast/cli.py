@@ -1,34 +1,60 @@
 """The `glamcast` command line: a thin layer that parses, calls the core, and prints.
 
 Every command reads the settings from the environment (GLAMCAST_*); the work lives in the
-modules it calls, which tests call directly.
+modules it calls, which tests call directly. The jobs own their commands (`jobs/*.py: command`,
+options generated from each job's config dataclass); this module only mounts them.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from datetime import datetime
+from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from typer.core import TyperGroup
 
-from glamcast.platform import stack
 from glamcast.core.settings import Settings, get_settings
+from glamcast.platform import stack
+from glamcast.platform.commands import console, run_command_line
+
+
+class JobGroup(TyperGroup):
+    """A command group that mounts commands owned by other modules (the jobs') and imports each
+    only when it is run or its help is shown, so `glamcast status` does not load torch."""
+
+    mounted: dict[str, str] = {}  # command name → "module:function"
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *self.mounted]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.mounted:
+            return super().get_command(ctx, name)
+        module, function = self.mounted[name].split(":")
+        single = typer.Typer(add_completion=False)
+        single.command(name)(getattr(import_module(module), function))
+        return typer.main.get_command(single)
+
+
+def mounting(**commands: str) -> type[JobGroup]:
+    """A JobGroup class with `commands` (keyword: the command name with _ for -)."""
+    return type("JobGroup", (JobGroup,), {
+        "mounted": {name.replace("_", "-"): spec for name, spec in commands.items()}})
+
 
 app = typer.Typer(help="Glamcast: real-time beauty recommendations and trend forecasting.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False,
+                  cls=mounting(forecast="jobs.forecast_trends:command",
+                               replay="jobs.replay:command"))
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 schema_app = typer.Typer(help="Event schemas.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 app.add_typer(schema_app, name="schema")
-
-console = Console()
 
 
 def progress_bar(transient: bool = False) -> Progress:
@@ -83,8 +109,8 @@ def down(purge: Annotated[bool, typer.Option(help="Also delete the state dir.")]
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the platform's topics; existing ones are left as they are."""
-    from glamcast.platform.broker import create_topics
     from glamcast.core.topics import TOPICS
+    from glamcast.platform.broker import create_topics
 
     outcome = create_topics(get_settings())
     table = Table(title="Topics")
@@ -103,30 +129,6 @@ def schema_export(directory: Annotated[Path, typer.Argument(help="Where to write
 
     for path in export_schemas(directory):
         console.print(f"wrote {path}")
-
-
-@app.command()
-def replay(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or CSV.gz export.")],
-    format: Annotated[str, typer.Option("--format", help="Export format.")] = "rees46",
-) -> None:
-    """Stream a real shop export into the commerce topic; bad rows are reported and skipped."""
-    from glamcast.platform.broker import producer
-    from jobs.replay import replay_rees46
-
-    if format != "rees46":
-        raise typer.BadParameter(f"unknown format {format!r}; supported: rees46", param_hint="--format")
-    settings = get_settings()
-    kafka = producer(settings)
-    with progress_bar() as progress:
-        task = progress.add_task(f"replaying {file.name}", total=None, rate="")
-        report = replay_rees46(file, kafka, on_progress=lambda rows: progress.update(task, completed=rows))
-    kafka.close()
-    for line, message in report.errors:
-        console.print(f"[red]rejected[/] {message}")
-    if report.bad > len(report.errors):
-        console.print(f"... and {report.bad - len(report.errors)} more rejected rows")
-    console.print(f"good rows: {report.good}  bad rows: {report.bad}")
 
 
 @app.command()
@@ -221,207 +223,19 @@ def stream(
 # --- end streams
 
 
-# --- forecast
-@app.command()
-def forecast(
-    horizon: Annotated[int | None, typer.Option(min=1, help="Periods ahead (default: 28 days; 12 with --freq MS).")] = None,
-    interval_width: Annotated[float, typer.Option(min=0.01, max=0.99, help="Coverage of the forecast band.")] = 0.8,
-    since: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day of history (default: two years before --until; a CSV's first day).")] = None,
-    until: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of history (default: the last complete day in the data).")] = None,
-    input_csv: Annotated[Path | None, typer.Option(exists=True, dir_okay=False, help="CSV export (date,term,value or ds,y) instead of the lake's trend_counts.")] = None,
-    freq: Annotated[str, typer.Option(help="Series frequency: D (daily) or MS (monthly).")] = "D",
-    season_length: Annotated[int | None, typer.Option(min=1, help="Seasonal-naive lag and MASE scale (default: 7 daily, 12 monthly).")] = None,
-    gap_fill: Annotated[str, typer.Option(help="Missing periods: zero (counts) or interpolate (levels).")] = "zero",
-    cutoffs: Annotated[int, typer.Option(min=1, help="Rolling-origin backtest cutoffs.")] = 3,
-    holidays: Annotated[str | None, typer.Option(help="Comma-separated events of models.beauty_calendar, or 'none' (default: all).")] = None,
-    uncertainty_samples: Annotated[int, typer.Option(min=0, help="Posterior draws for the band and P(up).")] = 200,
-    value: Annotated[str, typer.Option(help="trend_counts column to forecast: weight or events.")] = "weight",
-    term_type: Annotated[list[str] | None, typer.Option(help="Only this term type (repeatable).")] = None,
-    top_plots: Annotated[int, typer.Option(min=0, help="Plots for this many top rising and fading terms.")] = 6,
-    write_lake: Annotated[bool, typer.Option(help="Write the forecasts lake dataset.")] = True,
-    verbose_stan: Annotated[bool, typer.Option(help="Show cmdstan/Prophet output.")] = False,
-) -> None:
-    """Forecast every trend term (Prophet on Spark), backtest it, rank rising and fading terms."""
-    from glamcast.platform.mlflow_tracking import tracking_uri
-    from glamcast.core.progress import rich_progress
-    from glamcast.platform.spark import spark_session
-    from jobs.forecast_trends import ForecastInputError, build_config, forecast_trends, print_report
-
-    settings = get_settings()
-    try:
-        config = build_config(
-            horizon=horizon, interval_width=interval_width, since=since.date() if since else None,
-            until=until.date() if until else None, input_csv=input_csv, freq=freq,
-            season_length=season_length, gap_fill=gap_fill, cutoffs=cutoffs, holidays=holidays,
-            uncertainty_samples=uncertainty_samples, value_column=value, term_types=term_type or (),
-            top_plots=top_plots, write_lake=write_lake, verbose_stan=verbose_stan,
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    uri = tracking_uri(settings)  # fail before Spark starts when no MLflow server is up
-    from pyspark.sql import SparkSession
-
-    owns_spark = SparkSession.getActiveSession() is None  # leave a caller's session running
-    spark = spark_session(settings, app_name="forecast_trends")
-    try:
-        with progress_bar() as progress:
-            result = forecast_trends(spark, settings, config, on_progress=rich_progress(progress))
-    except ForecastInputError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        if owns_spark:
-            spark.stop()
-    print_report(result, console, tracking_uri=uri)
-# --- end forecast
 
 
 # --- train
-train_app = typer.Typer(help="Train models and register them in MLflow.", no_args_is_help=True)
+train_app = typer.Typer(help="Train models and register them in MLflow.", no_args_is_help=True,
+                        cls=mounting(recommender="jobs.train_recommender:command",
+                                     look_gan="jobs.train_look_gan:command"))
 app.add_typer(train_app, name="train")
-
-
-@train_app.command("recommender")
-def train_recommender_command(
-    source: Annotated[str, typer.Option(help="tryon or commerce (lake datasets), movielens or rees46 (files).")] = "tryon",
-    data_path: Annotated[Path | None, typer.Option(exists=True, help="File sources: MovieLens-100k directory or REES46 CSV (default: under GLAMCAST_DATA_DIR).")] = None,
-    start: Annotated[datetime | None, typer.Option(help="Lake sources: first event time, inclusive (UTC).")] = None,
-    end: Annotated[datetime | None, typer.Option(help="Lake sources: end of the window, exclusive (UTC).")] = None,
-    split: Annotated[str | None, typer.Option(help="time or stratified (default: stratified for movielens, else time).")] = None,
-    test_fraction: Annotated[float, typer.Option(min=0.01, max=0.99, help="Time holdout: the last share of the window.")] = 0.2,
-    k: Annotated[int, typer.Option(min=1, help="Cut-off of the metrics and of the champion comparison.")] = 10,
-    models: Annotated[str, typer.Option(help="Comma-separated models to fit: als,torch.")] = "als,torch",
-    als_rank: Annotated[int | None, typer.Option(min=1, help="ALS latent factors (default 64).")] = None,
-    als_iter: Annotated[int | None, typer.Option(min=1, help="ALS sweeps (default 15).")] = None,
-    als_reg: Annotated[float | None, typer.Option(min=0, help="ALS regParam (default 0.05).")] = None,
-    als_alpha: Annotated[float | None, typer.Option(min=0, help="ALS confidence alpha (default 10).")] = None,
-    objective: Annotated[str | None, typer.Option(help="Torch loss: softmax or bpr (default softmax).")] = None,
-    user_model: Annotated[str | None, typer.Option(help="Torch user vectors: embedding or history (default embedding).")] = None,
-    dim: Annotated[int | None, typer.Option(min=1, help="Torch embedding size (default 32).")] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Torch epochs (default 60).")] = None,
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Torch users (softmax) or pairs (bpr) per step (default 128).")] = None,
-    lr: Annotated[float | None, typer.Option(min=0, help="Torch Adam learning rate (default 0.005).")] = None,
-    weight_decay: Annotated[float | None, typer.Option(min=0, help="Torch L2 weight (default 300).")] = None,
-    dropout: Annotated[float | None, typer.Option(min=0, max=0.95, help="Torch dropout of user vectors or history items (default 0).")] = None,
-    negatives: Annotated[int | None, typer.Option(min=1, help="Torch BPR negatives per positive (default 8).")] = None,
-    register: Annotated[bool, typer.Option(help="Register the best model; move the champion alias when it wins.")] = True,
-    embeddings: Annotated[bool, typer.Option(help="Write the new champion's embeddings to the lake.")] = True,
-    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = "recommender",
-    model_name: Annotated[str, typer.Option(help="Registered model name.")] = "glamcast-recommender",
-    seed: Annotated[int, typer.Option(help="Seed of the stratified split and of both models.")] = 42,
-) -> None:
-    """Fit implicit ALS (Spark) and the torch model, evaluate, log to MLflow, register the best."""
-    from glamcast.platform.mlflow_tracking import tracking_uri
-    from glamcast.core.progress import rich_progress
-    from glamcast.platform.spark import spark_gpu_conf, spark_session
-    from jobs.train_recommender import (
-        RecommenderInputError,
-        build_config,
-        print_report,
-        train_recommender,
-    )
-
-    settings = get_settings()
-    try:
-        config = build_config(
-            source=source, data_path=data_path, start=start, end=end, split=split,
-            test_fraction=test_fraction, k=k, models=models, register=register,
-            write_embeddings=embeddings, experiment=experiment, registered_model=model_name,
-            seed=seed,
-            als={"rank": als_rank, "max_iter": als_iter, "reg_param": als_reg,
-                 "alpha": als_alpha, "seed": seed},
-            torch={"objective": objective, "user_model": user_model, "dim": dim, "epochs": epochs,
-                   "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                   "dropout": dropout, "negatives": negatives, "seed": seed},
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    tracking_uri(settings)  # fail before Spark starts when no MLflow server is up
-    from pyspark.sql import SparkSession
-
-    owns_spark = SparkSession.getActiveSession() is None  # leave a caller's session running
-    spark = spark_session(settings, app_name="train_recommender", conf=spark_gpu_conf(settings))
-    try:
-        with progress_bar() as progress:
-            result = train_recommender(spark, settings, config, on_progress=rich_progress(progress))
-    except RecommenderInputError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        if owns_spark:
-            spark.stop()
-    print_report(result, config, console)
 # --- end train
 
 
 # --- looks
 looks_app = typer.Typer(help="Curated and generated makeup looks.", no_args_is_help=True)
 app.add_typer(looks_app, name="looks")
-
-
-@train_app.command("look-gan")
-def train_look_gan_command(
-    start: Annotated[datetime | None, typer.Option(help="First event time, inclusive (UTC).")] = None,
-    end: Annotated[datetime | None, typer.Option(help="End of the window, exclusive (UTC).")] = None,
-    steps: Annotated[int | None, typer.Option(min=1, help="Generator steps (default 3000).")] = None,
-    batch_size: Annotated[int | None, typer.Option(min=4, help="Real looks per critic step (default 256).")] = None,
-    latent_dim: Annotated[int | None, typer.Option(min=1, help="Noise size (default 32).")] = None,
-    hidden: Annotated[int | None, typer.Option(min=8, help="Hidden width of generator and critic (default 128).")] = None,
-    n_critic: Annotated[int | None, typer.Option(min=1, help="Critic steps per generator step (default 5).")] = None,
-    gp_weight: Annotated[float | None, typer.Option(min=0, help="Gradient-penalty weight (default 10).")] = None,
-    lr: Annotated[float | None, typer.Option(min=0, help="Adam learning rate of both networks (default 2e-4).")] = None,
-    pac: Annotated[int | None, typer.Option(min=1, help="Samples the critic judges together (default 1).")] = None,
-    term_dropout: Annotated[float | None, typer.Option(min=0, max=1, help="Chance a trend term is hidden in training (default 0.5).")] = None,
-    device: Annotated[str | None, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = None,
-    threads: Annotated[int | None, typer.Option(min=0, help="Torch CPU threads (default 1; 0: torch's default).")] = None,
-    checkpoint_every: Annotated[int | None, typer.Option(min=0, help="Steps between checkpoints (default 500; 0: none).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint.")] = False,
-    heldout_share: Annotated[float, typer.Option(min=0.01, max=0.99, help="Share of looks held out for evaluation.")] = 0.25,
-    k: Annotated[int, typer.Option(min=1, help="Neighbours of the precision/recall manifolds.")] = 3,
-    distributed: Annotated[bool, typer.Option(help="Train in a TorchDistributor process.")] = True,
-    register: Annotated[bool, typer.Option(help="Register the model; move the champion alias when it wins.")] = True,
-    experiment: Annotated[str, typer.Option(help="MLflow experiment.")] = "look_gan",
-    seed: Annotated[int, typer.Option(help="Seed of the GAN.")] = 42,
-) -> None:
-    """Train the conditional look GAN on the lake's look engagement, evaluate it, register it."""
-    from glamcast.platform.mlflow_tracking import tracking_uri
-    from glamcast.core.progress import rich_progress
-    from glamcast.platform.spark import spark_gpu_conf, spark_session
-    from jobs.train_look_gan import (
-        LookGanInputError,
-        build_config,
-        print_report,
-        train_look_gan_job,
-    )
-
-    settings = get_settings()
-    try:
-        config = build_config(
-            gan={"steps": steps, "batch_size": batch_size, "latent_dim": latent_dim,
-                 "hidden": hidden, "n_critic": n_critic, "gp_weight": gp_weight,
-                 "lr_generator": lr, "lr_critic": lr, "pac": pac, "term_dropout": term_dropout,
-                 "device": device, "threads": threads, "checkpoint_every": checkpoint_every,
-                 "seed": seed},
-            start=start, end=end, heldout_share=heldout_share, k=k, resume=resume,
-            distributed=distributed, register=register, experiment=experiment,
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    tracking_uri(settings)  # fail before Spark starts when no MLflow server is up
-    from pyspark.sql import SparkSession
-
-    owns_spark = SparkSession.getActiveSession() is None  # leave a caller's session running
-    spark = spark_session(settings, app_name="train_look_gan", conf=spark_gpu_conf(settings))
-    try:
-        with progress_bar() as progress:
-            result = train_look_gan_job(spark, settings, config, on_progress=rich_progress(progress))
-    except LookGanInputError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        if owns_spark:
-            spark.stop()
-    print_report(result, console)
 
 
 @looks_app.command("generate")
@@ -433,11 +247,12 @@ def looks_generate(
     finish: Annotated[str | None, typer.Option(help="Trend term: finish of the lips, e.g. matte (default: any).")] = None,
     n: Annotated[int, typer.Option(min=1, max=48, help="Looks to generate.")] = 6,
     seed: Annotated[int, typer.Option(help="Same seed, same looks.")] = 0,
-    model_uri: Annotated[str, typer.Option(help="MLflow model URI.")] = "models:/glamcast-look-gan@champion",
+    model_uri: Annotated[str | None, typer.Option(help="MLflow model URI (default: models:/<look_gan_model_name setting>@champion).")] = None,
     out: Annotated[Path | None, typer.Option(help="Palette PNG (default: <state_dir>/reports/looks/).")] = None,
 ) -> None:
     """Generate new looks for a face with the champion look GAN, as products to buy, plus a palette PNG."""
-    from glamcast.platform.mlflow_tracking import tracking_uri
+    from glamcast.core.names import CHAMPION
+    from glamcast.platform.model_registry import tracking_uri
     from models.look_gan_pyfunc import generate_from_model
     from models.shoppable_looks import PaletteRow, plot_palettes
 
@@ -445,7 +260,9 @@ def looks_generate(
     request = {"skin_tone": skin_tone, "undertone": undertone, "face_shape": face_shape,
                "shade_family": shade_family, "finish": finish, "n": n, "seed": seed}
     try:
-        looks = generate_from_model(tracking_uri(settings), model_uri, request)
+        looks = generate_from_model(
+            tracking_uri(settings),
+            model_uri or f"models:/{settings.look_gan_model_name}@{CHAMPION}", request)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     terms = " ".join(f"{value}" for value in (shade_family, finish) if value)
@@ -490,7 +307,8 @@ def looks_publish(
 
 
 # --- features
-features_app = typer.Typer(help="Feast features: apply the repository, materialize.", no_args_is_help=True)
+features_app = typer.Typer(help="Feast features: apply the repository, materialize.", no_args_is_help=True,
+                           cls=mounting(materialize="jobs.materialize:command"))
 app.add_typer(features_app, name="features")
 
 
@@ -505,33 +323,12 @@ def features_apply() -> None:
                   f"[bold]{settings.feast_project}[/] ({settings.profile.value}): {', '.join(names)}")
 
 
-@features_app.command("materialize")
-def features_materialize(
-    end: Annotated[datetime | None, typer.Option(help="End of the window (UTC); default now.")] = None,
-) -> None:
-    """Score trending terms and load the batch feature views into the online store (jobs/materialize)."""
-    from jobs.materialize import materialize
-
-    result = materialize(get_settings(), end)
-    console.print(f"trend_counts {result.start} .. {result.end}: {result.trend_count_rows} rows; "
-                  f"scored hour {result.scored_hour}: {result.term_rows} terms; "
-                  f"materialized {', '.join(result.views)}")
 # --- end features
 
 
 def main() -> None:
     """Entry point: click handles usage errors and Ctrl-C; configuration errors get exit codes."""
-    # MLflow's tqdm bar per artifact download (the feed loading a champion) would interleave
-    # with the rich output; the commands show their own progress.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    try:
-        app()
-    except (stack.StackNotRunningError, stack.StackStartError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        sys.exit(1)
-    except ValidationError as exc:  # settings: a missing prod secret or a malformed value
-        console.print(f"[red]configuration error:[/] {exc}")
-        sys.exit(2)
+    run_command_line(app)
 
 
 if __name__ == "__main__":

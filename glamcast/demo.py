@@ -27,15 +27,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from glamcast.core import topics
-from glamcast.platform import broker, lake, stack
-from glamcast.core.progress import progress_bar, rich_progress
+from glamcast.core.names import CATALOG, COMMERCE, EVENT_ID_COL, SOCIAL, TREND_COUNTS, TRYON, TS_COL
 from glamcast.core.settings import Settings
+from glamcast.platform import broker, lake, stack
+from glamcast.platform.commands import build_config, run_spark_job
 from glamcast.simulator.config import SimulationConfig
 from glamcast.simulator.looks import write_looks_dataset
 from glamcast.simulator.world import World
 from glamcast.simulator.writers import simulate_to_kafka
 from models.trend_forecast import TrendForecastConfig
-from glamcast.core.names import CATALOG, COMMERCE, EVENT_ID_COL, SOCIAL, TREND_COUNTS, TRYON, TS_COL
 
 
 @dataclass(frozen=True)
@@ -169,50 +169,57 @@ def stream_into_lake(settings: Settings, config: DemoConfig, console: Console, s
 
 
 def train_recommender(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    from glamcast.platform.spark import spark_gpu_conf, spark_session
     from jobs import train_recommender as job
 
-    job_config = job.build_config(source="tryon", torch={"epochs": config.recommender_epochs})
-    spark = spark_session(settings, app_name="train_recommender", conf=spark_gpu_conf(settings))
-    with progress_bar(console) as progress:
-        result = job.train_recommender(spark, settings, job_config, on_progress=rich_progress(progress))
+    job_config = build_config(job.TrainRecommenderConfig,
+                              {"source": "tryon", "torch.epochs": config.recommender_epochs})
+    result = run_spark_job(
+        settings, "train_recommender",
+        lambda spark, on_progress: job.train_recommender(spark, settings, job_config,
+                                                         on_progress=on_progress),
+        gpu=True, keep_session=True, out=console)
     job.print_report(result, job_config, console)
     ndcg = job.metric_name("ndcg", job_config.k)
     for model, metrics in result.metrics.items():
         summary.rows.append(("recommender", f"{model} NDCG@{job_config.k}", f"{metrics[ndcg]:.3f}"))
-    verdict = "champion" if result.promoted else "kept the earlier champion"
-    summary.rows.append(("recommender", f"{job_config.registered_model} v{result.version}",
+    registration = result.registration  # the demo always registers
+    verdict = "champion" if registration.promoted else "kept the earlier champion"
+    summary.rows.append(("recommender", f"{registration.model_name} v{registration.version}",
                          f"{result.best}, {verdict}"))
 
 
 def train_look_gan(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    from glamcast.platform.spark import spark_gpu_conf, spark_session
     from jobs import train_look_gan as job
 
-    job_config = job.build_config(gan={"steps": config.gan_steps})
-    spark = spark_session(settings, app_name="train_look_gan", conf=spark_gpu_conf(settings))
-    with progress_bar(console) as progress:
-        result = job.train_look_gan_job(spark, settings, job_config, on_progress=rich_progress(progress))
+    job_config = build_config(job.TrainLookGanConfig, {"gan.steps": config.gan_steps})
+    result = run_spark_job(
+        settings, "train_look_gan",
+        lambda spark, on_progress: job.train_look_gan_job(spark, settings, job_config,
+                                                          on_progress=on_progress),
+        gpu=True, keep_session=True, out=console)
     # The job's per-condition table needs a wide terminal; `glamcast train look-gan` prints it.
     for name in ("precision", "recall", "novelty"):
         figures = {model: result.metrics[f"{model}.{name}"] for model in ("gan", "gaussian", "nearest")}
         line = ", ".join(f"{model} {value:.3f}" for model, value in figures.items())
         console.print(f"  held-out {name}: {line}")
         summary.rows.append(("look GAN", name, line))
-    verdict = "champion" if result.promoted else "kept the earlier champion"
-    summary.rows.append(("look GAN", f"{job_config.registered_model} v{result.version}", verdict))
+    registration = result.registration  # the demo always registers
+    verdict = "champion" if registration.promoted else "kept the earlier champion"
+    summary.rows.append(("look GAN", f"{registration.model_name} v{registration.version}",
+                         verdict))
 
 
 def forecast_trends(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
-    from glamcast.platform.mlflow_tracking import tracking_uri
-    from glamcast.platform.spark import spark_session
+    from glamcast.platform.model_registry import tracking_uri
     from jobs import forecast_trends as job
 
     job_config = job.ForecastTrendsConfig(model=forecast_model_config(),
                                           term_types=config.forecast_term_types, top_plots=3)
-    spark = spark_session(settings, app_name="forecast_trends")
-    with progress_bar(console) as progress:
-        result = job.forecast_trends(spark, settings, job_config, on_progress=rich_progress(progress))
+    result = run_spark_job(
+        settings, "forecast_trends",
+        lambda spark, on_progress: job.forecast_trends(spark, settings, job_config,
+                                                       on_progress=on_progress),
+        keep_session=True, out=console)
     job.print_report(result, console, tracking_uri=tracking_uri(settings))
     metrics = result.metrics
     terms = f"{int(metrics['n_forecast'])} forecast, {int(metrics['n_set_aside'])} set aside"
@@ -288,7 +295,7 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console) -> DemoSu
 
 def add_endpoints(settings: Settings, summary: DemoSummary) -> None:
     """Where to look next: the service `glamcast serve` (and the demo, unless --no-serve) runs."""
-    from glamcast.platform.mlflow_tracking import tracking_uri
+    from glamcast.platform.model_registry import tracking_uri
 
     base = f"http://{settings.api_host}:{settings.api_port}"
     summary.rows.append(("serve", "API docs (OpenAPI)", f"{base}/docs"))

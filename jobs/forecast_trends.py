@@ -23,7 +23,7 @@ Writes
     `latest_forecasts(settings)` reads the newest run back (for the API and dashboard).
     Report files under ``<state_dir>/reports/forecast_trends/<until>-<source>/``.
 
-Logs (MLflow experiment `trend_forecast`)
+Logs (MLflow experiment `forecast_experiment` of the settings, default `trend_forecast`)
     params: every field of the config, the data window and source; metrics: row counts
     (input rows, series rows, forecast rows), n_terms, n_forecast, n_set_aside, n_failed,
     share_beating_seasonal_naive, mean/median MASE and mean sMAPE per model, mean band coverage,
@@ -41,21 +41,37 @@ import contextlib
 import json
 import math
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from glamcast.platform import lake
-from glamcast.platform.forecasts import RISING_COLUMNS
+from glamcast.core.names import (
+    DATE_COL,
+    EVENTS_COL,
+    FORECASTS,
+    TERM_COL,
+    TERM_TYPE_COL,
+    TREND_COUNTS,
+)
 from glamcast.core.progress import ProgressCallback
 from glamcast.core.settings import Settings
+from glamcast.platform import lake
+from glamcast.platform.commands import (
+    Opt,
+    comma_list,
+    console,
+    job_command,
+    run_command_line,
+    run_spark_job,
+)
+from glamcast.platform.forecasts import RISING_COLUMNS
+from glamcast.platform.model_registry import use_experiment
 from models.trend_forecast import (
     COMPONENTS,
     FADING,
@@ -72,12 +88,10 @@ from models.trend_forecast import (
     periods_between,
     set_aside_reason,
 )
-from glamcast.core.names import DATE_COL, EVENTS_COL, FORECASTS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-EXPERIMENT = "trend_forecast"
 LAKE_SOURCE = TREND_COUNTS
 
 KEYS = [TERM_TYPE_COL, TERM_COL]
@@ -111,7 +125,7 @@ class ForecastTrendsConfig:
     tasks_per_core: int = 4  # fit tasks per Spark core: balance and progress granularity
     write_lake: bool = True  # write the `forecasts` dataset
     report_dir: Path | None = None  # None: <state_dir>/reports/forecast_trends/<until>-<source>
-    experiment: str = EXPERIMENT
+    experiment: str | None = None  # MLflow experiment; default: settings.forecast_experiment
     verbose_stan: bool = False  # let cmdstan/Prophet log to the console
 
     def as_params(self) -> dict[str, Any]:
@@ -492,8 +506,9 @@ def forecast_trends(
     """Read the series, forecast and backtest every term on Spark, write and log the outputs.
 
     `on_progress(stage, done, total)` hears about each stage (total None: unknown length).
-    With `log_to_mlflow`, the run is logged to `config.experiment` on the tracking server that
-    `glamcast.platform.mlflow_tracking` resolves; the run is marked FAILED if the job raises.
+    With `log_to_mlflow`, the run is logged to `config.experiment` (default: the
+    `forecast_experiment` setting) on the tracking server that
+    `glamcast.platform.model_registry` resolves; the run is marked FAILED if the job raises.
     """
     report = on_progress or (lambda stage, done, total: None)
     started = time.perf_counter()
@@ -504,8 +519,8 @@ def forecast_trends(
     if log_to_mlflow:
         import mlflow
 
-        from glamcast.platform.mlflow_tracking import use_experiment
-
+        # the experiment from the settings, as the run's params and the result record it
+        config = replace(config, experiment=config.experiment or settings.forecast_experiment)
         use_experiment(settings, config.experiment)
         tracking: Any = mlflow.start_run(run_name=f"{source_name(config)} {until}")
     else:
@@ -711,52 +726,81 @@ def print_report(result: ForecastResult, console: Any, tracking_uri: str | None 
         console.print(f"forecasts: {result.forecasts_path}")
     if result.run_id:
         where = f"{tracking_uri}/#/experiments" if tracking_uri else "MLflow"
-        console.print(f"MLflow run {result.run_id} in experiment {EXPERIMENT!r} ({where})")
+        console.print(f"MLflow run {result.run_id} in experiment {result.config.experiment!r} "
+                      f"({where})")
 
 
-def build_config(
-    *,
-    horizon: int | None = None,
-    interval_width: float = 0.8,
-    since: date | None = None,
-    until: date | None = None,
-    input_csv: Path | None = None,
-    freq: str = "D",
-    season_length: int | None = None,
-    gap_fill: str = "zero",
-    cutoffs: int = 3,
-    holidays: str | None = None,
-    uncertainty_samples: int = 200,
-    value_column: str = lake.WEIGHT_COL,
-    term_types: Sequence[str] = (),
-    top_plots: int = 6,
-    write_lake: bool = True,
-    verbose_stan: bool = False,
-) -> ForecastTrendsConfig:
-    """The job config from command-line options (None: the frequency's default)."""
-    overrides: dict[str, Any] = {
-        "interval_width": interval_width, "gap_fill": gap_fill, "n_cutoffs": cutoffs,
-        "uncertainty_samples": uncertainty_samples,
-    }
-    if horizon is not None:
-        overrides["horizon"] = horizon
-    if season_length is not None:
-        overrides["season_length"] = season_length
-    if holidays is not None:
-        overrides["holidays"] = tuple(n.strip() for n in holidays.split(",") if n.strip() and n.strip() != "none")
-    model = config_for_freq(freq, **overrides)
+def config_from_options(values: dict[str, Any]) -> ForecastTrendsConfig:
+    """The job config from command-line values (``{field path: value}``): the per-term model
+    starts from its frequency's defaults (`config_for_freq`), so an option left out (horizon,
+    season length) takes the daily or the monthly default."""
+    model = {path.split(".", 1)[1]: value for path, value in values.items()
+             if path.startswith("model.")}
+    model = config_for_freq(model.pop("freq", "D"), **model)
     model.holiday_calendar(2024, 2024)  # unknown names fail here, before Spark starts
-    return ForecastTrendsConfig(model=model, since=since, until=until, input_csv=input_csv,
-                                value_column=value_column, term_types=tuple(term_types),
-                                top_plots=top_plots, write_lake=write_lake, verbose_stan=verbose_stan)
+    job = {path: value for path, value in values.items() if not path.startswith("model.")}
+    return ForecastTrendsConfig(model=model, **job)
+
+
+def _holidays(value: str) -> tuple[str, ...]:
+    return tuple(name for name in comma_list(value) if name != "none")
+
+
+def _day(moment: datetime) -> date:
+    return moment.date()
+
+
+def run_command(settings: Settings, config: ForecastTrendsConfig) -> ForecastResult:
+    """Forecast on a Spark session with a progress display, then print the report."""
+    from glamcast.platform.model_registry import tracking_uri
+
+    result = run_spark_job(
+        settings, "forecast_trends",
+        lambda spark, on_progress: forecast_trends(spark, settings, config, on_progress=on_progress),
+        input_error=ForecastInputError,
+    )
+    print_report(result, console, tracking_uri=tracking_uri(settings))
+    return result
+
+
+_DAY = {"formats": ["%Y-%m-%d"]}
+
+#: `glamcast forecast`: options of ForecastTrendsConfig and of the per-term TrendForecastConfig.
+command = job_command(
+    ForecastTrendsConfig,
+    [
+        Opt("model.horizon", default=None, typer={"min": 1},
+            help="Periods ahead (default: 28 days; 12 with --freq MS)."),
+        Opt("model.interval_width", typer={"min": 0.01, "max": 0.99}),
+        Opt("since", kind=datetime, parse=_day, typer=_DAY,
+            help="First day of history (default: two years before --until; a CSV's first day)."),
+        Opt("until", kind=datetime, parse=_day, typer=_DAY,
+            help="Last day of history (default: the last complete day in the data)."),
+        Opt("input_csv", typer={"exists": True, "dir_okay": False},
+            help="CSV export (date,term,value or ds,y) instead of the lake's trend_counts."),
+        "model.freq",
+        Opt("model.season_length", default=None, typer={"min": 1},
+            help="Seasonal-naive lag and MASE scale (default: 7 daily, 12 monthly)."),
+        "model.gap_fill",
+        Opt("model.n_cutoffs", flag="cutoffs", typer={"min": 1}),
+        Opt("model.holidays", default=None, kind=str, parse=_holidays,
+            help="Comma-separated events of models.beauty_calendar, or 'none' (default: all)."),
+        Opt("model.uncertainty_samples", typer={"min": 0}),
+        Opt("value_column", flag="value"),
+        Opt("term_types", flag="term_type", kind=list[str], default=None, parse=tuple,
+            help="Only this term type (repeatable)."),
+        Opt("top_plots", typer={"min": 0}),
+        "write_lake", "verbose_stan",
+    ],
+    run_command,
+    doc="Forecast every trend term (Prophet on Spark), backtest it, rank rising and fading terms.",
+    make_config=config_from_options,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``spark-submit jobs/forecast_trends.py [options]``: the options of ``glamcast forecast``."""
-    from glamcast import cli
-
-    sys.argv = ["forecast_trends.py", "forecast", *(sys.argv[1:] if argv is None else argv)]
-    cli.main()
+    run_command_line(command, argv, prog_name="forecast_trends.py")
 
 
 if __name__ == "__main__":

@@ -24,24 +24,26 @@ Entry points: ``glamcast features materialize`` and ``spark-submit jobs/material
 
 from __future__ import annotations
 
-import argparse
 import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+import typer
 
-from glamcast.platform import lake
-from glamcast.core.names import TERM_COL, TREND_COUNTS
 from glamcast.core.features import TERM_FEATURES, feature_schema
-from glamcast.platform.features import feature_store, load_repo
+from glamcast.core.names import TERM_COL, TREND_COUNTS
 from glamcast.core.settings import Profile, Settings, get_settings
 from glamcast.core.trend_terms import HOUR_S, hourly_weights, trending_now
+from glamcast.platform import lake
+from glamcast.platform.commands import console, run_command_line
+from glamcast.platform.features import feature_store, load_repo
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +144,22 @@ def materialize(
     return result
 
 
+def command(
+    end: Annotated[datetime | None, typer.Option(help="End of the window (UTC); default now.")] = None,
+) -> MaterializeResult:
+    """Score trending terms and load the batch feature views into the online store."""
+    result = materialize(get_settings(), end)
+    console.print(f"trend_counts {result.start} .. {result.end}: {result.trend_count_rows} rows; "
+                  f"scored hour {result.scored_hour}: {result.term_rows} terms; "
+                  f"materialized {', '.join(result.views)}")
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """``spark-submit jobs/materialize.py [--end ISO]``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--end", type=datetime.fromisoformat, default=None, help="UTC; default now")
-    args = parser.parse_args(argv)
+    """``spark-submit jobs/materialize.py [--end ISO]``: the options of
+    ``glamcast features materialize``."""
     logging.basicConfig(level=logging.INFO)
-    print(materialize(get_settings(), args.end))
+    run_command_line(command, argv, prog_name="materialize.py")
 
 
 if __name__ == "__main__":

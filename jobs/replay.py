@@ -13,12 +13,16 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Annotated
 
+import typer
 from pydantic import ValidationError
 
 from glamcast.core import topics
 from glamcast.core.events import CommerceEvent, encode_event, explain
+from glamcast.core.progress import progress_bar
+from glamcast.core.settings import get_settings
+from glamcast.platform.commands import console
 
 REES46_COLUMNS = (
     "event_time", "event_type", "product_id", "category_id", "category_code",
@@ -86,4 +90,26 @@ def replay_rees46(
     if failures:
         raise RuntimeError(f"broker refused {len(failures)} of {sent} records: {failures[0]!r}")
     report.good = sent
+    return report
+
+
+def command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or CSV.gz export.")],
+    format: Annotated[str, typer.Option("--format", help="Export format.")] = "rees46",
+) -> ReplayReport:
+    """Stream a real shop export into the commerce topic; bad rows are reported and skipped."""
+    from glamcast.platform.broker import producer
+
+    if format != "rees46":
+        raise typer.BadParameter(f"unknown format {format!r}; supported: rees46", param_hint="--format")
+    kafka = producer(get_settings())
+    with progress_bar(console) as progress:
+        task = progress.add_task(f"replaying {file.name}", total=None, rate="")
+        report = replay_rees46(file, kafka, on_progress=lambda rows: progress.update(task, completed=rows))
+    kafka.close()
+    for _, message in report.errors:
+        console.print(f"[red]rejected[/] {message}")
+    if report.bad > len(report.errors):
+        console.print(f"... and {report.bad - len(report.errors)} more rejected rows")
+    console.print(f"good rows: {report.good}  bad rows: {report.bad}")
     return report

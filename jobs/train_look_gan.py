@@ -19,7 +19,7 @@ Does
     (undertone × skin-depth band): precision and recall (k-NN manifolds), novelty, conditional
     fidelity (`models.look_quality`); and how often the GAN's lips follow an asked shade family.
 
-Logs (MLflow experiment `look_gan`)
+Logs (MLflow experiment `look_gan_experiment` of the settings, default `look_gan`)
     params: every hyperparameter (gan.*) and job option, the data window (data.*); metrics:
     row counts (rows.*), <model>.<metric> overall and <model>.<metric>.<condition> for gan,
     gaussian and nearest, novelty_threshold, term_fidelity(.<family>), train_s, samples_per_s,
@@ -31,10 +31,11 @@ Logs (MLflow experiment `look_gan`)
     (`models.look_gan_pyfunc`).
 
 Writes
-    Registers the model as a new version of `glamcast-look-gan` and moves the alias ``champion``
-    to it only when its score (mean of precision and recall, with novelty ≥ `novelty_floor`)
-    beats the current champion's score on this run's held-out looks. Checkpoints under
-    ``<state_dir>/checkpoints/look_gan/`` (--resume continues from the newest).
+    Registers the model as a new version of the settings' `look_gan_model_name` (default
+    `glamcast-look-gan`) and moves the alias ``champion`` to it only when its score (mean of
+    precision and recall, with novelty ≥ `novelty_floor`) beats the current champion's score on
+    this run's held-out looks (`glamcast.platform.model_registry.register_and_promote`).
+    Checkpoints under ``<state_dir>/checkpoints/look_gan/`` (--resume continues from the newest).
 
 Entry points: ``glamcast train look-gan ...`` and ``spark-submit jobs/train_look_gan.py ...`` (the
 same options); tests call `train_look_gan_job` directly.
@@ -45,13 +46,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import sys
 import tempfile
 import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,9 +59,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from glamcast.platform import lake
+from glamcast.core.names import (
+    CATALOG,
+    DATE_COL,
+    EVENT_ID_COL,
+    LOOK_ID_COL,
+    LOOKS,
+    TRYON,
+    TS_COL,
+    USER_COL,
+)
 from glamcast.core.progress import ProgressCallback
 from glamcast.core.settings import Settings
+from glamcast.platform import lake
+from glamcast.platform.commands import Opt, console, job_command, run_command_line, run_spark_job
+from glamcast.platform.model_registry import (
+    Registration,
+    pip_requirements,
+    register_and_promote,
+    spark_has_gpu,
+    use_experiment,
+)
 from models.look_baselines import GaussianLooks, NearestLooks
 from models.look_gan import LookGanConfig, LookGanFit, LookGenerator, train_look_gan
 from models.look_gan_pyfunc import (
@@ -90,15 +108,11 @@ from models.look_space import (
     lip_terms,
     looks_from_frame,
 )
-from glamcast.core.names import CATALOG, DATE_COL, EVENT_ID_COL, LOOKS, LOOK_ID_COL, TRYON, TS_COL
 from models.shoppable_looks import PaletteRow, ProductMatcher, plot_palettes
-from glamcast.core.names import CHAMPION, USER_COL
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-EXPERIMENT = "look_gan"
-REGISTERED_MODEL = "glamcast-look-gan"
 MODELS = ("gan", "gaussian", "nearest")
 #: Try-on actions that count as engaging positively with a look.
 POSITIVE_ACTIONS = ("like", "save", "share", "add_to_cart", "purchase")
@@ -127,9 +141,7 @@ class TrainLookGanConfig:
     gan: LookGanConfig = field(default_factory=LookGanConfig)
     start: datetime | None = None  # first event time (inclusive); None: the beginning
     end: datetime | None = None  # end of the window (exclusive); None: everything
-    heldout_share: float = (
-        0.25  # share of looks (by a stable hash of look_id) held out for the test
-    )
+    heldout_share: float = 0.25  # share of looks (by a stable hash of look_id) held out for the test
     validation_share: float = 0.15  # share of the other looks kept to calibrate the temperature
     temperatures: tuple[float, ...] = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # z spreads tried
     k: int = DEFAULT_K  # neighbours of the precision/recall manifolds
@@ -143,8 +155,8 @@ class TrainLookGanConfig:
     checkpoint_dir: Path | None = None  # None: <state_dir>/checkpoints/look_gan
     report_dir: Path | None = None  # None: a temporary directory logged to MLflow
     register: bool = True  # register the model and maybe move the champion alias
-    experiment: str = EXPERIMENT
-    registered_model: str = REGISTERED_MODEL
+    experiment: str | None = None  # MLflow experiment; default: settings.look_gan_experiment
+    registered_model: str | None = None  # model name; default: settings.look_gan_model_name
 
     def __post_init__(self) -> None:
         if not 0.0 < self.heldout_share < 1.0 or not 0.0 <= self.validation_share < 1.0:
@@ -394,11 +406,6 @@ def prepare_training_data(
 
 
 # --- training ----------------------------------------------------------------------------------
-
-
-def spark_has_gpu(spark: SparkSession) -> bool:
-    """Whether the driver was given GPU resources (TorchDistributor's use_gpu needs them)."""
-    return "gpu" in spark.sparkContext.resources
 
 
 class _ProgressTail(threading.Thread):
@@ -699,10 +706,7 @@ class TrainLookGanResult:
     metrics: dict[str, float]
     report_dir: Path
     palettes: pd.DataFrame  # the shoppable looks of the palette grid
-    version: int | None = None
-    promoted: bool = False
-    champion_before: int | None = None
-    champion_score_before: float | None = None
+    registration: Registration | None = None  # the registered version and the champion decision
 
     @property
     def score(self) -> float:
@@ -772,8 +776,9 @@ def train_look_gan_on(
     if log_to_mlflow:
         import mlflow
 
-        from glamcast.platform.mlflow_tracking import use_experiment
-
+        # the names from the settings, as the run's params and the result record them
+        config = replace(config, experiment=config.experiment or settings.look_gan_experiment,
+                         registered_model=config.registered_model or settings.look_gan_model_name)
         use_experiment(settings, config.experiment)
         tracking: Any = mlflow.start_run(run_name=f"look-gan {window['data.last_event'][:10]}")
     else:
@@ -845,30 +850,6 @@ def _write_tables(
     (out / "config" / "job.json").write_text(json.dumps(config.as_params(), indent=2))
 
 
-def _pip_requirements() -> list[str]:
-    """Pinned requirements of the pyfunc (no inference: it would load the model again)."""
-    from importlib.metadata import version
-
-    return [
-        f"{name}=={version(name)}"
-        for name in ("mlflow", "numpy", "pandas", "pyarrow", "torch", "glamcast")
-    ]
-
-
-def load_champion(registered_model: str) -> tuple[Any, LookGenerator] | None:
-    """(model version, generator) behind the champion alias, or None when there is none."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    client = mlflow.MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(registered_model, CHAMPION)
-    except MlflowException:
-        return None
-    model = mlflow.pyfunc.load_model(f"models:/{registered_model}@{CHAMPION}")
-    return version, model.unwrap_python_model().generator
-
-
 def _log_run(
     result: TrainLookGanResult,
     data: LookTrainingData,
@@ -934,52 +915,41 @@ def _log_run(
             },
             signature=ModelSignature(request_schema(), infer_signature(example, output).outputs),
             input_example=example,
-            pip_requirements=_pip_requirements(),
+            pip_requirements=pip_requirements("pyarrow", "torch"),
         )
     if not config.register:
         return
     report("registering", None, None)
-    champion = load_champion(config.registered_model)
-    if champion is not None:
-        old_version, old_generator = champion
-        result.champion_before = int(old_version.version)
+
+    def score_champion(champion: Any) -> float:
+        # the champion's looks, encoded in this run's space, against this run's held-out looks
         old = score_on(
-            gan_sampler(old_generator, data.space),
+            gan_sampler(champion.unwrap_python_model().generator, data.space),
             data,
             np.flatnonzero(data.heldout),
             config,
             result.evaluation.facts["novelty_threshold"],
         )
-        result.champion_score_before = champion_score(
-            old["precision"], old["recall"], old["novelty"], config.novelty_floor
-        )
         mlflow.log_metrics({f"champion_before.{k}": v for k, v in old.items()})
-        if math.isfinite(result.champion_score_before):
-            mlflow.log_metric("champion_before.score", result.champion_score_before)
-    version = mlflow.register_model(logged.model_uri, config.registered_model)
-    result.version = int(version.version)
-    for key, value in (
-        ("run_id", result.run_id),
-        ("score", f"{result.score:.4f}"),
-        ("window", f"{result.window['data.first_event']}..{result.window['data.last_event']}"),
-    ):
-        client.set_model_version_tag(config.registered_model, version.version, key, str(value))
-    result.promoted = math.isfinite(result.score) and (
-        result.champion_score_before is None or result.score > result.champion_score_before
+        return champion_score(old["precision"], old["recall"], old["novelty"], config.novelty_floor)
+
+    result.registration = register_and_promote(
+        settings,
+        config.registered_model or settings.look_gan_model_name,
+        logged.model_uri,
+        result.score,
+        score_champion,
+        greater_is_better=True,
+        score_name="score",
+        version_tags={
+            "run_id": str(result.run_id),
+            "score": f"{result.score:.4f}",
+            "window": f"{result.window['data.first_event']}..{result.window['data.last_event']}",
+        },
     )
-    if result.promoted:
-        client.set_registered_model_alias(config.registered_model, CHAMPION, version.version)
-    mlflow.set_tags({"registered_version": str(result.version), "promoted": str(result.promoted)})
 
 
 # --- entry points ------------------------------------------------------------------------------------
-
-
-def build_config(*, gan: dict[str, Any] | None = None, **options: Any) -> TrainLookGanConfig:
-    """The job config from command-line options (None: the default)."""
-    chosen = {key: value for key, value in (gan or {}).items() if value is not None}
-    given = {key: value for key, value in options.items() if value is not None}
-    return TrainLookGanConfig(gan=LookGanConfig(**chosen), **given)
 
 
 def _fmt(value: float) -> str:
@@ -1059,29 +1029,73 @@ def print_report(result: TrainLookGanResult, console: Any) -> None:
         f"{fit.samples_per_s:,.0f} samples/s; sampling temperature "
         f"{result.metrics['temperature']:.1f} (calibrated on the validation looks)"
     )
-    if result.version is not None:
+    registration = result.registration
+    if registration is not None:
         before = (
             ""
-            if result.champion_score_before is None
-            else f" (champion v{result.champion_before} on these looks: "
-            f"{result.champion_score_before:.4f})"
+            if registration.champion_score_before is None
+            else f" (champion v{registration.champion_before} on these looks: "
+            f"{registration.champion_score_before:.4f})"
         )
-        verdict = "[green]promoted to champion[/]" if result.promoted else "[yellow]not promoted[/]"
+        verdict = (
+            "[green]promoted to champion[/]" if registration.promoted else "[yellow]not promoted[/]"
+        )
         console.print(
-            f"registered {result.config.registered_model} v{result.version}, score "
-            f"{result.score:.4f}: {verdict}{before}"
+            f"registered {registration.model_name} v{registration.version}, score "
+            f"{registration.score:.4f}: {verdict}{before}"
         )
     if result.run_id:
         console.print(f"MLflow run {result.run_id} in experiment {result.config.experiment!r}")
 
 
+# --- the command ----------------------------------------------------------------------------------
+
+
+def run_command(settings: Settings, config: TrainLookGanConfig) -> TrainLookGanResult:
+    """Train on a Spark session with a progress display, then print the report."""
+    result = run_spark_job(
+        settings, "train_look_gan",
+        lambda spark, on_progress: train_look_gan_job(spark, settings, config,
+                                                      on_progress=on_progress),
+        input_error=LookGanInputError, gpu=True,
+    )
+    print_report(result, console)
+    return result
+
+
+#: `glamcast train look-gan`: options of TrainLookGanConfig and of the GAN's LookGanConfig.
+command = job_command(
+    TrainLookGanConfig,
+    [
+        "start", "end",
+        Opt("gan.steps", typer={"min": 1}),
+        Opt("gan.batch_size", typer={"min": 4}),
+        Opt("gan.latent_dim", typer={"min": 1}),
+        Opt("gan.hidden", typer={"min": 8}),
+        Opt("gan.n_critic", typer={"min": 1}),
+        Opt("gan.gp_weight", typer={"min": 0}),
+        Opt("gan.lr_generator", flag="lr", also=("gan.lr_critic",), typer={"min": 0},
+            help="Adam learning rate of both networks."),
+        Opt("gan.pac", typer={"min": 1}),
+        Opt("gan.term_dropout", typer={"min": 0, "max": 1}),
+        "gan.device",
+        Opt("gan.threads", typer={"min": 0}),
+        Opt("gan.checkpoint_every", typer={"min": 0}),
+        "resume",
+        Opt("heldout_share", typer={"min": 0.01, "max": 0.99}),
+        Opt("k", typer={"min": 1}),
+        "distributed", "register", "experiment",
+        Opt("gan.seed", flag="seed", help="Seed of the GAN."),
+    ],
+    run_command,
+    doc="Train the conditional look GAN on the lake's look engagement, evaluate it, register it.",
+)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``spark-submit jobs/train_look_gan.py [options]``: the options of
     ``glamcast train look-gan``."""
-    from glamcast import cli
-
-    sys.argv = ["train_look_gan.py", "train", "look-gan", *(sys.argv[1:] if argv is None else argv)]
-    cli.main()
+    run_command_line(command, argv, prog_name="train_look_gan.py")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ Does
     the top k unseen items of every holdout user and scores them (`models.ranking_metrics`)
     beside a popularity baseline, overall and per Monk skin tone.
 
-Logs (MLflow experiment `recommender`)
+Logs (MLflow experiment `recommender_experiment` of the settings, default `recommender`)
     A parent run per job: every option, the data window (data.*), row counts (rows.*), the
     popularity baseline's metrics, the champion decision, plots/metrics_by_k.png for all models.
     A child run per model (`als`, `torch`): its hyperparameters (params and
@@ -26,12 +26,14 @@ Logs (MLflow experiment `recommender`)
     evaluation/*.csv.
 
 Writes
-    Registers the best child's model as a new version of `glamcast-recommender`, and moves the
-    alias ``champion`` to it only when its NDCG@k beats the current champion evaluated on this
-    same holdout. When the alias moves, the champion's embeddings are written for the Feast batch
-    feature views: ``<lake>/embeddings/users/`` (user_id, embedding list<float>,
-    event_timestamp, model_version) and ``<lake>/embeddings/items/`` (product_id, embedding,
-    bias, event_timestamp, model_version), one Parquet file per model version.
+    Registers the best child's model as a new version of the settings' `recommender_model_name`
+    (default `glamcast-recommender`), and moves the alias ``champion`` to it only when its NDCG@k
+    beats the current champion evaluated on this same holdout
+    (`glamcast.platform.model_registry.register_and_promote`). When the alias moves, the
+    champion's embeddings are written for the Feast batch feature views:
+    ``<lake>/embeddings/users/`` (user_id, embedding list<float>, event_timestamp,
+    model_version) and ``<lake>/embeddings/items/`` (product_id, embedding, bias,
+    event_timestamp, model_version), one Parquet file per model version.
 
 Entry points: ``glamcast train recommender ...`` and ``spark-submit jobs/train_recommender.py ...``
 (the same options); tests call `train_recommender` directly.
@@ -39,7 +41,6 @@ Entry points: ``glamcast train recommender ...`` and ``spark-submit jobs/train_r
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -52,9 +53,32 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from glamcast.platform import lake
+from glamcast.core.names import (
+    CATALOG,
+    COMMERCE,
+    EVENT_TIMESTAMP_COL,
+    MODEL_VERSION_COL,
+    TRYON,
+    TS_COL,
+)
 from glamcast.core.progress import ProgressCallback
 from glamcast.core.settings import Settings
+from glamcast.platform import lake
+from glamcast.platform.commands import (
+    Opt,
+    comma_list,
+    console,
+    job_command,
+    run_command_line,
+    run_spark_job,
+)
+from glamcast.platform.model_registry import (
+    Registration,
+    pip_requirements,
+    register_and_promote,
+    spark_has_gpu,
+    use_experiment,
+)
 from models import interactions as ix
 from models.factorization import FactorizationConfig, FactorizationResult, train_factorization
 from models.ranking_metrics import metric_name, metrics_by_group, metrics_by_k, ranking_metrics
@@ -65,13 +89,10 @@ from models.recommender_pyfunc import (
     FactorRecommender,
     RecommenderModel,
 )
-from glamcast.core.names import CATALOG, CHAMPION, COMMERCE, EVENT_TIMESTAMP_COL, MODEL_VERSION_COL, TRYON, TS_COL
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-EXPERIMENT = "recommender"
-REGISTERED_MODEL = "glamcast-recommender"
 #: Sources: lake datasets and files.
 SOURCES = ("tryon", "commerce", "movielens", "rees46")
 MODELS = ("als", "torch")
@@ -121,8 +142,8 @@ class TrainRecommenderConfig:
     als: AlsConfig = field(default_factory=AlsConfig)
     torch: FactorizationConfig = field(default_factory=FactorizationConfig)
     weights: ix.InteractionWeights | None = None  # None: the source's default weights
-    experiment: str = EXPERIMENT
-    registered_model: str = REGISTERED_MODEL
+    experiment: str | None = None  # MLflow experiment; default: settings.recommender_experiment
+    registered_model: str | None = None  # model name; default: settings.recommender_model_name
     register: bool = True  # register the best model and maybe move the champion alias
     write_embeddings: bool = True  # write the champion's embeddings when the alias moves
     seed: int = 42  # seeds the stratified split
@@ -393,11 +414,6 @@ def fit_als(spark: SparkSession, data: Indexed, config: AlsConfig) -> ModelFit:
                     config.to_params(), asdict(config))
 
 
-def spark_has_gpu(spark: SparkSession) -> bool:
-    """Whether the driver was given GPU resources (TorchDistributor's use_gpu needs them)."""
-    return "gpu" in spark.sparkContext.resources
-
-
 def fit_torch(spark: SparkSession, data: Indexed, config: FactorizationConfig) -> ModelFit:
     """The torch model, trained by `TorchDistributor` in local mode (one process; CUDA when
     present: use_gpu when the driver holds a GPU resource, and the train function itself picks
@@ -549,33 +565,12 @@ def _log_model_run(fit: ModelFit, evaluation: Evaluation, baseline: Evaluation, 
             name="model", python_model=RecommenderModel(),
             artifacts={ARTIFACT_KEY: str(artifact)},
             signature=infer_signature(example, output), input_example=example,
-            pip_requirements=_pip_requirements(),
+            pip_requirements=pip_requirements(),
         )
 
 
-def _pip_requirements() -> list[str]:
-    """Pinned requirements of the pyfunc (no inference: it would load the model again)."""
-    from importlib.metadata import version
-
-    return [f"{name}=={version(name)}" for name in ("mlflow", "numpy", "pandas", "glamcast")]
-
-
-def load_champion(config: TrainRecommenderConfig) -> tuple[Any, FactorRecommender] | None:
-    """(model version, recommender) behind the champion alias, or None when there is none."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    client = mlflow.MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(config.registered_model, CHAMPION)
-    except MlflowException:
-        return None
-    model = mlflow.pyfunc.load_model(f"models:/{config.registered_model}@{CHAMPION}")
-    return version, model.unwrap_python_model().recommender
-
-
 def write_embeddings(settings: Settings, recommender: FactorRecommender, version: int,
-                     model_name: str = REGISTERED_MODEL) -> list[str]:
+                     model_name: str) -> list[str]:
     """The champion's user and item embeddings as Parquet under the lake; returns the paths."""
     now = pd.Timestamp.now(tz=UTC)
     vector = pa.list_(pa.float32())
@@ -617,10 +612,7 @@ class TrainRecommenderResult:
     train_s: dict[str, float]
     child_runs: dict[str, str] = field(default_factory=dict)
     best: str | None = None
-    version: int | None = None  # registered version of the best model
-    champion_before: int | None = None
-    champion_ndcg_before: float | None = None  # the old champion on this holdout
-    promoted: bool = False
+    registration: Registration | None = None  # the best model's version and the champion decision
     embeddings: list[str] = field(default_factory=list)
 
 
@@ -682,10 +674,8 @@ def _log_and_register(settings: Settings, config: TrainRecommenderConfig, holdou
     import matplotlib.pyplot as plt
     import mlflow
 
-    from glamcast.platform.mlflow_tracking import use_experiment
-
     report("logging to MLflow", None, None)
-    use_experiment(settings, config.experiment)
+    use_experiment(settings, config.experiment or settings.recommender_experiment)
     ndcg = metric_name("ndcg", config.k)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     with mlflow.start_run(run_name=f"recommender {config.source} {stamp}") as parent:
@@ -711,54 +701,30 @@ def _log_and_register(settings: Settings, config: TrainRecommenderConfig, holdou
         if not config.register:
             return
         report("registering", None, None)
-        champion = load_champion(config)
         new_score = evaluations[best.name].metrics[ndcg]
-        if champion is not None:
-            old_version, old_recommender = champion
-            result.champion_before = int(old_version.version)
-            old = evaluate(old_recommender, holdout, config.k, exclude=seen_items(holdout.train))
-            result.champion_ndcg_before = old.metrics[ndcg]
-            mlflow.log_metric(f"champion_before.{ndcg.replace('@', '_at_')}",
-                              result.champion_ndcg_before)
-        version = mlflow.register_model(logged[best.name].model_uri, config.registered_model)
-        result.version = int(version.version)
-        client = mlflow.MlflowClient()
-        client.set_model_version_tag(config.registered_model, version.version,
-                                     f"holdout_{ndcg.replace('@', '_at_')}", f"{new_score:.6f}")
-        client.set_model_version_tag(config.registered_model, version.version, "model", best.name)
-        client.set_model_version_tag(config.registered_model, version.version, "source",
-                                     config.source)
-        result.promoted = (result.champion_ndcg_before is None
-                           or new_score > result.champion_ndcg_before)
-        if result.promoted:
-            client.set_registered_model_alias(config.registered_model, CHAMPION, version.version)
-            if config.write_embeddings:
-                report("writing embeddings", None, None)
-                result.embeddings = write_embeddings(settings, best.recommender,
-                                                     result.version, config.registered_model)
-        mlflow.set_tags({"registered_version": str(result.version),
-                         "promoted": str(result.promoted).lower()})
-        mlflow.log_metric("promoted", float(result.promoted))
+        ndcg_key = ndcg.replace("@", "_at_")
+
+        def champion_ndcg(champion: Any) -> float:
+            # the champion skips this run's training items, not those of its own training window
+            recommender = champion.unwrap_python_model().recommender
+            return evaluate(recommender, holdout, config.k,
+                            exclude=seen_items(holdout.train)).metrics[ndcg]
+
+        registration = register_and_promote(
+            settings, config.registered_model or settings.recommender_model_name,
+            logged[best.name].model_uri, new_score, champion_ndcg,
+            greater_is_better=True, score_name=ndcg_key,
+            version_tags={f"holdout_{ndcg_key}": f"{new_score:.6f}", "model": best.name,
+                          "source": config.source},
+        )
+        result.registration = registration
+        if registration.promoted and config.write_embeddings:
+            report("writing embeddings", None, None)
+            result.embeddings = write_embeddings(settings, best.recommender,
+                                                 registration.version, registration.model_name)
 
 
 # --- entry points ------------------------------------------------------------------------------
-
-
-def build_config(*, models: str = ",".join(MODELS), als: dict[str, Any] | None = None,
-                 torch: dict[str, Any] | None = None, **options: Any) -> TrainRecommenderConfig:
-    """The config from command-line values; None means "the dataclass default".
-
-    `models` is comma-separated; `als` and `torch` hold overrides of `AlsConfig` and
-    `FactorizationConfig` fields. Raises ValueError naming a bad value.
-    """
-    def given(values: dict[str, Any] | None) -> dict[str, Any]:
-        return {name: value for name, value in (values or {}).items() if value is not None}
-
-    chosen = tuple(name.strip() for name in models.split(",") if name.strip())
-    return TrainRecommenderConfig(
-        models=chosen, als=AlsConfig(**given(als)), torch=FactorizationConfig(**given(torch)),
-        **given(options),
-    )
 
 
 def _fmt(value: float | None) -> str:
@@ -788,12 +754,13 @@ def print_report(result: TrainRecommenderResult, config: TrainRecommenderConfig,
         cells = ", ".join(f"{row.group}: {row.ndcg:.3f} ({row.ndcg / overall:.2f}x, n={row.users})"
                           for row in groups.itertuples(index=False)) if overall else "-"
         console.print(f"{model} NDCG@{k} by skin tone: {cells}")
-    if result.version is not None:
-        verdict = ("[green]promoted to champion[/]" if result.promoted else
-                   f"[yellow]champion stays v{result.champion_before}[/]")
-        before = ("" if result.champion_ndcg_before is None else
-                  f" (champion on this holdout: {result.champion_ndcg_before:.4f})")
-        console.print(f"registered {config.registered_model} v{result.version} "
+    registration = result.registration
+    if registration is not None:
+        verdict = ("[green]promoted to champion[/]" if registration.promoted else
+                   f"[yellow]champion stays v{registration.champion_before}[/]")
+        before = ("" if registration.champion_score_before is None else
+                  f" (champion on this holdout: {registration.champion_score_before:.4f})")
+        console.print(f"registered {registration.model_name} v{registration.version} "
                       f"({result.best}): {verdict}{before}")
     for path in result.embeddings:
         console.print(f"wrote {path}")
@@ -801,16 +768,56 @@ def print_report(result: TrainRecommenderResult, config: TrainRecommenderConfig,
         console.print(f"MLflow run {result.run_id}")
 
 
+# --- the command ----------------------------------------------------------------------------------
+
+
+def run_command(settings: Settings, config: TrainRecommenderConfig) -> TrainRecommenderResult:
+    """Train on a Spark session with a progress display, then print the report."""
+    result = run_spark_job(
+        settings, "train_recommender",
+        lambda spark, on_progress: train_recommender(spark, settings, config, on_progress=on_progress),
+        input_error=RecommenderInputError, gpu=True,
+    )
+    print_report(result, config, console)
+    return result
+
+
+#: `glamcast train recommender`: options of TrainRecommenderConfig and its two model configs.
+command = job_command(
+    TrainRecommenderConfig,
+    [
+        "source",
+        Opt("data_path", typer={"exists": True}),
+        "start", "end", "split",
+        Opt("test_fraction", typer={"min": 0.01, "max": 0.99}),
+        Opt("k", typer={"min": 1}),
+        Opt("models", parse=comma_list, kind=str, default=",".join(MODELS)),
+        Opt("als.rank", flag="als-rank", typer={"min": 1}),
+        Opt("als.max_iter", flag="als-iter", typer={"min": 1}),
+        Opt("als.reg_param", flag="als-reg", typer={"min": 0}),
+        Opt("als.alpha", flag="als-alpha", typer={"min": 0}),
+        "torch.objective", "torch.user_model",
+        *(Opt(f"torch.{name}", typer={"min": 1}) for name in ("dim", "epochs", "batch_size")),
+        *(Opt(f"torch.{name}", typer={"min": 0}) for name in ("lr", "weight_decay")),
+        Opt("torch.dropout", typer={"min": 0, "max": 0.95}),
+        Opt("torch.negatives", typer={"min": 1}),
+        "register",
+        Opt("write_embeddings", flag="embeddings"),
+        "experiment",
+        Opt("registered_model", flag="model-name"),
+        Opt("seed", also=("als.seed", "torch.seed"),
+            help="Seed of the stratified split and of both models."),
+    ],
+    run_command,
+    doc="Fit implicit ALS (Spark) and the torch model, evaluate, log to MLflow, register the best.",
+)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``spark-submit jobs/train_recommender.py [options]``: the options of
     ``glamcast train recommender``."""
-    from glamcast import cli
-
-    sys.argv = ["train_recommender.py", "train", "recommender",
-                *(sys.argv[1:] if argv is None else argv)]
-    cli.main()
+    run_command_line(command, argv, prog_name="train_recommender.py")
 
 
 if __name__ == "__main__":
     main()
-

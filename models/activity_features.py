@@ -22,11 +22,10 @@ from glamcast.core.features import (
     PRODUCT_WINDOWS,
     USER_FEATURES,
     USER_WINDOWS,
+    pandas_dtype,
 )
-from glamcast.core.names import PRODUCT_COL, USER_COL
+from glamcast.core.names import EVENT_TIMESTAMP_COL, PRODUCT_COL, USER_COL
 from glamcast.core.shades import shade_families_from_hex_array
-from glamcast.core.names import EVENT_TIMESTAMP_COL
-from glamcast.core.features import pandas_dtype
 
 
 def _require(events: pd.DataFrame, columns: Iterable[str]) -> None:

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from glamcast.core.events import FaceShape, Finish, Undertone
-from glamcast.core.shades import SHADE_FAMILIES, family_codes_from_lab, hex_from_rgb, rgb_from_lab
 from glamcast.core.names import LOOK_ID_COL
+from glamcast.core.shades import SHADE_FAMILIES, family_codes_from_lab, hex_from_rgb, rgb_from_lab
 
 #: Face regions of a look, in vector order; the first one (lips) names the look's trend terms.
 REGIONS: tuple[str, ...] = ("lips", "eyes", "cheeks", "brows")

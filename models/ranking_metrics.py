@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
 from glamcast.core.names import PRODUCT_COL, USER_COL
 
 RANK_COL = "rank"

@@ -22,6 +22,7 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
+
 from glamcast.core.names import PRODUCT_COL, USER_COL
 
 K_COL = "k"

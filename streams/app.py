@@ -25,8 +25,8 @@ import faust
 import faust.auth
 
 from glamcast.core import topics
-from glamcast.platform.broker import bootstrap_servers, client_security, create_topics
 from glamcast.core.settings import Profile, Settings
+from glamcast.platform.broker import bootstrap_servers, client_security, create_topics
 from glamcast.platform.stack import free_port
 from streams import metrics
 from streams.features import register_features

@@ -1,7 +1,7 @@
 """The feature stage: try-on events → windowed user and product aggregates → Feast online store,
 then the offline store.
 
-A Faust service beside the ingestion service, with its own consumer group
+A batch stage (streams.batch_stage) beside the lake sink, with its own consumer group
 ``<app id>-features`` on the try-on topic (so it neither slows nor changes the lake sink).
 
 Window state is incremental (`SlidingWindows`): per user and per product, counters over the
@@ -15,25 +15,29 @@ per touched key, not per event held.
 
 Three loops, so that the slow parts never hold up the fast ones:
 
-- consume: validate, add to the state, note the keys touched; it never waits for a push;
-- online push: at most `features_flush_s` after the first waiting event, snapshot the touched
-  keys' feature rows and write them to the online store (`glamcast.platform.features.write_online`). While
-  a push is in flight, events keep arriving and the next push covers all of them, so the
-  freshness is about one flush interval plus one push, whatever the rate;
-- offline append: every `features_offline_flush_s`, the rows pushed online since the last append
-  go to the offline store in one write (the `local` file offline store rewrites its file per
-  append, so per push it would be quadratic), and only then are the offsets they came from
-  committed. The offline store may therefore lag the online one by that interval.
+- consume (the batch-stage loop, `add`): validate, add to the state, note the keys touched; it
+  never waits for a push;
+- online push (`_push_online`): at most `features_flush_s` after the first waiting event,
+  snapshot the touched keys' feature rows and write them to the online store
+  (`glamcast.platform.features.write_online`). While a push is in flight, events keep arriving
+  and the next push covers all of them, so the freshness is about one flush interval plus one
+  push, whatever the rate;
+- offline append (the batch-stage loop's landing, `prepare` and `land`, in the background): every
+  `features_offline_flush_s`, the rows pushed online since the last append go to the offline
+  store in one write (the `local` file offline store rewrites its file per append, so per push it
+  would be quadratic), and only then are the offsets they came from committed. The offline store
+  may therefore lag the online one by that interval. A revocation or the stop pushes, appends
+  and commits everything read so far.
 
 At least once: a crash replays from the last commit, the replayed events are deduplicated
 while the state holds their keys, and rows are pushed again (an online write is idempotent).
 
-Restart: window state is rebuilt from the lake when partitions are assigned
-(`bootstrap_from_lake`): the try-on events the lake holds for those partitions below the
-group's committed offset, over the longest window before the partition's latest event, so a
-restarted worker pushes full windows and not only what it reads from then on. What the lake
-sink has not landed yet is read again from Kafka (the consumer is moved back to the lake's
-committed offset when that is lower).
+Restart: window state is rebuilt from the lake when partitions are assigned (`on_assigned`,
+`bootstrap_events`; records fetched meanwhile wait for it): the try-on events the lake holds for
+those partitions below the group's committed offset, over the longest window before the
+partition's latest event, so a restarted worker pushes full windows and not only what it reads
+from then on. What the lake sink has not landed yet is read again from Kafka (the consumer is
+moved back to the lake's committed offset when that is lower).
 
 `register_features(app, settings)` adds the service when `features_enabled(settings)`: the
 setting `streams_features`, or, when unset, once the Feast repository has been applied.
@@ -45,7 +49,7 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -54,15 +58,11 @@ from typing import Any
 import faust
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import TopicPartition
 from mode import Service
 from prometheus_client import Counter, Histogram
 
 from glamcast.core import topics
-from glamcast.platform import lake
-from glamcast.platform.broker import LOW_LATENCY_FETCH_WAIT_MS, admin_client, stage_consumer
 from glamcast.core.features import (
     ACTION_KINDS,
     CATEGORIES,
@@ -75,9 +75,12 @@ from glamcast.core.features import (
     USER_WINDOWS,
 )
 from glamcast.core.names import DATE_COL, EVENT_TIMESTAMP_COL, PRODUCT_COL, TRYON, USER_COL
-from glamcast.platform.features import feast_dir, feature_store, write_offline, write_online
 from glamcast.core.settings import Profile, Settings
 from glamcast.core.shades import shade_family
+from glamcast.platform import lake
+from glamcast.platform.broker import LOW_LATENCY_FETCH_WAIT_MS, admin_client
+from glamcast.platform.features import feast_dir, feature_store, write_offline, write_online
+from streams.batch_stage import BatchStage, Records
 from streams.ingestion import committed_offsets
 from streams.validated_events import validate_records
 
@@ -456,62 +459,42 @@ def bootstrap_events(settings: Settings, below: dict[int, int]) -> list[tuple[An
     return list(zip(*(table[name].to_pylist() for name in EVENT_COLUMNS), strict=True))
 
 
-class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, service: FeaturesService) -> None:
-        self.service = service
+class FeaturesService(BatchStage[FeatureRows]):
+    """Windowed user and product features from the try-on topic, pushed to Feast.
 
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        self.service.bootstrapped.clear()
-        await self.service.flush()
+    The batch-stage loop consumes into the window state (`add`) and lands the offline appends
+    (`prepare`, `land`: every `features_offline_flush_s`, in the background); the online pushes
+    are this service's own loop."""
 
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        log.info("feature partitions assigned: %s", sorted(tp.partition for tp in assigned))
-        await self.service.bootstrap(list(assigned))
-
-
-class FeaturesService(Service):
-    """Windowed user and product features from the try-on topic, pushed to Feast."""
+    name = "feature"
 
     def __init__(self, app: faust.App, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.app = app
-        self.settings = settings
+        super().__init__(
+            app,
+            settings,
+            group=features_group(settings),
+            topics=[settings.topic_name(topics.TRYON)],
+            fetch_timeout_ms=int(min(100, settings.features_flush_s * 1000 / 2)),
+            consumer_options={"fetch_max_wait_ms": LOW_LATENCY_FETCH_WAIT_MS},
+            **kwargs,
+        )
         self.windows = FeatureState()
         self._offsets: dict[TopicPartition, int] = {}  # consumed, not pushed yet
         self._oldest: float | None = None  # when the oldest unpushed event arrived
         self._pushed = FeatureRows()  # pushed online, waiting for the offline append
         self._last_append = time.monotonic()
         self._push_lock = asyncio.Lock()
-        self._append_lock = asyncio.Lock()
-        self._consumer: AIOKafkaConsumer | None = None
         self._store: Any = None
         self._offline_store: Any = None  # its own client: appends run beside online pushes
-        self._loops_done = [asyncio.Event(), asyncio.Event(), asyncio.Event()]
-        # Set once the assigned partitions' state is rebuilt: records fetched meanwhile wait, or
-        # a push would write windows that lack the lake's events (aiokafka may fetch for a new
-        # assignment while its listener still runs).
-        self.bootstrapped = asyncio.Event()
 
     async def on_start(self) -> None:
-        settings = self.settings
-        self._store = await asyncio.to_thread(feature_store, settings)
-        self._offline_store = await asyncio.to_thread(feature_store, settings)
-        consumer = stage_consumer(settings, features_group(settings),
-                                  f"{settings.streams_app_id}-features",
-                                  fetch_max_wait_ms=LOW_LATENCY_FETCH_WAIT_MS)
-        consumer.subscribe([settings.topic_name(topics.TRYON)], listener=_Rebalance(self))
-        self._consumer = consumer  # the first assignment (and its bootstrap) comes within start()
-        await consumer.start()
+        self._store = await asyncio.to_thread(feature_store, self.settings)
+        self._offline_store = await asyncio.to_thread(feature_store, self.settings)
+        await super().on_start()
 
-    async def bootstrap(self, assigned: list[TopicPartition]) -> None:
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         """Rebuild the assigned partitions' window state from the lake (see the module doc)."""
-        try:
-            await self._bootstrap(assigned)
-        finally:
-            self.bootstrapped.set()
-
-    async def _bootstrap(self, assigned: list[TopicPartition]) -> None:
-        consumer = self._consumer
+        consumer = self.consumer
         if consumer is None or not assigned:
             return
         started = time.perf_counter()
@@ -535,63 +518,34 @@ class FeaturesService(Service):
             time.perf_counter() - started,
         )
 
-    @Service.task
-    async def _consume(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        timeout_ms = int(min(100, self.settings.features_flush_s * 1000 / 2))
-        try:
-            while not self.should_stop:
-                fetched = await consumer.getmany(timeout_ms=timeout_ms)
-                while fetched and not self.bootstrapped.is_set() and not self.should_stop:
-                    await asyncio.sleep(0.02)  # the new assignment's bootstrap still runs
-                if not self.bootstrapped.is_set():
-                    continue  # stopping before it ended: uncommitted, read again by the next owner
-                now = datetime.now(UTC)
-                assignment = consumer.assignment()
-                for tp, records in fetched.items():
-                    if tp not in assignment or not records:
-                        continue
-                    batch = validate_records(
-                        tp.topic,
-                        tp.partition,
-                        [(r.offset, r.value) for r in records],
-                        settings=self.settings,
-                        now=now,
-                    )
-                    for event in batch.events:
-                        self.windows.add_event(event)
-                    self._offsets[tp] = batch.last_offset + 1
-                    if self._oldest is None:
-                        self._oldest = time.monotonic()
-        finally:
-            self._loops_done[0].set()
+    def add(self, records: Records) -> None:
+        """Validate, add to the window state, note the offsets; never waits for a push."""
+        now = datetime.now(UTC)
+        for tp, fetched in records.items():
+            batch = validate_records(
+                tp.topic,
+                tp.partition,
+                [(r.offset, r.value) for r in fetched],
+                settings=self.settings,
+                now=now,
+            )
+            for event in batch.events:
+                self.windows.add_event(event)
+            self._offsets[tp] = batch.last_offset + 1
+            if self._oldest is None:
+                self._oldest = time.monotonic()
 
     @Service.task
     async def _push_online(self) -> None:
         """Online pushes, at most `features_flush_s` after the oldest waiting event (at once when
         a push in flight made it wait longer)."""
         flush_s = self.settings.features_flush_s
-        try:
-            while not self.should_stop:
-                oldest = self._oldest
-                if oldest is not None and time.monotonic() - oldest >= flush_s:
-                    await self.push()
-                else:
-                    await asyncio.sleep(min(flush_s / 5, 0.02))
-        finally:
-            self._loops_done[1].set()
-
-    @Service.task
-    async def _append_offline(self) -> None:
-        """Offline appends of what was pushed online, every `features_offline_flush_s`."""
-        try:
-            while not self.should_stop:
-                if time.monotonic() - self._last_append >= self.settings.features_offline_flush_s:
-                    await self.append()
-                await asyncio.sleep(0.1)
-        finally:
-            self._loops_done[2].set()
+        while not self.should_stop:
+            oldest = self._oldest
+            if oldest is not None and time.monotonic() - oldest >= flush_s:
+                await self.push()
+            else:
+                await asyncio.sleep(min(flush_s / 5, 0.02))
 
     async def push(self) -> None:
         """Write the touched keys' rows to the online store."""
@@ -605,46 +559,28 @@ class FeaturesService(Service):
             PUSH_SECONDS.observe(time.perf_counter() - started)
             self._pushed.extend(rows)
 
-    async def append(self) -> None:
-        """Append what was pushed online to the offline store, then commit its offsets."""
-        async with self._append_lock:
-            rows, self._pushed = self._pushed, FeatureRows()
-            self._last_append = time.monotonic()
-            if not rows.offsets:
-                return
-            started = time.perf_counter()
-            await asyncio.to_thread(append_offline, self._offline_store, rows)
-            OFFLINE_SECONDS.observe(time.perf_counter() - started)
-            consumer = self._consumer
-            if consumer is None:
-                return
-            try:
-                await consumer.commit(
-                    {tp: OffsetAndMetadata(o, "") for tp, o in rows.offsets.items()}
-                )
-            except (CommitFailedError, IllegalStateError) as exc:
-                log.warning("feature commit failed (%s); the events will be re-read", exc)
+    def due(self) -> bool:
+        """An offline append every `features_offline_flush_s`, once the one before it ended."""
+        elapsed = time.monotonic() - self._last_append
+        return not self.landing and elapsed >= self.settings.features_offline_flush_s
 
-    async def flush(self) -> None:
-        """Push, append and commit everything read so far (partitions revoked, or stopping)."""
-        await self.push()
-        await self.append()
+    async def prepare(
+        self, partitions: Container[TopicPartition], *, drain: bool
+    ) -> FeatureRows | None:
+        """What was pushed online since the last append; with `drain`, everything read so far
+        is pushed first (every partition's: the state is shared by the keys, not partitions)."""
+        if drain:
+            await self.push()
+        rows, self._pushed = self._pushed, FeatureRows()
+        self._last_append = time.monotonic()
+        return rows if rows.offsets else None
 
-    async def on_stop(self) -> None:
-        consumer = self._consumer
-        if consumer is None:
-            return
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(*(done.wait() for done in self._loops_done)), timeout=10
-            )
-        except TimeoutError:
-            log.warning("feature loops did not stop within 10 s; pushing what they have")
-        try:
-            await self.flush()
-        finally:
-            self._consumer = None
-            await consumer.stop()
+    async def land(self, rows: FeatureRows) -> dict[TopicPartition, int]:
+        """Append what was pushed online to the offline store; its offsets are then committed."""
+        started = time.perf_counter()
+        await asyncio.to_thread(append_offline, self._offline_store, rows)
+        OFFLINE_SECONDS.observe(time.perf_counter() - started)
+        return rows.offsets
 
 
 def register_features(app: faust.App, settings: Settings) -> FeaturesService | None:

@@ -1,8 +1,8 @@
 """The feed stage: a person's try-on activity → their recomputed feed on `glamcast.feed.v1`.
 
-A Faust service in each worker with its own consumer group ``<app id>-feed`` on the try-on topic
-(like streams/features). Per event: validate, keep it in the person's state (events of the 7 d
-before their latest event, by `event_id`), and mark the person pending. A pending person's feed
+A batch stage (streams.batch_stage) in each worker with its own consumer group ``<app id>-feed``
+on the try-on topic (like streams/features). Per event: validate, keep it in the person's state
+(events of the 7 d before their latest event, by `event_id`), and mark the person pending. A pending person's feed
 is recomputed `feed_debounce_s` after their last event (a burst of try-ons gives one update), or
 at the latest `feed_max_delay_s` after their first pending event. For the people due, in one
 pass: their `user_activity_fv` features from the state (`models.activity_features.user_activity_features`,
@@ -21,31 +21,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Container
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import pandas as pd
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
-from aiokafka.structs import OffsetAndMetadata
-from mode import Service
+from aiokafka import AIOKafkaProducer, TopicPartition
 from prometheus_client import Counter, Histogram
 
 from glamcast.core import topics
+from glamcast.core.features import (
+    EVENT_COLUMNS,
+    LONGEST_WINDOW,
+    PURCHASED_FEATURE,
+    USER_HISTORY_PUSH_SOURCE,
+)
+from glamcast.core.names import EVENT_TIMESTAMP_COL, USER_COL
+from glamcast.core.settings import Settings
 from glamcast.platform.broker import (
     LOW_LATENCY_FETCH_WAIT_MS,
     bootstrap_servers,
     client_security,
-    stage_consumer,
 )
-from glamcast.core.features import EVENT_COLUMNS, LONGEST_WINDOW, USER_HISTORY_PUSH_SOURCE
-from glamcast.core.names import EVENT_TIMESTAMP_COL, USER_COL
 from glamcast.platform.features import push_features
+from glamcast.platform.feed_engine import FeedEngine, feed_message
 from models.activity_features import user_activity_features
-from glamcast.platform.feed_engine import PURCHASED_FEATURE, FeedEngine, feed_message
-from glamcast.core.settings import Settings
+from streams.batch_stage import BatchStage, Records
 from streams.features import event_row, features_enabled
 from streams.validated_events import validate_records
 
@@ -91,32 +93,29 @@ def history_features(rows: list[tuple]) -> pd.DataFrame:
     })
 
 
-class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, service: FeedUpdatesService) -> None:
-        self.service = service
+class FeedUpdatesService(BatchStage[list[str]]):
+    """Debounced per-person feed recomputation from the try-on topic, published to the feed topic.
 
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        await self.service.publish_due(everyone=True)
+    A batch is the people due; it lands before the next fetch (`lands_in_background` off): a
+    person's later events must find them still pending, or their feed would not be published."""
 
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        log.info("feed partitions assigned: %s", sorted(tp.partition for tp in assigned))
-
-
-class FeedUpdatesService(Service):
-    """Debounced per-person feed recomputation from the try-on topic, published to the feed topic."""
+    name = "feed"
+    lands_in_background = False
 
     def __init__(self, app: faust.App, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.app = app
-        self.settings = settings
+        super().__init__(
+            app,
+            settings,
+            group=feed_group(settings),
+            topics=[settings.topic_name(topics.TRYON)],
+            consumer_options={"fetch_max_wait_ms": LOW_LATENCY_FETCH_WAIT_MS},
+            **kwargs,
+        )
         self.engine = FeedEngine(settings)
         self.events: dict[str, dict[str, tuple]] = {}  # user → event_id → row
         self.pending: dict[str, tuple[float, float, TopicPartition]] = {}  # first, last, tp
         self._offsets: dict[TopicPartition, int] = {}  # next offset to commit per partition
-        self._lock = asyncio.Lock()
-        self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._consuming_done = asyncio.Event()
         self._last_start = time.monotonic()
 
     async def on_start(self) -> None:
@@ -130,41 +129,34 @@ class FeedUpdatesService(Service):
                                           enable_idempotence=False, linger_ms=5,
                                           **client_security(settings))
         await self._producer.start()
-        consumer = stage_consumer(settings, feed_group(settings), f"{settings.streams_app_id}-feed",
-                                  fetch_max_wait_ms=LOW_LATENCY_FETCH_WAIT_MS)
-        consumer.subscribe([settings.topic_name(topics.TRYON)], listener=_Rebalance(self))
-        await consumer.start()
-        self._consumer = consumer
+        await super().on_start()
 
-    @Service.task
-    async def _consume(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
+    async def on_stop(self) -> None:
+        """Publish the feeds of everyone pending, commit, leave the group; then stop the producer."""
         try:
-            while not self.should_stop:
-                fetched = await consumer.getmany(timeout_ms=100)
-                now, clock = datetime.now(UTC), time.monotonic()
-                assignment = consumer.assignment()
-                for tp, records in fetched.items():
-                    if tp not in assignment or not records:
-                        continue
-                    batch = validate_records(tp.topic, tp.partition,
-                                             [(r.offset, r.value) for r in records],
-                                             settings=self.settings, now=now)
-                    for event in batch.events:
-                        row = event_row(event)
-                        user = row[EVENT_COLUMNS.index(USER_COL)]
-                        self.events.setdefault(user, {})[row[0]] = row
-                        first = self.pending.get(user, (clock, clock, tp))[0]
-                        self.pending[user] = (first, clock, tp)
-                    self._offsets[tp] = batch.last_offset + 1
-                if not self.should_stop:
-                    await self.publish_due()
-                    await self._reload()
+            await super().on_stop()
         finally:
-            self._consuming_done.set()
+            if self._producer is not None:
+                await self._producer.stop()
 
-    async def _reload(self) -> None:
+    def add(self, records: Records) -> None:
+        now, clock = datetime.now(UTC), time.monotonic()
+        for tp, fetched in records.items():
+            batch = validate_records(tp.topic, tp.partition,
+                                     [(r.offset, r.value) for r in fetched],
+                                     settings=self.settings, now=now)
+            for event in batch.events:
+                row = event_row(event)
+                user = row[EVENT_COLUMNS.index(USER_COL)]
+                self.events.setdefault(user, {})[row[0]] = row
+                first = self.pending.get(user, (clock, clock, tp))[0]
+                self.pending[user] = (first, clock, tp)
+            self._offsets[tp] = batch.last_offset + 1
+
+    def due(self) -> bool:
+        return True  # `prepare` picks the people due, and commits what is settled every pass
+
+    async def after_pass(self) -> None:
         """Follow the champion alias and refresh the pools (a registry outage keeps serving)."""
         try:
             if not self.engine.started:
@@ -174,42 +166,54 @@ class FeedUpdatesService(Service):
                 return
             await asyncio.to_thread(self.engine.maybe_reload)
             await asyncio.to_thread(self.engine.maybe_refresh)
-        except Exception:  
+        except Exception:
             log.exception("feed reload failed; ranking on model v%s",
                           self.engine.snapshot.model_version)
 
-    def _due(self, everyone: bool) -> list[str]:
+    async def prepare(
+        self, partitions: Container[TopicPartition], *, drain: bool
+    ) -> list[str] | None:
+        """The people due: `feed_debounce_s` after their last event or `feed_max_delay_s` after
+        their first pending one; with `drain`, everyone pending (the state is per person, not per
+        partition). None when no one is due and no offset waits for its commit."""
         clock = time.monotonic()
         debounce, longest = self.settings.feed_debounce_s, self.settings.feed_max_delay_s
-        return [user for user, (first, last, _) in self.pending.items()
-                if everyone or clock - last >= debounce or clock - first >= longest]
+        due = [user for user, (first, last, _) in self.pending.items()
+               if drain or clock - last >= debounce or clock - first >= longest]
+        return due if due or self._offsets else None
 
-    async def publish_due(self, everyone: bool = False) -> int:
-        """Recompute, push and publish the feeds of the people due; commit what is settled."""
-        async with self._lock:
-            due = self._due(everyone)
-            if due:
-                started = time.perf_counter()
-                rows = []
-                for user in due:
-                    events = self.events[user]
-                    cutoff = max(row[_TS] for row in events.values()) - LONGEST_WINDOW
-                    for event_id in [e for e, row in events.items() if row[_TS] <= cutoff]:
-                        del events[event_id]
-                    rows.extend(events.values())
-                feeds = await asyncio.to_thread(self._feeds, rows)
-                producer = self._producer
-                assert producer is not None
-                sent = [await producer.send(self.settings.topic_name(topics.FEED),
-                                            feed_message(feed), key=user.encode())
-                        for user, feed in feeds.items()]
-                await asyncio.gather(*sent)
-                for user in due:
-                    del self.pending[user]
-                FEEDS_PUBLISHED.inc(len(feeds))
-                FEED_UPDATE_SECONDS.observe(time.perf_counter() - started)
-            await self._commit_settled()
-            return len(due)
+    async def land(self, due: list[str]) -> dict[TopicPartition, int]:
+        """Recompute, push and publish the feeds of the people due; returns the offsets of the
+        partitions none of whose people is pending any more."""
+        if due:
+            started = time.perf_counter()
+            rows = []
+            for user in due:
+                events = self.events[user]
+                cutoff = max(row[_TS] for row in events.values()) - LONGEST_WINDOW
+                for event_id in [e for e, row in events.items() if row[_TS] <= cutoff]:
+                    del events[event_id]
+                rows.extend(events.values())
+            feeds = await asyncio.to_thread(self._feeds, rows)
+            producer = self._producer
+            assert producer is not None
+            sent = [await producer.send(self.settings.topic_name(topics.FEED),
+                                        feed_message(feed), key=user.encode())
+                    for user, feed in feeds.items()]
+            await asyncio.gather(*sent)
+            for user in due:
+                del self.pending[user]
+            FEEDS_PUBLISHED.inc(len(feeds))
+            FEED_UPDATE_SECONDS.observe(time.perf_counter() - started)
+        busy = {tp for _, _, tp in self.pending.values()}
+        return {tp: offset for tp, offset in self._offsets.items() if tp not in busy}
+
+    def after_commit(
+        self, due: list[str], offsets: dict[TopicPartition, int], committed: bool
+    ) -> None:
+        if committed:
+            for tp in offsets:
+                del self._offsets[tp]
 
     def _feeds(self, rows: list[tuple]) -> dict[str, Any]:
         """Features of the people in `rows`, their history pushed, and their ranked feeds."""
@@ -231,38 +235,6 @@ class FeedUpdatesService(Service):
             features[PURCHASED_FEATURE] = bought.get(user, [])
             feeds[user] = self.engine.feed(user, FEED_TOPIC_K, features=features)
         return feeds
-
-    async def _commit_settled(self) -> None:
-        consumer = self._consumer
-        if consumer is None or not self._offsets:
-            return
-        busy = {tp for _, _, tp in self.pending.values()}
-        settled = {tp: offset for tp, offset in self._offsets.items() if tp not in busy}
-        if not settled:
-            return
-        try:
-            await consumer.commit({tp: OffsetAndMetadata(o, "") for tp, o in settled.items()})
-        except (CommitFailedError, IllegalStateError) as exc:
-            log.warning("feed commit failed (%s); the events will be re-read", exc)
-            return
-        for tp in settled:
-            del self._offsets[tp]
-
-    async def on_stop(self) -> None:
-        consumer = self._consumer
-        if consumer is None:
-            return
-        try:
-            await asyncio.wait_for(self._consuming_done.wait(), timeout=10)
-        except TimeoutError:
-            log.warning("feed loop did not stop within 10 s; publishing what is pending")
-        try:
-            await self.publish_due(everyone=True)
-        finally:
-            self._consumer = None
-            await consumer.stop()
-            if self._producer is not None:
-                await self._producer.stop()
 
 
 def _missing(value: Any) -> bool:

@@ -1,12 +1,11 @@
 """The ingestion service: input topics → validation → lake (+ dead letters) → trend counts → commit.
 
-A Faust service (started and stopped with the worker, beside its agents and web server) that
-reads the input topics with its own aiokafka consumer in raw batches (`getmany`). Faust's own
-stream path hands events over one at a time through its conductor and a task per message, about
-100 µs each here: a Faust agent, even with `take()`, moves some 8,000 events/s on this machine,
-while validating, landing and counting an event in batches costs about 20 µs of CPU (see
-docs/streams.md). Partitions are shared by every worker in the consumer group
-``<app id>-ingest``.
+A batch stage (streams.batch_stage: the consume, commit, rebalance and stop loop) that reads the
+input topics in raw batches. Faust's own stream path hands events over one at a time through its
+conductor and a task per message, about 100 µs each here: a Faust agent, even with `take()`,
+moves some 8,000 events/s on this machine, while validating, landing and counting an event in
+batches costs about 20 µs of CPU (see docs/streams.md). Partitions are shared by every worker in
+the consumer group ``<app id>-ingest``.
 
 Per batch (buffered until `streams_batch_events` records or `streams_flush_s` seconds):
 
@@ -17,13 +16,14 @@ Per batch (buffered until `streams_batch_events` records or `streams_flush_s` se
 5. publish the trend increments to the live table;
 6. commit each partition's next offset: only now is the batch durable everywhere.
 
-Steps 1–3 use the CPU; 4–6 mostly wait, so they run in the background while the next batch is
-fetched and validated (one batch in flight at most, committed in order).
+Steps 1–3 use the CPU (`prepare`); 4–5 (`land`) and 6 mostly wait, so they run in the background
+while the next batch is fetched and validated (one batch in flight at most, committed in order).
 
 A crash anywhere before 6 replays the batch from the last commit: lake files are rewritten or
 duplicated (readers deduplicate by `event_id`), trend counts skip what they counted. On a
-rebalance the revoked partitions' buffers are landed and committed before they are given up;
-on SIGTERM the worker lands and commits what it buffered, then leaves the group.
+rebalance the revoked partitions' buffers are landed and committed before they are given up, and
+their trend-count state is dropped; on SIGTERM the worker lands and commits what it buffered,
+then leaves the group.
 """
 
 from __future__ import annotations
@@ -31,24 +31,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Container
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from kafka import KafkaAdminClient
-from mode import Service
 
 from glamcast.core import topics
-from glamcast.platform import lake
-from glamcast.platform.broker import admin_client, stage_consumer
 from glamcast.core.settings import Settings
+from glamcast.platform import lake
+from glamcast.platform.broker import admin_client
 from streams import metrics
+from streams.batch_stage import BatchStage, Records
 from streams.lake_files import LakeFile, PreparedBatch, count_landed, prepare_batch, write_lake_file
 from streams.trend_counts import Increment, LiveTrends, TrendCounter
 from streams.validated_events import ValidatedBatch, dead_letter_value, validate_records
@@ -91,24 +90,6 @@ def input_topics(settings: Settings) -> list[str]:
     return [settings.topic_name(name) for name in topics.INPUT_TOPICS]
 
 
-class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, service: IngestionService) -> None:
-        self.service = service
-
-    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        await self.service.on_revoked(set(revoked))
-
-    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        log.info("ingest partitions assigned: %s", _describe(assigned))
-
-
-def _describe(partitions: Iterable[TopicPartition]) -> str:
-    by_topic: dict[str, list[int]] = {}
-    for tp in partitions:
-        by_topic.setdefault(tp.topic, []).append(tp.partition)
-    return ", ".join(f"{name}{sorted(parts)}" for name, parts in sorted(by_topic.items())) or "none"
-
-
 class _PhaseClock:
     """Seconds spent in each phase of a batch, for the log line of each batch."""
 
@@ -138,30 +119,36 @@ class _Batch:
     files: list[LakeFile]
     dead_letters: list[asyncio.Future]
     increments: list[Increment]
-    offsets: dict[TopicPartition, OffsetAndMetadata]
+    offsets: dict[TopicPartition, int]
     clock: _PhaseClock
 
 
-class IngestionService(Service):
+class IngestionService(BatchStage[_Batch]):
     """Validated ingestion of every input topic into the lake, with at-least-once commits."""
+
+    name = "ingest"
 
     def __init__(
         self, app: faust.App, settings: Settings, live: LiveTrends | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(**kwargs)
-        self.app = app
-        self.settings = settings
+        super().__init__(
+            app,
+            settings,
+            group=ingest_group(settings),
+            topics=input_topics(settings),
+            consumer_options={
+                "max_partition_fetch_bytes": 4 * 1024 * 1024,
+                "fetch_max_bytes": 64 * 1024 * 1024,
+            },
+            **kwargs,
+        )
         self.live = live
         self.root = settings.lake_root
         self.dlq_topic = settings.topic_name(topics.DLQ)
         self.trends = TrendCounter(self.root)
-        self._consumer: AIOKafkaConsumer | None = None
         self._buffers: dict[TopicPartition, list[tuple[int, bytes | None]]] = {}
         self._buffered = 0
         self._oldest: float | None = None
-        self._lock = asyncio.Lock()  # one flush at a time (the loop, a rebalance, the stop)
-        self._in_flight: asyncio.Task | None = None  # the batch being written and committed
-        self._consuming_done = asyncio.Event()
         self._writers = ThreadPoolExecutor(
             max_workers=WRITER_THREADS, thread_name_prefix="lake-writer"
         )
@@ -169,76 +156,40 @@ class IngestionService(Service):
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def on_start(self) -> None:
-        settings = self.settings
         removed = await asyncio.to_thread(lake.remove_temp_files, self.root)
         if removed:
             log.info("removed %d temp files left in the lake by a killed writer", removed)
-        consumer = stage_consumer(
-            settings, ingest_group(settings), f"{settings.streams_app_id}-ingest",
-            max_partition_fetch_bytes=4 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
-        )
-        consumer.subscribe(input_topics(settings), listener=_Rebalance(self))
-        await consumer.start()
-        self._consumer = consumer
-
-    @Service.task
-    async def _consume(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        flush_s = self.settings.streams_flush_s
-        batch_events = self.settings.streams_batch_events
-        try:
-            while not self.should_stop:
-                fetched = await consumer.getmany(timeout_ms=100)
-                assignment = consumer.assignment()
-                for tp, records in fetched.items():
-                    if tp not in assignment or not records:
-                        continue  # revoked while it was being fetched
-                    self._buffers.setdefault(tp, []).extend((r.offset, r.value) for r in records)
-                    self._buffered += len(records)
-                    if self._oldest is None:
-                        self._oldest = time.monotonic()
-                metrics.BUFFERED.set(self._buffered)
-                due = self._buffered >= batch_events or (
-                    self._oldest is not None and time.monotonic() - self._oldest >= flush_s
-                )
-                if due and not self.should_stop:
-                    async with self._lock:
-                        await self._flush(list(self._buffers), consumer, wait=False)
-        finally:
-            self._consuming_done.set()
+        await super().on_start()
 
     async def on_stop(self) -> None:
-        """Land and commit what is buffered, then leave the group (the others take over)."""
-        consumer, self._consumer = self._consumer, None
-        if consumer is None:
-            return
+        """Land and commit what is buffered, leave the group, then stop the lake writers."""
         try:
-            await asyncio.wait_for(self._consuming_done.wait(), timeout=10)
-        except TimeoutError:
-            log.warning("ingest loop did not stop within 10 s; landing what it buffered")
-        try:
-            async with self._lock:
-                await self._flush(list(self._buffers), consumer, wait=True)
+            await super().on_stop()
         finally:
-            await consumer.stop()
             self._writers.shutdown(wait=True)
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Land and commit the revoked partitions' buffers before another worker takes them."""
-        if revoked:
-            log.info("ingest partitions revoked: %s", _describe(revoked))
-        consumer = self._consumer
-        async with self._lock:
-            if consumer is not None:
-                await self._flush(
-                    [tp for tp in self._buffers if tp in revoked], consumer, wait=True
-                )
-            for tp in revoked:
-                self._take(tp)  # fetched during the flush: the next owner reads them again
-            self.trends.forget((tp.topic, tp.partition) for tp in revoked)
+        """Drop the revoked partitions' buffers (landed already) and their trend-count state."""
+        for tp in revoked:
+            self._take(tp)  # fetched during the landing: the next owner reads them again
+        self.trends.forget((tp.topic, tp.partition) for tp in revoked)
 
     # --- one batch ------------------------------------------------------------------------------
+
+    def add(self, records: Records) -> None:
+        for tp, fetched in records.items():
+            self._buffers.setdefault(tp, []).extend((r.offset, r.value) for r in fetched)
+            self._buffered += len(fetched)
+            if self._oldest is None:
+                self._oldest = time.monotonic()
+        metrics.BUFFERED.set(self._buffered)
+
+    def due(self) -> bool:
+        """`streams_batch_events` records buffered, or the oldest for `streams_flush_s`."""
+        return self._buffered >= self.settings.streams_batch_events or (
+            self._oldest is not None
+            and time.monotonic() - self._oldest >= self.settings.streams_flush_s
+        )
 
     def _take(self, tp: TopicPartition) -> list[tuple[int, bytes | None]]:
         """Remove and return a partition's buffer (records fetched later start a new one)."""
@@ -249,27 +200,10 @@ class IngestionService(Service):
         metrics.BUFFERED.set(self._buffered)
         return records
 
-    async def _flush(
-        self, partitions: list[TopicPartition], consumer: AIOKafkaConsumer, *, wait: bool
-    ) -> None:
-        """Validate and count the buffers of `partitions`, then write and commit them: in the
-        background when not `wait`, after the batch before it (the caller holds the lock)."""
-        batch = await self._prepare(partitions)
-        await self._landed()
-        if batch is not None:
-            self._in_flight = asyncio.ensure_future(self._land(batch, consumer))
-        if wait:
-            await self._landed()
-
-    async def _landed(self) -> None:
-        """Wait for the batch in flight, if any (its failure is raised here)."""
-        if self._in_flight is not None:
-            task, self._in_flight = self._in_flight, None
-            await task
-
-    async def _prepare(self, partitions: list[TopicPartition]) -> _Batch | None:
+    async def prepare(self, partitions: Container[TopicPartition], *, drain: bool) -> _Batch | None:
         """The CPU stage: validate, send dead letters, build lake tables, count trend terms."""
-        work = [(tp, records) for tp in partitions if (records := self._take(tp))]
+        buffered = [tp for tp in self._buffers if tp in partitions]
+        work = [(tp, records) for tp in buffered if (records := self._take(tp))]
         if not work:
             return None
         clock = _PhaseClock()
@@ -298,14 +232,13 @@ class IngestionService(Service):
             files += counts_files
         clock.lap("trend counts")
         offsets = {
-            tp: OffsetAndMetadata(batch.last_offset + 1, "")
-            for (tp, _), batch in zip(work, validated, strict=True)
+            tp: batch.last_offset + 1 for (tp, _), batch in zip(work, validated, strict=True)
         }
         records = sum(len(records) for _, records in work)
         return _Batch(records, validated, prepared, files, dead_letters, increments, offsets, clock)
 
-    async def _land(self, batch: _Batch, consumer: AIOKafkaConsumer) -> None:
-        """The waiting stage: write the files, await dead letters, publish, commit."""
+    async def land(self, batch: _Batch) -> dict[TopicPartition, int]:
+        """The waiting stage: write the files, await dead letters, publish the live increments."""
         clock = batch.clock
         loop = asyncio.get_running_loop()
         await asyncio.gather(
@@ -320,22 +253,22 @@ class IngestionService(Service):
         if self.live is not None and batch.increments:
             await self.live.publish(batch.increments)
         clock.lap("dead letters and live increments")
-        try:
-            await consumer.commit(batch.offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
-            # The group moved on (this worker lost the partitions): whoever owns them now re-reads
-            # from the last commit; the lake dedups and trend counts skip what was counted.
-            log.warning("commit after landing failed (%s); the batch will be re-read", exc)
-        else:
-            for tp, meta in batch.offsets.items():
-                metrics.COMMITTED.labels(tp.topic, str(tp.partition)).set(meta.offset)
+        return batch.offsets
+
+    def after_commit(
+        self, batch: _Batch, offsets: dict[TopicPartition, int], committed: bool
+    ) -> None:
+        if committed:
+            for tp, offset in offsets.items():
+                metrics.COMMITTED.labels(tp.topic, str(tp.partition)).set(offset)
+        clock = batch.clock
         clock.lap("commit")
         metrics.BATCH_RECORDS.observe(batch.records)
         metrics.BATCH_SECONDS.observe(clock.total())
         log.info(
             "landed %d records from %d partitions in %.3f s (%s)",
             batch.records,
-            len(batch.offsets),
+            len(offsets),
             clock.total(),
             clock,
         )

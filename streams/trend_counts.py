@@ -41,10 +41,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from glamcast.core import trend_terms
-from glamcast.platform import lake
+from glamcast.core.names import (
+    COMMERCE,
+    EVENTS_COL,
+    SOCIAL,
+    TERM_COL,
+    TERM_TYPE_COL,
+    TREND_COUNTS,
+    TRYON,
+    TS_COL,
+)
 from glamcast.core.settings import Settings
+from glamcast.platform import lake
 from streams.lake_files import LakeFile
-from glamcast.core.names import COMMERCE, EVENTS_COL, SOCIAL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS, TRYON, TS_COL
 
 #: Arrow schema of per-event contributions (one row per event and term).
 CONTRIBUTION_SCHEMA = pa.schema(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from glamcast.platform import stack
 from glamcast.core.settings import Settings
+from glamcast.platform import stack
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -105,8 +105,10 @@ PRODUCT_FEATURES: dict[str, str] = {
     "product_conversion_7d": "Float64",
 }
 TERM_FEATURES: dict[str, str] = {"trend_score": "Float64", "trend_weight": "Float64"}
-#: Products the user bought within the 7 d window of their latest event (streams/feed_updates).
-USER_HISTORY_FEATURES: dict[str, str] = {"purchased_products_7d": "Array(String)"}
+#: Products the user bought within the 7 d window of their latest event (streams/feed_updates);
+#: the feed filters them out.
+PURCHASED_FEATURE = "purchased_products_7d"
+USER_HISTORY_FEATURES: dict[str, str] = {PURCHASED_FEATURE: "Array(String)"}
 #: Embedding views read the champion recommender's tables (jobs/train_recommender) as written:
 #: feature name → (Feast type, column in the table).
 USER_EMBEDDING_FEATURES: dict[str, str] = {

@@ -97,6 +97,26 @@ class Settings(BaseSettings):
         None, description="Tracking server; when unset, `local` uses the one `glamcast up` started."
     )
     mlflow_port: int = Field(0, description="Port of the local MLflow server; 0 picks a free one.")
+    recommender_model_name: str = Field(
+        "glamcast-recommender",
+        description="Registered recommender: `train recommender` registers its versions, and the "
+        "feed serves its `champion`.",
+    )
+    look_gan_model_name: str = Field(
+        "glamcast-look-gan",
+        description="Registered look generator: `train look-gan` registers its versions; its "
+        "`champion` makes the looks of the feed, the dashboard and `looks generate` (none "
+        "registered: the feed has no looks, the dashboard shows curated ones).",
+    )
+    recommender_experiment: str = Field(
+        "recommender", description="MLflow experiment of `train recommender` runs."
+    )
+    look_gan_experiment: str = Field(
+        "look_gan", description="MLflow experiment of `train look-gan` runs."
+    )
+    forecast_experiment: str = Field(
+        "trend_forecast", description="MLflow experiment of `forecast` (trend forecast) runs."
+    )
 
     # --- Spark, lake and stores ----------------------------------------------------------------
     spark_master: str | None = Field(
@@ -203,13 +223,6 @@ class Settings(BaseSettings):
     )
 
     # --- Feed (GET /v1/feed, streams/feed_updates) ------------------------------------------------
-    feed_model_name: str = Field(
-        "glamcast-recommender", description="Registered recommender whose `champion` the feed serves."
-    )
-    feed_look_model_name: str = Field(
-        "glamcast-look-gan",
-        description="Registered look generator whose `champion` makes the feed's looks (none: no looks).",
-    )
     feed_reload_poll_s: float = Field(
         30.0, description="How often the feed asks the registry whether `champion` moved (seconds)."
     )
@@ -222,6 +235,10 @@ class Settings(BaseSettings):
         100, description="Candidates per source (model, trending, favourite shade) before ranking."
     )
     feed_max_k: int = Field(100, description="Largest `k` a feed request may ask for.")
+    feed_looks_per_condition: int = Field(
+        3, ge=1, description="Looks the look GAN champion generates for the feed per (skin tone, "
+        "undertone), once per champion version: the generated-look candidates.",
+    )
     feed_weight_affinity: float = Field(0.6, description="Weight of affinity in the feed score.")
     feed_weight_trend: float = Field(0.25, description="Weight of the trend score in the feed score.")
     feed_weight_freshness: float = Field(
@@ -229,6 +246,45 @@ class Settings(BaseSettings):
     )
     feed_freshness_half_life_days: float = Field(
         30.0, description="Launch age at which a product's freshness halves (days)."
+    )
+    feed_affinity_taste: float = Field(
+        0.55,
+        description="Weight, inside affinity, of taste: the percentile of the recommender's "
+        "score (known person) or of popularity (anyone else). The four affinity weights sum to 1.",
+    )
+    feed_affinity_family: float = Field(
+        0.25,
+        description="Weight, inside affinity, of the product's shade family being the person's "
+        "favourite of the last 7 days.",
+    )
+    feed_affinity_category: float = Field(
+        0.15,
+        description="Weight, inside affinity, of the share of the person's 7 d tries in the "
+        "product's category.",
+    )
+    feed_affinity_finish: float = Field(
+        0.05,
+        description="Weight, inside affinity, of the product's finish being the person's "
+        "favourite of the last 7 days.",
+    )
+    feed_full_trend_score: float = Field(
+        4.0,
+        description="Term trend score (this hour's weight over its baseline) at which a "
+        "product counts as fully trending (trend = 1; trend = log(score) / log(this)).",
+    )
+    feed_rising_trend_score: float = Field(
+        1.5,
+        description="Term trend score from which a feed item gets the reason `rising: <term>`.",
+    )
+    feed_taste_reason_percentile: float = Field(
+        0.9,
+        description="Taste percentile from which a product gets the reason `matches your "
+        "taste` (0.9: the recommender's top decile).",
+    )
+    feed_new_in_freshness: float = Field(
+        0.8,
+        description="Freshness from which a product gets the reason `new in` (0.8: launched "
+        "in the last 9.7 days at a 30-day half-life).",
     )
     feed_debounce_s: float = Field(
         2.0,

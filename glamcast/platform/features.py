@@ -43,8 +43,6 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from glamcast.core.settings import Profile, Settings
-from glamcast.core.names import EVENT_TIMESTAMP_COL, PRODUCT_COL, USER_COL
 from glamcast.core.features import (
     FEED_RANKING_SERVICE,
     PRODUCT_FEATURES,
@@ -54,6 +52,8 @@ from glamcast.core.features import (
     USER_FEATURES,
     feature_schema,
 )
+from glamcast.core.names import EVENT_TIMESTAMP_COL, PRODUCT_COL, USER_COL
+from glamcast.core.settings import Profile, Settings
 
 if TYPE_CHECKING:
     from feast import FeatureStore

@@ -1,37 +1,16 @@
-"""The personalized feed: candidates, one blended score, reasons. Shared by the API and the stream.
+"""The feed engine: the champions, the candidate pools and the online store behind one call.
 
-A feed for a person is built in three steps, all in memory except one online-store read:
-
-1. **Candidates** (`candidate_indices`): the champion recommender's top `feed_candidates` unseen
-   products for a known user, the `feed_candidates` most trending products, the most popular
-   products of the person's favourite shade family (7 d), and generated looks for their face
-   (skin tone and undertone, when consented) from the look-generator champion.
-2. **Score** (`rank_feed`), per candidate, every term in [0, 1]::
-
-       score     = w_a * affinity + w_t * trend + w_f * freshness        (w: 0.6, 0.25, 0.15)
-       affinity  = 0.55 * taste + 0.25 * [family = favourite family 7d]
-                 + 0.15 * category share of the person's 7 d tries + 0.05 * [finish = favourite]
-       taste     = percentile of the recommender's score u·v + b among all products (known user),
-                   percentile of training popularity otherwise (cold user)
-       trend     = clip(log(s) / log 4, 0, 1),  s = highest `trend_score` of the product's terms
-                   (shade family, brand, category, finish; term_trends_fv: weight this hour over
-                   its baseline); 4× the baseline or more counts as fully trending
-       freshness = 0.5 ** (days since launch / feed_freshness_half_life_days)
-
-   A look scores as the mean affinity of its matched products, their highest trend, freshness 1.
-   Products bought (user_history_fv, 7 d) or seen in the recommender's training are dropped, and
-   so is every look that contains a bought product.
-3. **Reasons**: "because you tried coral lipsticks" (favourite family and/or most tried
-   category), "rising: coral" (a term at ≥ 1.5× its baseline), "new in" (freshness ≥ 0.8),
-   "matches your taste" (top decile of the recommender), "generated for your undertone",
-   "trending now" for a cold person's trending items.
+Shared by the API (`glamcast.serving.feed`) and the feed stream stage (`streams/feed_updates.py`).
+The scoring itself (candidates, the blend, reasons, the `Feed` answer) is pure and lives in
+`models.feed_scoring`; this module does the I/O around it.
 
 `FeedEngine` keeps the champion and the candidate pools (`FeedSnapshot`, immutable, swapped on
 reload) and reads a person's features (`feed_ranking_v1`, the user-keyed views) in one online
-read. Term trends and product popularity are global: `refresh_pools` re-reads them every
+read. Term trends and product popularity are global: `maybe_refresh` re-reads them every
 `feed_pool_refresh_s`; `maybe_reload` asks the registry every `feed_reload_poll_s` whether the
 champion alias moved and loads the new version. An unknown person, or one without features, gets
-the trending feed (never an error).
+the trending feed (never an error). Weights and thresholds come from the settings
+(`FeedWeights.from_settings`).
 """
 
 from __future__ import annotations
@@ -41,483 +20,37 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
-from glamcast.platform import lake
-from glamcast.core.features import CATEGORIES, FEED_RANKING_SERVICE
+from glamcast.core.features import FEED_RANKING_SERVICE, PURCHASED_FEATURE
 from glamcast.core.names import CATALOG, USER_COL
 from glamcast.core.settings import Settings
-from glamcast.core.shades import shade_families_from_hex_array
-from glamcast.core.trend_terms import BRAND, CATEGORY, FINISH, SHADE_FAMILY, normalize_brand
-from glamcast.core.names import CHAMPION
+from glamcast.platform import lake
+from glamcast.platform.model_registry import champion_version, load_model
+from models.feed_scoring import (
+    ACTIVITY_FEATURES,
+    Feed,
+    FeedSnapshot,
+    FeedWeights,
+    build_snapshot,
+    rank_feed,
+    snapshot_trend_terms,
+)
 
 log = logging.getLogger(__name__)
 
 #: User-keyed features of `feed_ranking_v1` the ranking reads (one online read per request).
-USER_ACTIVITY_REFS = (
-    "fav_shade_family_7d",
-    "fav_finish_7d",
-    "skin_tone",
-    "undertone",
-    "last_event_ms",
-    *(f"tries_7d_{category}" for category in CATEGORIES),
-)
-PURCHASED_FEATURE = "purchased_products_7d"
 USER_REFS = (
-    *(f"user_activity_fv:{name}" for name in USER_ACTIVITY_REFS),
+    *(f"user_activity_fv:{name}" for name in ACTIVITY_FEATURES),
     f"user_history_fv:{PURCHASED_FEATURE}",
 )
 #: Product popularity read into the pools (trending order of a cold feed).
 POPULARITY_REF = "product_popularity_fv:product_tries_24h"
 TREND_REF = "term_trends_fv:trend_score"
-#: A term this far above its baseline is "rising" in a reason; 4× or more is a full trend score.
-RISING_SCORE = 1.5
-FULL_TREND_SCORE = 4.0
-LOOKS_PER_CONDITION = 3
 UNDERTONES = ("cool", "neutral", "warm")
-
-
-# --- answer (HTTP response and glamcast.feed.v1 message) ---------------------------------------
-
-
-class FeedItem(BaseModel):
-    """One feed entry: a product or a generated look, its score and why it is there."""
-
-    product_id: str | None = Field(None, description="Set for a product.")
-    look_id: str | None = Field(None, description="Set for a generated look.")
-    products: list[str] | None = Field(
-        None, description="A look's matched products (lips, eyes, cheeks...), to shop it."
-    )
-    score: float = Field(description="Blended score in [0, 1]; the feed is sorted by it.")
-    reasons: list[str] = Field(description="Why the item is in the feed, most specific first.")
-
-
-class Feed(BaseModel):
-    """A person's feed; also the message on `glamcast.feed.v1` (keyed by `user_id`)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "user_id": "u-000042",
-                    "generated_at": "2026-03-01T12:00:00Z",
-                    "model_version": 3,
-                    "personalized": True,
-                    "items": [
-                        {
-                            "product_id": "p-0117",
-                            "score": 0.81,
-                            "reasons": ["because you tried coral lipsticks", "rising: coral"],
-                        },
-                        {
-                            "look_id": "look-v2-t5-warm-0",
-                            "products": ["p-0117", "p-0032"],
-                            "score": 0.64,
-                            "reasons": ["generated for your undertone"],
-                        },
-                    ],
-                }
-            ]
-        }
-    )
-
-    user_id: str
-    generated_at: datetime
-    items: list[FeedItem]
-    model_version: int | None = Field(
-        description="Version of the recommender champion that ranked it (None: no champion yet)."
-    )
-    personalized: bool = Field(
-        description="False for the trending feed of an unknown or cold person."
-    )
-
-
-# --- weights -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FeedWeights:
-    """Weights of the blend (see the module docstring); the three terms' weights sum to 1."""
-
-    affinity: float = 0.6
-    trend: float = 0.25
-    freshness: float = 0.15
-    # inside affinity
-    taste: float = 0.55  # the recommender's (or popularity's) percentile
-    family: float = 0.25  # product's shade family is the person's favourite (7 d)
-    category: float = 0.15  # share of the person's 7 d tries in the product's category
-    finish: float = 0.05  # product's finish is the person's favourite (7 d)
-    half_life_days: float = 30.0  # freshness halves at this launch age
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FeedWeights:
-        return cls(
-            affinity=settings.feed_weight_affinity,
-            trend=settings.feed_weight_trend,
-            freshness=settings.feed_weight_freshness,
-            half_life_days=settings.feed_freshness_half_life_days,
-        )
-
-
-# --- the in-memory model: items, pools, looks -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Looks:
-    """Generated looks: per (skin tone, undertone) the row indices of `look_ids`."""
-
-    look_ids: np.ndarray  # (n_looks,) str
-    products: list[np.ndarray]  # per look: item indices of its matched products
-    by_condition: dict[tuple[int, str], np.ndarray]  # (tone, undertone) → look indices
-
-    @classmethod
-    def empty(cls) -> Looks:
-        return cls(np.empty(0, dtype=object), [], {})
-
-
-@dataclass(frozen=True)
-class FeedSnapshot:
-    """Everything the ranking needs besides a person's features; replaced, never mutated."""
-
-    item_ids: np.ndarray  # (n,) str; the recommender's items first, then catalogue-only ones
-    category: np.ndarray  # (n,) object, None when unknown
-    family: np.ndarray  # (n,) object shade family
-    finish: np.ndarray  # (n,) object
-    brand: np.ndarray  # (n,) object normalized brand
-    freshness: np.ndarray  # (n,) float in [0, 1]
-    popularity: np.ndarray  # (n,) float: training popularity (+ live tries 24 h)
-    popularity_pct: np.ndarray  # (n,) float percentile of popularity
-    trend: np.ndarray  # (n,) float in [0, 1]
-    trend_term: np.ndarray  # (n,) object: the product's most trending term value, or None
-    trend_raw: np.ndarray  # (n,) float: that term's trend_score (0 without)
-    trending_order: np.ndarray  # item indices, most trending first (trend, then popularity)
-    family_pools: dict[str, np.ndarray]  # family → item indices, most popular first
-    looks: Looks
-    model_version: int | None = None
-    recommender: Any = None  # models.recommender_pyfunc.FactorRecommender
-    look_version: int | None = None
-    candidates: int = 100
-    index: dict[str, int] = field(default_factory=dict)  # product_id → item index
-    user_rows: dict[str, int] = field(default_factory=dict)  # user_id → recommender row
-    # integer codes of the attributes (-1: unknown), so a request compares numbers, not objects
-    family_code: np.ndarray = field(default_factory=lambda: np.empty(0, np.int16))
-    category_code: np.ndarray = field(default_factory=lambda: np.empty(0, np.int16))
-    finish_code: np.ndarray = field(default_factory=lambda: np.empty(0, np.int16))
-    codes: dict[str, int] = field(default_factory=dict)  # family / finish name → code
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_ids)
-
-
-def _percentile(values: np.ndarray) -> np.ndarray:
-    """Rank percentile in [0, 1] (1 = highest; ties share the lowest rank)."""
-    n = len(values)
-    if n <= 1:
-        return np.ones(n)
-    order = pd.Series(values).rank(method="min", ascending=True).to_numpy()
-    return (order - 1) / (n - 1)
-
-
-def _trend_terms(snapshot_items: pd.DataFrame) -> list[list[str]]:
-    terms = []
-    for row in snapshot_items.itertuples(index=False):
-        keys = []
-        for term_type, value in (
-            (SHADE_FAMILY, row.family),
-            (CATEGORY, row.category),
-            (FINISH, row.finish),
-            (BRAND, row.brand),
-        ):
-            if isinstance(value, str) and value:
-                keys.append(f"{term_type}:{value}")
-        terms.append(keys)
-    return terms
-
-
-def build_snapshot(
-    catalog: pd.DataFrame,
-    recommender: Any = None,
-    *,
-    model_version: int | None = None,
-    trend_scores: Mapping[str, float] | None = None,
-    live_popularity: Mapping[str, float] | None = None,
-    looks: pd.DataFrame | None = None,
-    look_version: int | None = None,
-    now: datetime | None = None,
-    weights: FeedWeights = FeedWeights(),
-    candidates: int = 100,
-) -> FeedSnapshot:
-    """The in-memory pools from a catalogue (product_id, category, shade_hex, finish, brand,
-    launched_at; any may be missing but product_id), the champion, the online term trend scores
-    (``term_type:term`` → score) and product tries over 24 h, and generated looks (rows of
-    ``condition_tone, condition_undertone, look, product_id``)."""
-    now = now or datetime.now(UTC)
-    catalog = catalog.drop_duplicates("product_id", keep="last").set_index("product_id")
-    model_items = [] if recommender is None else [str(item) for item in recommender.item_ids]
-    known = set(model_items)
-    item_ids = np.asarray(model_items + [p for p in catalog.index if p not in known], dtype=object)
-    items = catalog.reindex(item_ids)
-
-    def column(name: str) -> np.ndarray:
-        if name not in items.columns:
-            return np.full(len(item_ids), None, dtype=object)
-        return items[name].astype(object).where(items[name].notna(), None).to_numpy()
-
-    shade = column("shade_hex")
-    family = np.full(len(item_ids), None, dtype=object)
-    has_shade = np.array([isinstance(value, str) for value in shade], dtype=bool)
-    if has_shade.any():
-        family[has_shade] = shade_families_from_hex_array(shade[has_shade].tolist())
-    brand = np.array([normalize_brand(b) if isinstance(b, str) else None for b in column("brand")],
-                     dtype=object)
-    frame = pd.DataFrame(
-        {"family": family, "category": column("category"), "finish": column("finish"),
-         "brand": brand}
-    )
-    if "launched_at" in items.columns:
-        launched = pd.to_datetime(items["launched_at"], utc=True)
-        age_days = ((pd.Timestamp(now) - launched).dt.total_seconds() / 86_400).to_numpy()
-        freshness = np.where(
-            np.isnan(age_days), 0.0, 0.5 ** (np.clip(age_days, 0, None) / weights.half_life_days)
-        )
-    else:
-        freshness = np.zeros(len(item_ids))
-    popularity = np.zeros(len(item_ids))
-    if recommender is not None:
-        share = np.asarray(recommender.popularity, dtype=float)
-        popularity[: len(share)] = share / max(share.sum(), 1e-12)
-    if live_popularity:
-        live = np.array([float(live_popularity.get(p) or 0.0) for p in item_ids])
-        if live.sum() > 0:
-            popularity = popularity + live / live.sum()
-    scores = trend_scores or {}
-    trend_raw = np.zeros(len(item_ids))
-    trend_term = np.full(len(item_ids), None, dtype=object)
-    for position, keys in enumerate(_trend_terms(frame)):
-        best = max(keys, key=lambda key: scores.get(key, 0.0), default=None)
-        if best is not None and scores.get(best, 0.0) > 0:
-            trend_raw[position] = scores[best]
-            trend_term[position] = best.split(":", 1)[1]
-    with np.errstate(divide="ignore"):
-        trend = np.clip(
-            np.where(trend_raw > 0, np.log(np.maximum(trend_raw, 1e-12)), 0.0)
-            / math.log(FULL_TREND_SCORE), 0.0, 1.0)
-    trending_order = np.lexsort((-popularity, -trend))
-    family_pools = {}
-    for name in {f for f in family if f is not None}:
-        members = np.flatnonzero(family == name)
-        family_pools[name] = members[np.argsort(-popularity[members], kind="stable")][:candidates]
-    names = {name: i for i, name in enumerate(sorted(
-        {v for v in (*family, *frame["finish"]) if isinstance(v, str)}))}
-    return FeedSnapshot(
-        item_ids=item_ids, category=frame["category"].to_numpy(), family=family,
-        finish=frame["finish"].to_numpy(), brand=brand, freshness=freshness,
-        popularity=popularity, popularity_pct=_percentile(popularity), trend=trend,
-        trend_term=trend_term, trend_raw=trend_raw,
-        trending_order=trending_order[:candidates], family_pools=family_pools,
-        looks=_looks(looks, {p: i for i, p in enumerate(item_ids)}),
-        model_version=model_version, recommender=recommender, look_version=look_version,
-        candidates=candidates, index={p: i for i, p in enumerate(item_ids)},
-        user_rows={} if recommender is None else {
-            str(u): i for i, u in enumerate(recommender.user_ids)},
-        family_code=_codes(family, names), category_code=_codes(frame["category"], _CATEGORY_CODE),
-        finish_code=_codes(frame["finish"], names), codes=names,
-    )
-
-
-_CATEGORY_CODE = {name: i for i, name in enumerate(CATEGORIES)}
-
-
-def _codes(values: Any, codes: dict[str, int]) -> np.ndarray:
-    return np.array([codes.get(value, -1) for value in values], dtype=np.int16)
-
-
-def _looks(frame: pd.DataFrame | None, index: dict[str, int]) -> Looks:
-    if frame is None or frame.empty:
-        return Looks.empty()
-    ids, products, by_condition = [], [], {}
-    for (tone, undertone, look), rows in frame.groupby(
-        ["condition_tone", "condition_undertone", "look"], sort=True
-    ):
-        matched = np.array([index[p] for p in rows["product_id"] if p in index], dtype=np.int64)
-        if not matched.size:
-            continue
-        key = (int(tone), str(undertone))
-        by_condition.setdefault(key, []).append(len(ids))
-        ids.append(str(rows["look_id"].iloc[0]) if "look_id" in rows else
-                   f"look-t{int(tone)}-{undertone}-{look}")
-        products.append(matched)
-    return Looks(np.asarray(ids, dtype=object), products,
-                 {key: np.asarray(value) for key, value in by_condition.items()})
-
-
-# --- ranking (pure) ------------------------------------------------------------------------------
-
-
-def _plural(category: str) -> str:
-    words = category.replace("_", " ")
-    return words + ("es" if words.endswith(("s", "sh")) else "s")
-
-
-def _present(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
-def user_signals(features: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The features the ranking reads, cleaned: nulls to None, tries per category as a share."""
-    features = features or {}
-    tries = np.array([float(features.get(f"tries_7d_{c}") or 0) for c in CATEGORIES])
-    total = tries.sum()
-    share = dict(zip(CATEGORIES, (tries / total) if total else tries, strict=True))
-    purchased = features.get(PURCHASED_FEATURE) or []
-    tone = features.get("skin_tone")
-    return {
-        "family": features.get("fav_shade_family_7d") or None,
-        "finish": features.get("fav_finish_7d") or None,
-        "category_share": share,
-        "top_category": CATEGORIES[int(tries.argmax())] if total else None,
-        "skin_tone": int(tone) if _present(tone) else None,
-        "undertone": features.get("undertone") or None,
-        "purchased": [str(p) for p in purchased],
-        "active": bool(total) or _present(features.get("last_event_ms")),
-    }
-
-
-def candidate_indices(snapshot: FeedSnapshot, user_id: str, signals: Mapping[str, Any]
-                      ) -> tuple[np.ndarray, np.ndarray | None, bool]:
-    """(candidate item indices, taste per item or None, known to the recommender)."""
-    n = snapshot.n_items
-    blocked = np.zeros(n, dtype=bool)
-    for product in signals["purchased"]:
-        position = snapshot.index.get(product)
-        if position is not None:
-            blocked[position] = True
-    taste = None
-    pools = [snapshot.trending_order]
-    recommender = snapshot.recommender
-    row = snapshot.user_rows.get(user_id)
-    known = recommender is not None and row is not None
-    if known:
-        raw = recommender.user_factors[row] @ recommender.item_factors.T + recommender.item_bias
-        seen = recommender.seen(row)
-        blocked[seen] = True
-        taste = np.zeros(n)
-        # percentile of the score; float scores practically never tie
-        taste[np.argsort(raw, kind="stable")] = np.arange(len(raw)) / max(len(raw) - 1, 1)
-        take = min(snapshot.candidates, len(raw))
-        allowed = np.where(blocked[: len(raw)], -np.inf, raw)
-        pools.append(np.argpartition(-allowed, take - 1)[:take] if take else np.empty(0, int))
-    if signals["family"] in snapshot.family_pools:
-        pools.append(snapshot.family_pools[signals["family"]])
-    merged = np.unique(np.concatenate(pools).astype(np.int64))
-    return merged[~blocked[merged]], taste, known
-
-
-def _product_reasons(snapshot: FeedSnapshot, i: int, signals: Mapping[str, Any],
-                     taste_pct: float | None, personalized: bool) -> list[str]:
-    reasons = []
-    family_match = signals["family"] is not None and snapshot.family[i] == signals["family"]
-    category = snapshot.category[i]
-    category_match = category is not None and category == signals["top_category"]
-    if family_match and category_match:
-        reasons.append(f"because you tried {signals['family']} {_plural(category)}")
-    elif family_match:
-        reasons.append(f"because you tried {signals['family']} shades")
-    elif category_match:
-        reasons.append(f"because you tried {_plural(category)}")
-    if taste_pct is not None and taste_pct >= 0.9:
-        reasons.append("matches your taste")
-    if snapshot.trend_raw[i] >= RISING_SCORE and snapshot.trend_term[i]:
-        reasons.append(f"rising: {snapshot.trend_term[i]}")
-    if snapshot.freshness[i] >= 0.8:
-        reasons.append("new in")
-    if not reasons:
-        reasons.append("popular now" if personalized else "trending now")
-    return reasons
-
-
-def rank_feed(
-    snapshot: FeedSnapshot,
-    user_id: str,
-    features: Mapping[str, Any] | None,
-    k: int,
-    weights: FeedWeights = FeedWeights(),
-    now: datetime | None = None,
-) -> Feed:
-    """The top `k` of a person's feed (see the module docstring for the formula)."""
-    signals = user_signals(features)
-    candidates, taste, known = candidate_indices(snapshot, user_id, signals)
-    personalized = known or signals["active"]
-    base_taste = taste if taste is not None else snapshot.popularity_pct
-    codes = snapshot.codes
-    family_match = snapshot.family_code[candidates] == codes.get(signals["family"], -2)
-    finish_match = snapshot.finish_code[candidates] == codes.get(signals["finish"], -2)
-    share = signals["category_share"]
-    # the extra last entry is what an unknown category (code -1) reads
-    shares = np.array([share[name] for name in CATEGORIES] + [0.0])
-    category_share = shares[snapshot.category_code[candidates]]
-    affinity_all = np.zeros(snapshot.n_items)
-    affinity_all[candidates] = (
-        weights.taste * base_taste[candidates] + weights.family * family_match
-        + weights.category * category_share + weights.finish * finish_match
-    )
-    scores = (weights.affinity * affinity_all[candidates]
-              + weights.trend * snapshot.trend[candidates]
-              + weights.freshness * snapshot.freshness[candidates])
-    entries: list[tuple[float, int, FeedItem]] = []
-    order = np.lexsort((candidates, -scores))[:k]
-    for position in order:
-        i = int(candidates[position])
-        entries.append((float(scores[position]), i, FeedItem(
-            product_id=str(snapshot.item_ids[i]), score=round(float(scores[position]), 6),
-            reasons=_product_reasons(snapshot, i, signals,
-                                     None if taste is None else float(taste[i]), personalized),
-        )))
-    entries.extend(_look_entries(snapshot, signals, affinity_all, weights))
-    entries.sort(key=lambda entry: (-entry[0], entry[1]))
-    return Feed(
-        user_id=user_id, generated_at=now or datetime.now(UTC),
-        items=[item for _, _, item in entries[:k]], model_version=snapshot.model_version,
-        personalized=personalized,
-    )
-
-
-def _look_entries(snapshot: FeedSnapshot, signals: Mapping[str, Any], affinity: np.ndarray,
-                  weights: FeedWeights) -> list[tuple[float, int, FeedItem]]:
-    tone, undertone = signals["skin_tone"], signals["undertone"]
-    if tone is None or undertone is None:
-        return []
-    looks = snapshot.looks
-    chosen = looks.by_condition.get((tone, undertone))
-    if chosen is None:
-        return []
-    purchased = {snapshot.index[p] for p in signals["purchased"] if p in snapshot.index}
-    entries = []
-    for look in chosen:
-        products = looks.products[int(look)]
-        if purchased & set(products.tolist()):
-            continue
-        score = (weights.affinity * float(affinity[products].mean())
-                 + weights.trend * float(snapshot.trend[products].max()) + weights.freshness)
-        reasons = ["generated for your undertone", "generated for your skin tone"]
-        best = int(products[np.argmax(snapshot.trend_raw[products])])
-        if snapshot.trend_raw[best] >= RISING_SCORE and snapshot.trend_term[best]:
-            reasons.append(f"rising: {snapshot.trend_term[best]}")
-        # an index past the products keeps ties in a stable, product-first order
-        entries.append((score, snapshot.n_items + int(look), FeedItem(
-            look_id=str(looks.look_ids[int(look)]),
-            products=[str(snapshot.item_ids[p]) for p in products],
-            score=round(score, 6), reasons=reasons,
-        )))
-    return entries
 
 
 # --- the engine: stores, registry, reload ---------------------------------------------------------
@@ -593,40 +126,17 @@ class FeedEngine:
 
     # -- models --
 
-    def _champion_version(self, name: str) -> int | None:
-        import mlflow
-        from mlflow.exceptions import MlflowException
-
-        from glamcast.platform.mlflow_tracking import tracking_uri
-
-        client = mlflow.MlflowClient(tracking_uri=tracking_uri(self.settings))
-        try:
-            return int(client.get_model_version_by_alias(name, CHAMPION).version)
-        except MlflowException:
-            return None
-
     def _load_recommender(self, version: int) -> Any:
-        import mlflow
-
-        from glamcast.platform.mlflow_tracking import tracking_uri
-
-        mlflow.set_tracking_uri(tracking_uri(self.settings))
-        model = mlflow.pyfunc.load_model(f"models:/{self.settings.feed_model_name}/{version}")
+        model = load_model(self.settings, self.settings.recommender_model_name, version)
         return model.unwrap_python_model().recommender
 
     def _generate_looks(self, version: int) -> pd.DataFrame | None:
         """Looks of the look-generator champion for every (skin tone, undertone)."""
-        import mlflow
-
-        from glamcast.platform.mlflow_tracking import tracking_uri
-
-        mlflow.set_tracking_uri(tracking_uri(self.settings))
-        model = mlflow.pyfunc.load_model(
-            f"models:/{self.settings.feed_look_model_name}/{version}")
+        model = load_model(self.settings, self.settings.look_gan_model_name, version)
         conditions = pd.DataFrame(
             [(tone, undertone) for tone in range(1, 11) for undertone in UNDERTONES],
             columns=["skin_tone", "undertone"],
-        ).assign(n=LOOKS_PER_CONDITION, seed=version)
+        ).assign(n=self.settings.feed_looks_per_condition, seed=version)
         out = model.predict(conditions)
         out["condition_tone"] = conditions["skin_tone"].to_numpy()[out["request"].to_numpy()]
         out["condition_undertone"] = conditions["undertone"].to_numpy()[out["request"].to_numpy()]
@@ -647,8 +157,8 @@ class FeedEngine:
         if not force and now - self._last_poll < self.settings.feed_reload_poll_s:
             return False
         self._last_poll = now
-        version = self._champion_version(self.settings.feed_model_name)
-        look_version = self._champion_version(self.settings.feed_look_model_name)
+        version = champion_version(self.settings, self.settings.recommender_model_name)
+        look_version = champion_version(self.settings, self.settings.look_gan_model_name)
         current = self.snapshot
         if (not force and version == current.model_version
                 and look_version == current.look_version):
@@ -695,9 +205,7 @@ class FeedEngine:
 
     def _global_features(self, plain: FeedSnapshot) -> tuple[dict[str, float], dict[str, float]]:
         """Online term trend scores of the catalogue's terms and product tries over 24 h."""
-        frame = pd.DataFrame({"family": plain.family, "category": plain.category,
-                              "finish": plain.finish, "brand": plain.brand})
-        terms = sorted({key for keys in _trend_terms(frame) for key in keys})
+        terms = snapshot_trend_terms(plain)
         trend_scores: dict[str, float] = {}
         live: dict[str, float] = {}
         try:
@@ -742,8 +250,3 @@ def feed_message(feed: Feed) -> bytes:
     message["items"] = [{name: value for name, value in item.items() if value is not None}
                         for item in message["items"]]
     return json.dumps(message, separators=(",", ":")).encode()
-
-
-def known_users(snapshot: FeedSnapshot) -> Sequence[str]:
-    """The recommender's users (benchmarks and demos pick from them)."""
-    return [] if snapshot.recommender is None else [str(u) for u in snapshot.recommender.user_ids]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from glamcast.core.names import DATE_COL, FORECASTS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 from glamcast.core.settings import Settings
 from glamcast.platform import lake
 from models.trend_forecast import COMPONENTS
-from glamcast.core.names import DATE_COL, FORECASTS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 
 #: The lake source the forecasts are made from by default.
 LAKE_SOURCE = TREND_COUNTS

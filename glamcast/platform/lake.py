@@ -39,8 +39,20 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from glamcast.core import topics
+from glamcast.core.names import (
+    CATALOG,
+    COMMERCE,
+    DATE_COL,
+    EVENT_ID_COL,
+    EVENTS_COL,
+    SOCIAL,
+    TERM_COL,
+    TERM_TYPE_COL,
+    TREND_COUNTS,
+    TRYON,
+    TS_COL,
+)
 from glamcast.core.settings import Settings
-from glamcast.core.names import CATALOG, COMMERCE, DATE_COL, EVENTS_COL, EVENT_ID_COL, SOCIAL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS, TRYON, TS_COL
 
 # --- names -------------------------------------------------------------------------------------
 

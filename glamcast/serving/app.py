@@ -17,11 +17,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from glamcast.core.settings import Settings
+from glamcast.platform.feed_engine import FeedEngine
 from glamcast.serving import dashboard, feed, ingest, trends
 from glamcast.serving.event_sink import KafkaEventSink
 from glamcast.serving.metrics import ApiMetrics
-from glamcast.platform.feed_engine import FeedEngine
-from glamcast.core.settings import Settings
 
 
 def create_app(settings: Settings) -> FastAPI:

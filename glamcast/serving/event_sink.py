@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from glamcast.platform.broker import bootstrap_servers, client_security
 from glamcast.core.settings import Settings
+from glamcast.platform.broker import bootstrap_servers, client_security
 from glamcast.platform.stack import StackNotRunningError
 
 

@@ -1,4 +1,5 @@
-"""`GET /v1/feed/{user_id}?k=20`: a person's personalized feed (ranking in `glamcast.platform.feed_engine`).
+"""`GET /v1/feed/{user_id}?k=20`: a person's personalized feed (engine in
+`glamcast.platform.feed_engine`, scoring in `models.feed_scoring`).
 
 The app keeps one `FeedEngine` (`app.state.feed_engine`): the champion recommender and the
 candidate pools in memory, loaded at start-up; `reload_loop` asks the registry every
@@ -16,7 +17,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
-from glamcast.platform.feed_engine import Feed, FeedEngine, feed_message
+from glamcast.platform.feed_engine import FeedEngine, feed_message
+from models.feed_scoring import Feed
 
 log = logging.getLogger(__name__)
 

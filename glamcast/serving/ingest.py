@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from glamcast.core import topics
-from glamcast.serving.event_sink import BrokerUnavailable
 from glamcast.core.events import (
     CommerceEvent,
     Event,
@@ -31,6 +30,7 @@ from glamcast.core.events import (
     encode_event,
 )
 from glamcast.core.settings import Settings
+from glamcast.serving.event_sink import BrokerUnavailable
 
 RETRY_AFTER_S = 5
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")

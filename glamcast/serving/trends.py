@@ -29,9 +29,9 @@ import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from glamcast.platform import lake
-from glamcast.core.settings import Settings
 from glamcast.core.names import DATE_COL, FORECASTS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
+from glamcast.core.settings import Settings
+from glamcast.platform import lake
 
 RECHECK_S = 10.0  # how stale the cache may be before the lake is listed again
 DEFAULT_HISTORY_DAYS = 90  # history returned with a term's forecast unless asked otherwise
@@ -266,7 +266,7 @@ class TrendStore:
         try:
             import mlflow
 
-            from glamcast.platform.mlflow_tracking import tracking_uri
+            from glamcast.platform.model_registry import tracking_uri
 
             client = mlflow.MlflowClient(tracking_uri(self.settings))
             with tempfile.TemporaryDirectory() as folder:

@@ -41,14 +41,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from glamcast.platform import lake
+from glamcast.core.names import CATALOG, EVENT_ID_COL, LOOKS, TRYON, TS_COL
 from glamcast.core.settings import Settings
 from glamcast.core.shades import SHADE_FAMILIES, lab_from_hex_array
+from glamcast.platform import lake
 from glamcast.simulator.catalog import FINISHES
 from glamcast.simulator.config import SimulationConfig
 from glamcast.simulator.rhythms import sample_times_of_day_ms
 from models.look_space import LOOK_COLUMNS, REGION_CATEGORIES, REGIONS
-from glamcast.core.names import CATALOG, EVENT_ID_COL, LOOKS, TRYON, TS_COL
 
 if TYPE_CHECKING:
     from glamcast.simulator.tastes import Tastes

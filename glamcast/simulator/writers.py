@@ -28,8 +28,8 @@ from kafka.partitioner.default import murmur2
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from glamcast.core import topics
-from glamcast.platform import broker
 from glamcast.core.settings import Settings
+from glamcast.platform import broker
 from glamcast.simulator.config import SimulationConfig
 from glamcast.simulator.records import Record
 from glamcast.simulator.world import World

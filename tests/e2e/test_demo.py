@@ -21,13 +21,13 @@ import pandas as pd
 import pytest
 
 from glamcast.core import topics
+from glamcast.core.names import CATALOG, COMMERCE, EVENT_ID_COL, SOCIAL, TREND_COUNTS, TRYON
+from glamcast.core.settings import Settings
 from glamcast.platform import broker, lake, stack
 from glamcast.platform.features import feature_store
 from glamcast.platform.feed_engine import sample_feed
-from glamcast.platform.mlflow_tracking import tracking_uri
-from glamcast.core.settings import Settings
 from glamcast.platform.forecasts import latest_forecasts
-from glamcast.core.names import CATALOG, COMMERCE, EVENT_ID_COL, SOCIAL, TREND_COUNTS, TRYON
+from glamcast.platform.model_registry import tracking_uri
 
 #: The quick demo's budget is 3 minutes on a quiet 2-core machine; a loaded CI machine gets more.
 DEMO_TIMEOUT_S = 900

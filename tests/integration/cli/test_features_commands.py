@@ -10,11 +10,11 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from glamcast.platform import lake
 from glamcast.cli import app
-from glamcast.platform.features import feature_store
-from glamcast.core.settings import Settings
 from glamcast.core.names import TREND_COUNTS
+from glamcast.core.settings import Settings
+from glamcast.platform import lake
+from glamcast.platform.features import feature_store
 
 pytestmark = pytest.mark.integration
 

@@ -10,17 +10,16 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
-
 from collections import defaultdict
+from datetime import date
 
 import psutil
 import pytest
 
 from glamcast.core import topics
-from glamcast.platform import broker
 from glamcast.core.events import TOPIC_MODELS, decode_event
 from glamcast.core.settings import Settings
+from glamcast.platform import broker
 from glamcast.simulator.config import SimulationConfig
 from glamcast.simulator.writers import simulate_to_files
 

@@ -22,13 +22,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from glamcast.platform import lake
-from glamcast.platform.mlflow_tracking import tracking_uri
-from glamcast.core.settings import Settings
-from jobs.forecast_trends import EXPERIMENT, ForecastResult, ForecastTrendsConfig, forecast_trends
-from glamcast.platform.forecasts import FORECAST_DATASET_COLUMNS, latest_forecasts
-from models.trend_forecast import FADING, RISING, STEADY, TrendForecastConfig
 from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
+from glamcast.core.settings import Settings
+from glamcast.platform import lake
+from glamcast.platform.forecasts import FORECAST_DATASET_COLUMNS, latest_forecasts
+from glamcast.platform.model_registry import tracking_uri
+from jobs.forecast_trends import ForecastResult, ForecastTrendsConfig, forecast_trends
+from models.trend_forecast import FADING, RISING, STEADY, TrendForecastConfig
 
 pytestmark = pytest.mark.integration
 
@@ -147,7 +147,8 @@ def test_terms_without_enough_data_are_reported_with_reasons(result: ForecastRes
 def test_run_is_logged_to_mlflow(result: ForecastResult, lake_settings: Settings) -> None:
     client = mlflow.MlflowClient(tracking_uri(lake_settings))
     run = client.get_run(result.run_id)
-    assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
+    assert client.get_experiment(run.info.experiment_id).name == lake_settings.forecast_experiment
+    assert result.config.experiment == "trend_forecast"  # the setting's default
     assert run.info.status == "FINISHED"
     assert run.data.params["model.horizon"] == str(HORIZON)
     assert run.data.params["window_until"] == str(LAST_DAY)

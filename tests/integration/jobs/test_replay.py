@@ -8,8 +8,8 @@ import gzip
 import pytest
 
 from glamcast.core import topics
-from glamcast.platform import broker
 from glamcast.core.events import CommerceEvent, decode_event
+from glamcast.platform import broker
 from jobs.replay import replay_rees46
 
 pytestmark = pytest.mark.integration

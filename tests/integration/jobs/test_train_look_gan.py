@@ -20,14 +20,15 @@ import mlflow
 import pytest
 from typer.testing import CliRunner
 
-from glamcast.platform import lake
 from glamcast.cli import app
-from glamcast.platform.mlflow_tracking import tracking_uri
+from glamcast.core.names import CATALOG, CHAMPION, TRYON
 from glamcast.core.settings import Settings
+from glamcast.platform import lake
+from glamcast.platform.model_registry import tracking_uri
 from glamcast.simulator import SimulationConfig, World
 from glamcast.simulator.looks import write_world_lake
-from glamcast.core.names import CATALOG, CHAMPION, TRYON
-from jobs.train_look_gan import EXPERIMENT, REGISTERED_MODEL, build_config, train_look_gan_job
+from jobs.train_look_gan import TrainLookGanConfig, train_look_gan_job
+from models.look_gan import LookGanConfig
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,8 @@ def test_job_trains_logs_registers_and_looks_generate_uses_the_champion(
     spark, lake_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     checkpoints = tmp_path / "checkpoints"
-    config = build_config(gan=FAST_GAN, checkpoint_dir=checkpoints, palette_looks=3)
+    config = TrainLookGanConfig(gan=LookGanConfig(**FAST_GAN), checkpoint_dir=checkpoints,
+                                palette_looks=3)
     stages: list[str] = []
     result = train_look_gan_job(
         spark, lake_settings, config, on_progress=lambda stage, done, total: stages.append(stage)
@@ -124,9 +126,17 @@ def test_job_trains_logs_registers_and_looks_generate_uses_the_champion(
         "plots/losses.png",
         "plots/palettes.png",
     }
-    assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
-    assert result.version == 1 and result.promoted
-    assert client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION).version == "1"
+    # names from the settings: the run's params and result record them
+    model_name = lake_settings.look_gan_model_name
+    assert client.get_experiment(run.info.experiment_id).name == lake_settings.look_gan_experiment
+    assert run.data.params["registered_model"] == model_name == "glamcast-look-gan"
+    assert result.config.experiment == "look_gan"
+    registration = result.registration
+    assert registration.model_name == model_name
+    assert registration.version == 1 and registration.promoted
+    assert registration.score == result.metrics["champion_score"]
+    assert run.data.tags["promoted"] == "true" and run.data.tags["registered_version"] == "1"
+    assert client.get_model_version_by_alias(model_name, CHAMPION).version == "1"
 
     # a second run through the CLI: registered, promoted only when it beats the champion
     monkeypatch.setenv("GLAMCAST_LAKE_URI", lake_settings.lake_root)
@@ -153,13 +163,14 @@ def test_job_trains_logs_registers_and_looks_generate_uses_the_champion(
     )
     assert outcome.exit_code == 0, outcome.output
     assert "registered glamcast-look-gan v2" in outcome.output
-    versions = client.search_model_versions(f"name='{REGISTERED_MODEL}'")
+    versions = client.search_model_versions(f"name='{model_name}'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
     second = client.get_run(next(v.run_id for v in versions if v.version == "2"))
     # the old champion was scored on the new run's held-out looks
     assert "champion_before.precision" in second.data.metrics
-    champion = client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION).version
-    assert champion == ("2" if second.data.tags["promoted"] == "True" else "1")
+    champion = client.get_model_version_by_alias(model_name, CHAMPION).version
+    assert second.data.tags["promoted"] in ("true", "false")
+    assert champion == ("2" if second.data.tags["promoted"] == "true" else "1")
 
     # looks generate, from the registered champion, in a fresh process
     palette = tmp_path / "palette.png"

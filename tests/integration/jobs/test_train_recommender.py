@@ -22,21 +22,21 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from glamcast.core import topics
-from glamcast.platform import lake
 from glamcast.cli import app
+from glamcast.core import topics
 from glamcast.core.events import CatalogEvent, Rejection, TryOnEvent, decode_event
-from glamcast.platform.mlflow_tracking import tracking_uri
+from glamcast.core.names import CATALOG, TRYON
 from glamcast.core.settings import Settings
+from glamcast.platform import lake
+from glamcast.platform.model_registry import tracking_uri
 from glamcast.simulator import SimulationConfig, World
 from jobs.train_recommender import (
-    REGISTERED_MODEL,
+    AlsConfig,
     TrainRecommenderConfig,
     TrainRecommenderResult,
-    build_config,
     train_recommender,
 )
-from glamcast.core.names import CATALOG, TRYON
+from models.factorization import FactorizationConfig
 
 pytestmark = pytest.mark.integration
 
@@ -85,15 +85,15 @@ def lake_settings(stack_settings: Settings, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="module")
-def model_name() -> str:
-    return f"{REGISTERED_MODEL}-it-{os.getpid()}"
+def model_name(lake_settings: Settings) -> str:
+    return f"{lake_settings.recommender_model_name}-it-{os.getpid()}"
 
 
 @pytest.fixture(scope="module")
 def first_run(spark, lake_settings: Settings, model_name: str) -> TrainRecommenderResult:
-    config = build_config(
+    config = TrainRecommenderConfig(
         source="tryon", registered_model=model_name, experiment="recommender-it",
-        als={"rank": 16, "max_iter": 5}, torch={"dim": 32, "epochs": 30},
+        als=AlsConfig(rank=16, max_iter=5), torch=FactorizationConfig(dim=32, epochs=30),
     )
     stages: list[str] = []
     result = train_recommender(spark, lake_settings, config,
@@ -119,6 +119,8 @@ def test_first_run_is_logged_registered_and_champion(
     assert parent.data.params["data.split"] == "time"
     assert parent.data.params["data.cutoff"] and parent.data.params["data.first_event"]
     assert parent.data.tags["promoted"] == "true"
+    assert parent.data.tags["registered_version"] == "1"
+    assert parent.data.metrics["promoted"] == 1.0
 
     assert set(first_run.child_runs) == {"als", "torch"}
     for name, run_id in first_run.child_runs.items():
@@ -139,7 +141,10 @@ def test_first_run_is_logged_registered_and_champion(
         assert "evaluation/ndcg_by_skin_tone.csv" in {
             item.path for item in client.list_artifacts(run_id, "evaluation")}
 
-    assert first_run.version == 1 and first_run.promoted
+    registration = first_run.registration
+    assert registration.model_name == model_name
+    assert registration.version == 1 and registration.promoted
+    assert registration.champion_before is None and registration.champion_score_before is None
     version = client.get_model_version_by_alias(model_name, "champion")
     assert version.version == "1"
     assert version.run_id == first_run.child_runs[first_run.best]
@@ -193,7 +198,11 @@ def test_worse_run_through_the_cli_does_not_take_the_alias(
     ])
     assert outcome.exit_code == 0, outcome.output
     assert "champion stays v1" in outcome.output
-    assert client.get_model_version(model_name, "2").run_id
+    second = client.get_model_version(model_name, "2")
+    parent = client.get_run(client.get_run(second.run_id).data.tags["mlflow.parentRunId"])
+    assert parent.data.tags["promoted"] == "false" and parent.data.metrics["promoted"] == 0.0
+    # the champion was scored on the second run's holdout
+    assert "champion_before.ndcg_at_10" in parent.data.metrics
     assert client.get_model_version_by_alias(model_name, "champion").version == "1"
 
 
@@ -228,6 +237,8 @@ def test_champion_pyfunc_in_a_fresh_process(
 
 def test_config_defaults_name_the_platform_model() -> None:
     config = TrainRecommenderConfig()
-    assert config.registered_model == "glamcast-recommender"
-    assert config.experiment == "recommender"
+    assert config.registered_model is None and config.experiment is None  # from the settings
+    settings = Settings()
+    assert settings.recommender_model_name == "glamcast-recommender"
+    assert settings.recommender_experiment == "recommender"
     assert config.split_kind == "time" and TrainRecommenderConfig(source="movielens").split_kind == "stratified"

@@ -20,18 +20,18 @@ import pyarrow as pa
 import pytest
 import redis
 
-from glamcast.platform import features, lake
 from glamcast.core.features import (
     EVENT_COLUMNS,
     USER_ACTIVITY_PUSH_SOURCE,
     USER_ACTIVITY_VIEW,
     USER_FEATURES,
 )
+from glamcast.core.names import TREND_COUNTS
+from glamcast.core.settings import Settings
+from glamcast.platform import features, lake
 from glamcast.platform.features import feature_store, push_features, training_set, write_offline
 from models.activity_features import user_activity_features
-from glamcast.core.settings import Settings
 from streams.features import FeatureState
-from glamcast.core.names import TREND_COUNTS
 
 pytestmark = pytest.mark.integration
 

@@ -28,15 +28,15 @@ import pyarrow as pa
 import pytest
 import uvicorn
 
-from glamcast.platform import lake
-from glamcast.serving.app import create_app
-from glamcast.platform.mlflow_tracking import tracking_uri
+from glamcast.core.names import EVENTS_COL, FORECASTS, LOOKS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 from glamcast.core.settings import Settings
-from glamcast.platform.stack import free_port
+from glamcast.platform import lake
 from glamcast.platform.forecasts import FORECAST_DATASET_COLUMNS, RISING_COLUMNS
+from glamcast.platform.model_registry import tracking_uri
+from glamcast.platform.stack import free_port
+from glamcast.serving.app import create_app
 from models.beauty_calendar import holiday_names_by_day
 from models.look_space import LOOK_COLUMNS
-from glamcast.core.names import EVENTS_COL, FORECASTS, LOOKS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 from models.trend_forecast import TrendForecastConfig
 
 pytestmark = pytest.mark.integration
@@ -283,13 +283,12 @@ class FixedLooks(mlflow.pyfunc.PythonModel):
 
 
 def test_palettes_come_from_the_champion_look_gan_when_one_is_registered(
-        stack_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unique: str) -> None:
+        stack_settings: Settings, tmp_path: Path, unique: str) -> None:
     from fastapi.testclient import TestClient
 
     from glamcast.serving import dashboard
 
     name = f"test-look-gan-{unique}"  # not the real name: other tests of the session promote that one
-    monkeypatch.setattr(dashboard, "LOOK_GAN", name)
     client = mlflow.MlflowClient(tracking_uri(stack_settings))
     mlflow.set_tracking_uri(tracking_uri(stack_settings))
     mlflow.set_experiment(f"dashboard-test-{unique}")
@@ -299,7 +298,7 @@ def test_palettes_come_from_the_champion_look_gan_when_one_is_registered(
     client.set_registered_model_alias(name, "champion", "1")
     settings = stack_settings.model_copy(update={
         "state_dir": tmp_path, "lake_uri": str(tmp_path / "lake"),
-        "mlflow_tracking_uri": tracking_uri(stack_settings)})
+        "mlflow_tracking_uri": tracking_uri(stack_settings), "look_gan_model_name": name})
     with TestClient(create_app(settings)) as api:
         answer = api.get("/dashboard")
     assert answer.status_code == 200

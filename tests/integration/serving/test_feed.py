@@ -26,21 +26,21 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from kafka import TopicPartition
+from testkit import eventually
 
 from glamcast.core import topics
-from glamcast.platform import broker, features, lake
-from glamcast.serving.app import create_app
 from glamcast.core.events import CatalogEvent, Rejection, TryOnEvent, decode_event
 from glamcast.core.names import CATALOG, CHAMPION
-from glamcast.platform.feed_engine import USER_REFS
-from glamcast.platform.mlflow_tracking import tracking_uri
 from glamcast.core.settings import Settings
 from glamcast.core.shades import shade_families_from_hex_array
+from glamcast.platform import broker, features, lake
+from glamcast.platform.feed_engine import USER_REFS
+from glamcast.platform.model_registry import tracking_uri
+from glamcast.serving.app import create_app
 from glamcast.simulator import SimulationConfig, World
 from models.recommender_pyfunc import ARTIFACT_KEY, FactorRecommender, RecommenderModel
 from streams.app import ensure_topics
 from streams.worker import start_workers, stop_workers
-from testkit import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -111,8 +111,8 @@ def feed_stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactor
         "lake_uri": str(root / "lake"), "streams_web_port": 0, "streams_flush_s": 0.5,
         "feast_dir": root / "feast", "feast_project": f"feed{unique}",
         "streams_features": True, "streams_feed": True,
-        "feed_model_name": f"glamcast-recommender-feed-{unique}",
-        "feed_look_model_name": f"glamcast-look-gan-feed-{unique}",  # none: no looks
+        "recommender_model_name": f"glamcast-recommender-feed-{unique}",
+        "look_gan_model_name": f"glamcast-look-gan-feed-{unique}",  # none: no looks
         "feed_reload_poll_s": 0.5, "feed_pool_refresh_s": 0.5, "feed_debounce_s": 0.3,
     })
     catalog_events, tryons = world_events(World.build(SIMULATION))
@@ -120,7 +120,7 @@ def feed_stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactor
                                    offsets=list(range(len(catalog_events))))
     lake.write_event_batch(settings.lake_root, CATALOG, topics.CATALOG, 0, table)
     recommender = fit_recommender(tryons, dim=8)
-    assert register(settings, recommender, settings.feed_model_name) == 1
+    assert register(settings, recommender, settings.recommender_model_name) == 1
     ensure_topics(settings)
     features.apply(settings)
     workers = start_workers(settings, 1, loglevel="info", log_dir=root / "logs")
@@ -130,7 +130,7 @@ def feed_stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactor
     catalog["family"] = shade_families_from_hex_array(catalog["shade_hex"])
     try:
         with TestClient(create_app(settings)) as client:
-            yield FeedStack(settings, client, catalog, recommender, settings.feed_model_name,
+            yield FeedStack(settings, client, catalog, recommender, settings.recommender_model_name,
                             tryons)
     finally:
         stop_workers(workers)

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from glamcast.core import topics
-from glamcast.platform import broker
-from glamcast.serving.app import create_app
 from glamcast.core.events import TryOnEvent, decode_event
+from glamcast.platform import broker
 from glamcast.platform.stack import free_port
+from glamcast.serving.app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -31,12 +31,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from glamcast.core import topics
-from glamcast.platform import broker, lake
-from glamcast.serving.app import create_app
-from glamcast.platform.mlflow_tracking import tracking_uri
-from glamcast.core.settings import Settings
-from glamcast.platform.forecasts import FORECAST_DATASET_COLUMNS
 from glamcast.core.names import FORECASTS
+from glamcast.core.settings import Settings
+from glamcast.platform import broker, lake
+from glamcast.platform.forecasts import FORECAST_DATASET_COLUMNS
+from glamcast.platform.model_registry import tracking_uri
+from glamcast.serving.app import create_app
 
 pytestmark = pytest.mark.integration
 

@@ -19,13 +19,13 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
+from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
+from glamcast.core.settings import Settings
 from glamcast.platform import lake
 from glamcast.serving.app import create_app
 from glamcast.serving.trends import NO_RUN_NOTE, TrendStore
-from glamcast.core.settings import Settings
 from jobs.forecast_trends import ForecastResult, ForecastTrendsConfig, forecast_trends
 from models.trend_forecast import TrendForecastConfig
-from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 
 pytestmark = pytest.mark.integration
 

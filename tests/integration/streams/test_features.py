@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import json
 import random
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from testkit import end_offsets, produce, wait_committed, worker_exited
 
 from glamcast.core import topics
-from glamcast.platform import broker, features, lake
 from glamcast.core.features import PRODUCT_FEATURES, USER_FEATURES
-from glamcast.platform.features import feature_store
+from glamcast.core.names import TRYON
 from glamcast.core.settings import Settings
 from glamcast.core.shades import shade_family
-from streams.app import ensure_topics
+from glamcast.platform import features, lake
+from glamcast.platform.features import feature_store
 from streams.features import features_group
-from streams.ingestion import committed_offsets
-from streams.worker import WorkerProcess, start_workers, stop_workers
-from glamcast.core.names import TRYON
+from streams.ingestion import ingest_group
+from streams.worker import WorkerProcess, stop_workers
 
 pytestmark = pytest.mark.integration
 
@@ -44,30 +43,17 @@ KINDS = {
 
 
 @pytest.fixture
-def feature_settings(stack_settings: Settings, unique: str, tmp_path: Path) -> Settings:
-    settings = stack_settings.model_copy(
+def feature_settings(streams_settings: Settings, unique: str, tmp_path: Path) -> Settings:
+    """`streams_settings` with a Feast repository of its own, applied, and the feature stage on."""
+    settings = streams_settings.model_copy(
         update={
-            "topic_prefix": f"f{unique}.",
-            "streams_app_id": f"features-{unique}",
-            "lake_uri": str(tmp_path / "lake"),
-            "streams_web_port": 0,
-            "streams_batch_events": 2_000,
-            "streams_flush_s": 0.5,
             "feast_dir": tmp_path / "feast",
             "feast_project": f"f{unique}",
             "streams_features": True,
         }
     )
-    ensure_topics(settings)
     features.apply(settings)
     return settings
-
-
-@pytest.fixture
-def worker(feature_settings: Settings, tmp_path: Path) -> Iterator[list[WorkerProcess]]:
-    started = start_workers(feature_settings, 1, loglevel="info", log_dir=tmp_path / "logs")
-    yield started
-    stop_workers(started)
 
 
 def tryon(rng: random.Random, i: int, users: int) -> dict:
@@ -131,59 +117,18 @@ def expected_product(events: pd.DataFrame) -> dict:
     return row
 
 
-def wait_for(check, timeout_s: float, what: str, processes: list[WorkerProcess]) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if any(p.process.poll() is not None for p in processes):
-            break
-        time.sleep(0.2)
-    logs = "\n".join(p.log.read_text(errors="replace")[-4000:] for p in processes if p.log)
-    pytest.fail(f"timed out or worker died waiting for {what}\n{logs}")
-
-
-def produce(settings: Settings, events: list[dict]) -> dict[tuple[str, int], int]:
-    """Produce try-on events; returns the end offset of each partition written."""
-    producer = broker.producer(settings, linger_ms=20, batch_size=1024 * 1024)
-    topic = settings.topic_name(topics.TRYON)
-    try:
-        futures = [
-            producer.send(topic, key=e["user_id"].encode(), value=json.dumps(e).encode())
-            for e in events
-        ]
-        producer.flush()
-        metadata = [future.get(timeout=30) for future in futures]
-    finally:
-        producer.close()
-    ends: dict[tuple[str, int], int] = {}
-    for meta in metadata:
-        ends[(meta.topic, meta.partition)] = max(
-            ends.get((meta.topic, meta.partition), 0), meta.offset + 1
-        )
-    return ends
+def produce_tryons(settings: Settings, events: list[dict]) -> dict[tuple[str, int], int]:
+    """Produce try-on events keyed by user; returns the end offset of each partition written."""
+    records = [(topics.TRYON, e["user_id"].encode(), json.dumps(e).encode()) for e in events]
+    return end_offsets(produce(settings, records))
 
 
 def wait_drained(
     settings: Settings, ends: dict[tuple[str, int], int], processes: list[WorkerProcess]
 ) -> None:
     """Until the lake sink and the feature stage have committed every offset below `ends`."""
-    admin = broker.admin_client(settings)
-    group = features_group(settings)
-
-    def drained() -> bool:
-        ingested = committed_offsets(settings, admin)
-        pushed = admin.list_group_offsets(group).get(group, {})
-        pushed_offsets = {(tp.topic, tp.partition): meta.offset for tp, meta in pushed.items()}
-        return all(
-            ingested.get(tp, 0) >= end and pushed_offsets.get(tp, 0) >= end
-            for tp, end in ends.items()
-        )
-
-    try:
-        wait_for(drained, 180, "the lake sink and the feature stage to commit", processes)
-    finally:
-        admin.close()
+    groups = [ingest_group(settings), features_group(settings)]
+    wait_committed(settings, groups, ends, 180, abort=worker_exited(processes))
 
 
 def assert_users_equal_the_lake(settings: Settings) -> pd.DataFrame:
@@ -213,14 +158,15 @@ def assert_users_equal_the_lake(settings: Settings) -> pd.DataFrame:
 
 
 def test_online_features_equal_a_recomputation_from_the_lake(
-    feature_settings: Settings, worker: list[WorkerProcess]
+    feature_settings: Settings, workers: Callable[..., list[WorkerProcess]]
 ) -> None:
     settings = feature_settings
+    worker = workers(settings)
     rng = random.Random(11)
     users = 40
     events = [tryon(rng, i, users) for i in range(3_000)]
     events += [dict(events[i]) for i in range(0, 3_000, 100)]  # replays: counted once
-    wait_drained(settings, produce(settings, events), worker)
+    wait_drained(settings, produce_tryons(settings, events), worker)
 
     landed = assert_users_equal_the_lake(settings)
     assert len(landed) == 3_000
@@ -243,7 +189,7 @@ def test_online_features_equal_a_recomputation_from_the_lake(
 
 
 def test_a_restarted_worker_rebuilds_its_windows_from_the_lake(
-    feature_settings: Settings, tmp_path: Path
+    feature_settings: Settings, workers: Callable[..., list[WorkerProcess]], tmp_path: Path
 ) -> None:
     """After a restart the state holds only what the lake gives back: the new events' users
     must still see their earlier events in their windows."""
@@ -251,14 +197,14 @@ def test_a_restarted_worker_rebuilds_its_windows_from_the_lake(
     rng = random.Random(12)
     before = [tryon(rng, i, 8) for i in range(400)]
     after = [tryon(rng, i, 8) for i in range(400, 460)]
-    first = start_workers(settings, 1, loglevel="info", log_dir=tmp_path / "first")
+    first = workers(settings, log_dir=tmp_path / "first")
     try:
-        wait_drained(settings, produce(settings, before), first)
+        wait_drained(settings, produce_tryons(settings, before), first)
     finally:
         stop_workers(first)
-    second = start_workers(settings, 1, loglevel="info", log_dir=tmp_path / "second")
+    second = workers(settings, log_dir=tmp_path / "second")
     try:
-        wait_drained(settings, produce(settings, after), second)
+        wait_drained(settings, produce_tryons(settings, after), second)
         landed = assert_users_equal_the_lake(settings)
     finally:
         stop_workers(second)

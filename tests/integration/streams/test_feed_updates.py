@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 from kafka import TopicPartition
+from testkit import eventually, produce, worker_exited
 
 from glamcast.core import topics
-from glamcast.platform import broker, features, lake
 from glamcast.core.events import CatalogEvent
+from glamcast.core.names import CATALOG
 from glamcast.core.settings import Settings
+from glamcast.platform import broker, features, lake
 from streams.app import ensure_topics
 from streams.feed_updates import feed_group
 from streams.worker import start_workers, stop_workers
-from glamcast.core.names import CATALOG
-from testkit import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +33,6 @@ PRODUCTS = [
     ("r1", "lipstick", "#B0182A"), ("r2", "blush", "#B0182A"),
     ("n1", "lipstick", "#D8A890"), ("n2", "blush", "#D8A890"), ("n3", "mascara", "#101010"),
 ]
-
-
 
 
 def catalog_events() -> list[CatalogEvent]:
@@ -69,7 +67,8 @@ def test_a_burst_of_tryons_gives_one_feed_per_person(
         "lake_uri": str(tmp_path / "lake"), "streams_web_port": 0,
         "feast_dir": tmp_path / "feast", "feast_project": f"fu{unique}",
         "streams_features": False, "streams_feed": True,
-        "feed_model_name": f"no-such-model-{unique}", "feed_look_model_name": f"none-{unique}",
+        "recommender_model_name": f"no-such-model-{unique}",
+        "look_gan_model_name": f"none-{unique}",
         "feed_debounce_s": 1.0, "feed_max_delay_s": 30.0,
     })
     events = catalog_events()
@@ -81,17 +80,13 @@ def test_a_burst_of_tryons_gives_one_feed_per_person(
     burst = [tryon("ann", "c1", "try_on", i) for i in range(5)]
     burst += [tryon("bob", "r1", "try_on", i) for i in range(3)]
     burst += [tryon("bob", "r2", "purchase", 4)]
-    producer = broker.producer(settings)
-    for event in burst:
-        producer.send(settings.topic_name(topics.TRYON), json.dumps(event).encode(),
-                      key=event["user_id"].encode())
-    producer.flush()
-    producer.close()
+    produce(settings, [(topics.TRYON, event["user_id"].encode(), json.dumps(event).encode())
+                       for event in burst])
 
     workers = start_workers(settings, 1, loglevel="info", log_dir=tmp_path / "logs")
     try:
         eventually(lambda: {key for key, _ in feed_messages(settings)} >= {"ann", "bob"}, 90,
-                 "a feed for ann and bob")
+                   "a feed for ann and bob", abort=worker_exited(workers))
         store = features.feature_store(settings)
         history = store.get_online_features(
             features=["user_history_fv:purchased_products_7d"],

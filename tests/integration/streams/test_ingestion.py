@@ -15,18 +15,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
-from kafka.producer.future import RecordMetadata
+from testkit import end_offsets, eventually, produce, wait_committed, worker_exited
 
 from glamcast.core import topics
-from glamcast.platform import broker, lake
 from glamcast.core.events import DeadLetter
+from glamcast.core.names import COMMERCE, SOCIAL, TREND_COUNTS, TRYON
 from glamcast.core.settings import Settings
 from glamcast.core.shades import shade_family
 from glamcast.core.trend_terms import (
@@ -35,10 +35,9 @@ from glamcast.core.trend_terms import (
     normalize_hashtag,
     social_weight,
 )
-from streams.app import ensure_topics
-from streams.ingestion import committed_offsets
-from streams.worker import WorkerProcess, settings_env, start_workers, stop_workers
-from glamcast.core.names import COMMERCE, SOCIAL, TREND_COUNTS, TRYON
+from glamcast.platform import broker, lake
+from streams.ingestion import committed_offsets, ingest_group
+from streams.worker import WorkerProcess, settings_env, stop_workers
 
 pytestmark = pytest.mark.integration
 
@@ -50,89 +49,7 @@ CATEGORIES = ["lipstick", "lip_gloss", "blush", "eyeshadow"]
 HASHTAGS = ["#RedLips", "#glassskin", "#GRWM", "#coral crush", "#makeup"]
 
 
-# --- fixtures and helpers ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def streams_settings(stack_settings: Settings, unique: str, tmp_path: Path) -> Settings:
-    """Settings of one test: its own topics, app id (consumer groups) and lake; small batches."""
-    settings = stack_settings.model_copy(
-        update={
-            "topic_prefix": f"s{unique}.",
-            "streams_app_id": f"streams-{unique}",
-            "lake_uri": str(tmp_path / "lake"),
-            "streams_web_port": 0,
-            "streams_batch_events": 2_000,
-            "streams_flush_s": 0.5,
-        }
-    )
-    ensure_topics(settings)
-    return settings
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Callable[..., list[WorkerProcess]]]:
-    """Start worker processes (stopped at the end of the test, logs under tmp_path/logs)."""
-    started: list[WorkerProcess] = []
-
-    def start(settings: Settings, count: int = 1, first_index: int = 0) -> list[WorkerProcess]:
-        new = start_workers(
-            settings, count, loglevel="info", log_dir=tmp_path / "logs", first_index=first_index
-        )
-        started.extend(new)
-        return new
-
-    yield start
-    stop_workers(started)
-
-
-def log_tail(processes: list[WorkerProcess], chars: int = 3000) -> str:
-    return "\n".join(
-        f"--- worker {worker.index} ---\n{worker.log.read_text(errors='replace')[-chars:]}"
-        for worker in processes
-        if worker.log is not None and worker.log.exists()
-    )
-
-
-def wait_until(
-    check: Callable[[], bool], timeout_s: float, what: str, processes: list[WorkerProcess]
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        dead = [worker for worker in processes if worker.process.poll() is not None]
-        if dead:
-            pytest.fail(
-                f"worker exited ({dead[0].process.returncode}) while waiting for {what}\n"
-                + log_tail(processes)
-            )
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}\n{log_tail(processes)}")
-
-
-def produce(
-    settings: Settings, records: list[tuple[str, bytes, bytes | None]]
-) -> list[RecordMetadata]:
-    """Send (topic, key, value) records to the prefixed topics; returns where each landed."""
-    producer = broker.producer(settings, linger_ms=20, batch_size=1024 * 1024)
-    try:
-        futures = [
-            producer.send(settings.topic_name(topic), key=key, value=value)
-            for topic, key, value in records
-        ]
-        producer.flush()
-        return [future.get(timeout=30) for future in futures]
-    finally:
-        producer.close()
-
-
-def end_offsets(metadata: list[RecordMetadata]) -> dict[tuple[str, int], int]:
-    ends: dict[tuple[str, int], int] = {}
-    for meta in metadata:
-        key = (meta.topic, meta.partition)
-        ends[key] = max(ends.get(key, 0), meta.offset + 1)
-    return ends
+# --- helpers ------------------------------------------------------------------------------------
 
 
 def wait_drained(
@@ -142,18 +59,9 @@ def wait_drained(
     timeout_s: float = 120,
 ) -> None:
     """Until the workers have committed every produced record (so it is durable in the lake)."""
-    admin = broker.admin_client(settings)
-    try:
-
-        def drained() -> bool:
-            committed = committed_offsets(settings, admin)
-            return all(committed.get(tp, 0) >= end for tp, end in ends.items())
-
-        wait_until(
-            drained, timeout_s, f"the workers to commit {sum(ends.values())} records", processes
-        )
-    finally:
-        admin.close()
+    wait_committed(
+        settings, [ingest_group(settings)], ends, timeout_s, abort=worker_exited(processes)
+    )
 
 
 def tryon_value(event_id: str, when: datetime, rng: random.Random, **changes: object) -> bytes:
@@ -407,11 +315,12 @@ def test_kill_9_mid_run_loses_nothing_and_counts_trends_once(
     admin = broker.admin_client(streams_settings)
     try:
         first = workers(streams_settings)
-        wait_until(
+        eventually(
             lambda: sum(committed_offsets(streams_settings, admin).values()) >= 8_000,
             120,
             "the first worker to commit 8,000 records",
-            first,
+            every_s=0.1,
+            abort=worker_exited(first),
         )
         # Aim the kill between a batch's files landing and its commit: freeze the worker
         # (SIGSTOP), and kill it if the lake is then ahead of the committed offsets, else let it
@@ -474,7 +383,13 @@ def test_sigterm_lands_and_commits_what_the_worker_buffered(
         )
         return float(line.split()[1])
 
-    wait_until(lambda: buffered() == len(records), 60, "the worker to buffer every record", started)
+    eventually(
+        lambda: buffered() == len(records),
+        60,
+        "the worker to buffer every record",
+        every_s=0.1,
+        abort=worker_exited(started),
+    )
     assert committed_offsets(settings) == {} and not Path(settings.lake_root).exists()
     assert stop_workers(started) == [0]
 
@@ -525,25 +440,17 @@ def test_two_workers_share_the_partitions_and_land_the_same_lake_as_one(
             stderr=subprocess.STDOUT,
         )
     try:
-        admin = broker.admin_client(two)
-        try:
 
-            def drained() -> bool:
-                committed = committed_offsets(two, admin)
-                return all(committed.get(tp, 0) >= end for tp, end in ends.items())
+        def cli_exited() -> str | None:
+            return None if cli.poll() is None else log.read_text()[-3000:]
 
-            deadline = time.monotonic() + 120
-            while not drained():
-                assert cli.poll() is None, log.read_text()[-3000:]
-                assert time.monotonic() < deadline, log.read_text()[-3000:]
-                time.sleep(0.1)
-        finally:
-            admin.close()
+        wait_committed(two, [ingest_group(two)], ends, 120, abort=cli_exited)
         cli.send_signal(signal.SIGTERM)
         assert cli.wait(timeout=60) == 0, log.read_text()[-3000:]
     finally:
         if cli.poll() is None:
             cli.kill()
+        print(log.read_text()[-3000:])  # pytest shows it when the test failed
 
     owners = {
         line.split("] [", 2)[1]
@@ -619,4 +526,10 @@ def test_trend_counts_of_a_simulated_hashtag_match_pandas_over_the_lake(
             and all(abs(live[key] - weight) < 1e-6 for key, weight in wanted.items())
         )
 
-    wait_until(live_matches, 60, "the live trending table to catch up with the lake", started)
+    eventually(
+        live_matches,
+        60,
+        "the live trending table to catch up with the lake",
+        every_s=0.1,
+        abort=worker_exited(started),
+    )

@@ -1,19 +1,23 @@
-"""The feed's blend, candidates, filters and reasons on a six-product catalogue (glamcast.platform.feed_engine)."""
+"""The feed's snapshot, candidates, blend, filters and reasons on a six-product catalogue
+(models.feed_scoring)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from glamcast.platform.feed_engine import (
+from glamcast.core.settings import Settings
+from models.feed_scoring import (
     FeedWeights,
     build_snapshot,
-    feed_message,
+    candidate_indices,
     rank_feed,
+    snapshot_trend_terms,
     user_signals,
 )
 from models.recommender_pyfunc import FactorRecommender
@@ -124,8 +128,6 @@ def test_looks_for_the_persons_face_with_reasons_and_bought_products_excluded() 
     assert looks_out[0].reasons[:1] == ["generated for your undertone"]
     # no taste signal, no trend: affinity 0 → score = freshness weight (a look is new)
     assert looks_out[0].score == pytest.approx(0.15, abs=1e-6)
-    message = feed_message(feed).decode()
-    assert '"look_id":"L0"' in message and '"product_id":null' not in message
 
 
 def test_k_caps_the_feed_and_weights_move_the_order() -> None:
@@ -146,3 +148,163 @@ def test_user_signals_clean_nulls_and_shares() -> None:
     assert signals["category_share"]["lipstick"] == pytest.approx(0.75)
     assert signals["top_category"] == "lipstick" and signals["active"]
     assert user_signals(None)["active"] is False
+
+
+# --- the snapshot -----------------------------------------------------------------------------
+
+OLD = 0.5 ** (365 / 30)  # freshness of a product launched a year ago
+
+
+def test_snapshot_attributes_freshness_and_trend_per_product() -> None:
+    scores = {"shade_family:coral": 2.0, "brand:acme": 4.0, "finish:satin": 0.5}
+    snapshot = build_snapshot(CATALOG, None, now=NOW, trend_scores=scores)
+    assert snapshot.item_ids.tolist() == ["p1", "p2", "p3", "p4", "p5", "p6"]
+    assert snapshot.family.tolist() == ["coral", "red", "nude", "coral", "nude", "black"]
+    assert snapshot.brand.tolist() == ["acme", "acme", "beta", "beta", "beta", "acme"]
+    assert snapshot.freshness.tolist() == pytest.approx([1.0, 0.5, OLD, OLD, OLD, OLD])
+    # a product's trend is its most trending term's score s: log s / log 4, clipped to [0, 1]
+    assert snapshot.trend_term.tolist() == ["acme", "acme", None, "coral", "satin", "acme"]
+    assert snapshot.trend_raw.tolist() == [4.0, 4.0, 0.0, 2.0, 0.5, 4.0]
+    assert snapshot.trend.tolist() == pytest.approx([1.0, 1.0, 0.0, 0.5, 0.0, 1.0])
+    # no model, no live tries: every popularity 0, percentiles tie at 0; trending by trend, then
+    # item order
+    assert snapshot.popularity_pct.tolist() == [0.0] * 6
+    assert snapshot.trending_order.tolist() == [0, 1, 5, 3, 2, 4]
+    assert {name: pool.tolist() for name, pool in snapshot.family_pools.items()} == {
+        "coral": [0, 3], "red": [1], "nude": [2, 4], "black": [5]}
+    assert snapshot.codes == {"black": 0, "coral": 1, "gloss": 2, "matte": 3, "nude": 4,
+                              "red": 5, "satin": 6}
+    assert snapshot.family_code.tolist() == [1, 5, 4, 1, 4, 0]
+    assert snapshot.finish_code.tolist() == [3, 6, 3, 3, 6, 2]
+    assert snapshot.category_code.tolist() == [0, 0, 0, 7, 7, 5]  # lipstick, blush, mascara
+    assert snapshot.model_version is None and snapshot.user_rows == {}
+
+
+def test_snapshot_puts_model_items_first_and_adds_live_tries_to_popularity() -> None:
+    snapshot = build_snapshot(CATALOG.iloc[::-1], recommender(), model_version=4, now=NOW,
+                              live_popularity={"p6": 3.0, "p1": 1.0}, candidates=2)
+    assert snapshot.item_ids.tolist() == ["p1", "p2", "p3", "p4", "p5", "p6"]
+    assert snapshot.index == {"p1": 0, "p2": 1, "p3": 2, "p4": 3, "p5": 4, "p6": 5}
+    assert snapshot.user_rows == {"u1": 0, "u2": 1}
+    # training share (5, 1, 1, 3, 2) / 12 plus live share (p1 1/4, p6 3/4)
+    assert snapshot.popularity.tolist() == pytest.approx(
+        [5 / 12 + 0.25, 1 / 12, 1 / 12, 3 / 12, 2 / 12, 0.75])
+    assert snapshot.popularity_pct.tolist() == pytest.approx([0.8, 0.0, 0.0, 0.6, 0.4, 1.0])
+    # `candidates` caps the trending order and each family pool, most popular first
+    assert snapshot.trending_order.tolist() == [5, 0]
+    assert {name: pool.tolist() for name, pool in snapshot.family_pools.items()} == {
+        "coral": [0, 3], "red": [1], "nude": [4, 2], "black": [5]}
+    assert snapshot.candidates == 2 and snapshot.model_version == 4
+
+
+def test_snapshot_of_a_bare_catalogue_keeps_the_last_row_per_product() -> None:
+    catalog = pd.DataFrame({"product_id": ["a", "b", "a"], "finish": ["matte", None, "gloss"]})
+    snapshot = build_snapshot(catalog, None, now=NOW)
+    assert snapshot.item_ids.tolist() == ["b", "a"]
+    assert snapshot.finish.tolist() == [None, "gloss"]
+    assert snapshot.family.tolist() == [None, None]
+    assert snapshot.category.tolist() == [None, None]
+    assert snapshot.freshness.tolist() == [0.0, 0.0]  # no launch date
+    assert snapshot.trend.tolist() == [0.0, 0.0] and snapshot.family_pools == {}
+    assert snapshot.codes == {"gloss": 0}
+    assert snapshot.finish_code.tolist() == [-1, 0]
+    assert snapshot.category_code.tolist() == [-1, -1]
+    assert snapshot_trend_terms(snapshot) == ["finish:gloss"]
+
+
+def test_snapshot_groups_looks_by_face_and_drops_unknown_products() -> None:
+    looks = pd.DataFrame({
+        "condition_tone": [5, 5, 5, 2, 2],
+        "condition_undertone": ["warm", "warm", "warm", "cool", "cool"],
+        "look": [0, 0, 1, 0, 1],
+        "product_id": ["p1", "p4", "p9", "p3", "p2"],
+    })
+    snapshot = build_snapshot(CATALOG, None, now=NOW, looks=looks, look_version=3)
+    # no look_id column: ids from the face; look 1 of (5, warm) matches no product, so it is gone
+    assert snapshot.looks.look_ids.tolist() == ["look-t2-cool-0", "look-t2-cool-1",
+                                                "look-t5-warm-0"]
+    assert [products.tolist() for products in snapshot.looks.products] == [[2], [1], [0, 3]]
+    assert {face: chosen.tolist() for face, chosen in snapshot.looks.by_condition.items()} == {
+        (2, "cool"): [0, 1], (5, "warm"): [2]}
+    assert snapshot.look_version == 3
+
+
+def test_snapshot_trend_terms_are_every_attribute_of_every_product() -> None:
+    snapshot = build_snapshot(CATALOG, None, now=NOW)
+    assert snapshot_trend_terms(snapshot) == [
+        "brand:acme", "brand:beta",
+        "category:blush", "category:lipstick", "category:mascara",
+        "finish:gloss", "finish:matte", "finish:satin",
+        "shade_family:black", "shade_family:coral", "shade_family:nude", "shade_family:red",
+    ]
+
+
+# --- candidates --------------------------------------------------------------------------------
+
+
+def test_cold_candidates_are_the_trending_and_favourite_family_pools_minus_purchases() -> None:
+    snapshot = build_snapshot(CATALOG, None, now=NOW, trend_scores={"category:blush": 2.0},
+                              candidates=2)
+    assert snapshot.trending_order.tolist() == [3, 4]  # the blushes p4, p5
+    signals = user_signals({"fav_shade_family_7d": "coral",
+                            "purchased_products_7d": ["p4", "not-in-catalogue"]})
+    candidates, taste, known = candidate_indices(snapshot, "someone", signals)
+    # trending {p4, p5} + coral pool {p1, p4}, minus bought p4
+    assert candidates.tolist() == [0, 4]
+    assert taste is None and known is False
+    assert candidate_indices(snapshot, "someone", user_signals(None))[0].tolist() == [3, 4]
+    teal = user_signals({"fav_shade_family_7d": "teal"})  # no product of that family
+    assert candidate_indices(snapshot, "someone", teal)[0].tolist() == [3, 4]
+
+
+def test_known_candidates_add_the_models_top_unseen_unbought_items_and_taste() -> None:
+    snapshot = build_snapshot(CATALOG, recommender(), now=NOW, candidates=2)
+    assert snapshot.trending_order.tolist() == [0, 3]  # most popular: p1, p4
+    signals = user_signals({"purchased_products_7d": ["p2"]})
+    candidates, taste, known = candidate_indices(snapshot, "u1", signals)
+    # u1's scores: p2 .9 (bought), p3 .8 (seen), p5 .4, p4 .3, p1 .1 → the model's top 2: p5, p4
+    assert candidates.tolist() == [0, 3, 4]
+    assert known is True
+    # taste: score percentile over the model's items; p6 is not in the model
+    assert taste.tolist() == pytest.approx([0.0, 1.0, 0.75, 0.25, 0.5, 0.0])
+    stranger = candidate_indices(snapshot, "u9", signals)
+    assert stranger[0].tolist() == [0, 3] and stranger[1] is None and stranger[2] is False
+
+
+# --- weights and thresholds are settings ---------------------------------------------------------
+
+
+def test_weights_default_to_todays_values_and_are_read_from_settings() -> None:
+    assert FeedWeights() == FeedWeights(
+        affinity=0.6, trend=0.25, freshness=0.15, taste=0.55, family=0.25, category=0.15,
+        finish=0.05, half_life_days=30.0, full_trend_score=4.0, rising_trend_score=1.5,
+        taste_reason_pct=0.9, new_in_freshness=0.8)
+    settings = Settings(
+        feed_weight_affinity=0.5, feed_weight_trend=0.3, feed_weight_freshness=0.2,
+        feed_affinity_taste=0.4, feed_affinity_family=0.3, feed_affinity_category=0.2,
+        feed_affinity_finish=0.1, feed_freshness_half_life_days=10.0, feed_full_trend_score=2.0,
+        feed_rising_trend_score=1.2, feed_taste_reason_percentile=0.75, feed_new_in_freshness=0.4)
+    assert FeedWeights.from_settings(settings) == FeedWeights(
+        affinity=0.5, trend=0.3, freshness=0.2, taste=0.4, family=0.3, category=0.2,
+        finish=0.1, half_life_days=10.0, full_trend_score=2.0, rising_trend_score=1.2,
+        taste_reason_pct=0.75, new_in_freshness=0.4)
+
+
+def test_trend_and_reason_thresholds_come_from_the_weights() -> None:
+    scores = {"category:blush": 2.0}
+    half = build_snapshot(CATALOG, None, now=NOW, trend_scores=scores)
+    full = build_snapshot(CATALOG, None, now=NOW, trend_scores=scores,
+                          weights=replace(WEIGHTS, full_trend_score=2.0))
+    assert half.trend[3] == pytest.approx(0.5) and full.trend[3] == pytest.approx(1.0)
+    loose = replace(WEIGHTS, new_in_freshness=0.5, rising_trend_score=2.5)
+    by_id = {item.product_id: item.reasons
+             for item in rank_feed(half, "x", None, k=6, weights=loose, now=NOW).items}
+    assert by_id["p2"] == ["new in"]  # freshness 0.5 (one half-life)
+    assert by_id["p4"] == ["trending now"]  # blush at 2× is no longer "rising"
+    snapshot = build_snapshot(CATALOG, recommender(), now=NOW)
+    top_half = {item.product_id: item.reasons for item in rank_feed(
+        snapshot, "u1", {}, k=6, weights=replace(WEIGHTS, taste_reason_pct=0.5), now=NOW).items}
+    assert top_half["p5"][0] == "matches your taste"  # taste percentile 0.5
+    top_only = {item.product_id: item.reasons for item in rank_feed(
+        snapshot, "u1", {}, k=6, weights=replace(WEIGHTS, taste_reason_pct=1.0), now=NOW).items}
+    assert top_only["p2"][0] == "matches your taste" and top_only["p5"] == ["popular now"]

@@ -14,12 +14,12 @@ from pathlib import Path
 import certifi
 import faust.auth
 import pytest
-from pydantic import ValidationError
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaProducer
+from pydantic import ValidationError
 
-from glamcast.platform.broker import client_security
 from glamcast.core.settings import Settings
+from glamcast.platform.broker import client_security
 from streams.app import broker_credentials, create_app
 
 

@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from glamcast.platform import lake
 from glamcast.core.events import CommerceEvent, SocialEvent, TryOnEvent
-from glamcast.core.settings import Settings
 from glamcast.core.names import COMMERCE, SOCIAL, TREND_COUNTS, TRYON
+from glamcast.core.settings import Settings
+from glamcast.platform import lake
 
 T0 = datetime(2025, 3, 1, 22, 30, tzinfo=UTC)
 

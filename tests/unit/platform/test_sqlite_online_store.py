@@ -11,8 +11,8 @@ import pytest
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 
-from glamcast.core.names import EVENT_TIMESTAMP_COL, USER_COL
 from glamcast.core.features import USER_ACTIVITY_VIEW, USER_FEATURES
+from glamcast.core.names import EVENT_TIMESTAMP_COL, USER_COL
 from glamcast.platform.features import online_rows
 from glamcast.platform.sqlite_online_store import WideSqliteOnlineStore
 

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 
 from glamcast.core import topics
-from glamcast.platform import lake
+from glamcast.core.names import LOOKS
 from glamcast.core.shades import hex_to_lab, shade_family
+from glamcast.platform import lake
 from glamcast.simulator import SimulationConfig, World
 from glamcast.simulator.looks import FACE_SHAPE_CHEEKS, LOOK_STYLES, write_looks_dataset
-from glamcast.core.names import LOOKS
 from models.look_space import REGION_CATEGORIES, REGIONS, looks_from_frame
 
 START = date(2025, 3, 3)

@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from glamcast.cli import app
 from glamcast.core.settings import Settings
+from glamcast.platform.broker import LOW_LATENCY_FETCH_WAIT_MS
 from streams.app import worker_app
+from streams.batch_stage import BatchStage
 from streams.features import FeaturesService
 from streams.feed_updates import FeedUpdatesService
 from streams.ingestion import IngestionService
@@ -42,6 +44,52 @@ def test_a_worker_runs_the_stages_its_settings_switch_on(
         streams_feed=feed,
     )
     assert services(settings) & {IngestionService, FeaturesService, FeedUpdatesService} == expected
+
+
+def test_each_stage_reads_in_its_own_group_with_its_own_fetch_settings(tmp_path: Path) -> None:
+    settings = Settings(
+        state_dir=tmp_path,
+        kafka_bootstrap="127.0.0.1:9",
+        topic_prefix="x.",
+        streams_app_id="app",
+        streams_ingest=True,
+        streams_features=True,
+        streams_feed=True,
+        features_flush_s=0.1,
+    )
+    stages = {
+        type(service): service
+        for service in worker_app(settings)._extra_services
+        if isinstance(service, BatchStage)
+    }
+    consumers = {
+        kind: (stage.group, stage.topics, stage.fetch_timeout_ms, stage.consumer_options)
+        for kind, stage in stages.items()
+    }
+    assert consumers == {
+        IngestionService: (
+            "app-ingest",
+            ["x.glamcast.tryon.v1", "x.glamcast.social.v1", "x.glamcast.commerce.v1",
+             "x.glamcast.catalog.v1"],
+            100,
+            {"max_partition_fetch_bytes": 4 * 1024 * 1024, "fetch_max_bytes": 64 * 1024 * 1024},
+        ),
+        FeaturesService: (
+            "app-features",
+            ["x.glamcast.tryon.v1"],
+            50,  # half of features_flush_s
+            {"fetch_max_wait_ms": LOW_LATENCY_FETCH_WAIT_MS},
+        ),
+        FeedUpdatesService: (
+            "app-feed",
+            ["x.glamcast.tryon.v1"],
+            100,
+            {"fetch_max_wait_ms": LOW_LATENCY_FETCH_WAIT_MS},
+        ),
+    }
+    assert {kind: stage.lands_in_background for kind, stage in stages.items()} == {
+        IngestionService: True, FeaturesService: True, FeedUpdatesService: False
+    }
 
 
 @pytest.mark.parametrize("stages", ["ingest,lake", "", " , "])

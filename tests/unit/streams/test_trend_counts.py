@@ -9,12 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from glamcast.platform import lake
 from glamcast.core.events import CommerceEvent, SocialEvent, TryOnEvent
+from glamcast.core.names import CATALOG, COMMERCE, SOCIAL, TREND_COUNTS, TRYON
 from glamcast.core.shades import shade_family
+from glamcast.platform import lake
 from streams.lake_files import write_lake_file
 from streams.trend_counts import THROUGH_OFFSET_KEY, TrendCounter, contributions, counts_file
-from glamcast.core.names import CATALOG, COMMERCE, SOCIAL, TREND_COUNTS, TRYON
 
 T0 = datetime(2025, 3, 1, 10, 15, tzinfo=UTC)
 HOUR = datetime(2025, 3, 1, 10, tzinfo=UTC)
