@@ -21,10 +21,8 @@ way: ``product_tries_<w>``, ``product_likes_<w>``, ``product_carts_<w>``,
 ``product_purchases_<w>`` for 24 h and 7 d, and ``product_conversion_7d`` =
 purchases / tries over 7 d (0 without tries).
 
-The Feast store of the active profile comes from `feature_store(settings)`: the repository's
-``feature_store.<profile>.yaml`` with its ``${...}`` placeholders filled from the settings, never
-by editing files. `apply`, `training_set`, `push_features`, `write_online` and `write_offline`
-are the helpers the CLI, the jobs and the streams use.
+The aggregates themselves are `models.activity_features` (all events at once) and the feature
+stage's incremental state (`streams/features.py`); the Feast store is `glamcast.platform.features`.
 """
 
 from __future__ import annotations

@@ -1,30 +1,12 @@
-"""Per-person and per-product features: window definitions, the store for a profile, training sets.
+"""The Feast store of a profile: the repository, apply, pushes, online and offline writes,
+training sets.
 
-Windows (DESIGN "Features"). For one user, let ``T`` be the event time of the user's latest
-try-on event seen so far. The window ``w`` (1 h, 24 h, 7 d) holds the user's events with
-``T - w < ts <= T`` — sliding, anchored at the user's own latest event, not at wall time, so a
-replay or a backfill gives the same values. Every row carries ``event_timestamp = T``: a
-training-set row at time ``t`` sees the latest row with ``T <= t``, so only events before ``t``.
-
-Per user (`user_activity_features`):
-
-- ``tries_<w>`` (``try_on`` + ``shade_swap``), ``likes_<w>``, ``carts_<w>`` (``add_to_cart``),
-  ``purchases_<w>`` for each window;
-- ``tries_7d_<category>`` and ``purchases_7d_<category>`` for each category;
-- ``events_7d``; ``fav_shade_family_7d`` and ``fav_finish_7d``: the most frequent value over the
-  7 d window, all actions counted, ties to the alphabetically first; ``mean_dwell_ms_7d``;
-- ``skin_tone`` and ``undertone``: from the latest event in the 7 d window that carries consented
-  face attributes (null when none does); ``last_event_ms``: ``T`` in epoch milliseconds.
-
-Per product (`product_popularity_features`), anchored at the product's latest event the same
-way: ``product_tries_<w>``, ``product_likes_<w>``, ``product_carts_<w>``,
-``product_purchases_<w>`` for 24 h and 7 d, and ``product_conversion_7d`` =
-purchases / tries over 7 d (0 without tries).
-
-The Feast store of the active profile comes from `feature_store(settings)`: the repository's
-``feature_store.<profile>.yaml`` with its ``${...}`` placeholders filled from the settings, never
-by editing files. `apply`, `training_set`, `push_features`, `write_online` and `write_offline`
-are the helpers the CLI, the jobs and the streams use.
+What the features are (names, windows, types) is the contract in `glamcast.core.features`; the
+pure window aggregates are `models.activity_features`. The store of the active profile comes
+from `feature_store(settings)`: the repository's ``feature_store.<profile>.yaml`` with its
+``${...}`` placeholders filled from the settings, never by editing files. `apply`,
+`training_set`, `push_features`, `write_online` and `write_offline` are the helpers the CLI, the
+jobs and the streams use.
 """
 
 from __future__ import annotations
