@@ -20,7 +20,7 @@ from typer.core import TyperGroup
 
 from glamcast.core.settings import Settings, get_settings
 from glamcast.platform import stack
-from glamcast.platform.commands import console, run_command_line
+from glamcast.platform.commands import console, run_command_line, single_command_app
 
 
 class JobGroup(TyperGroup):
@@ -36,9 +36,8 @@ class JobGroup(TyperGroup):
         if name not in self.mounted:
             return super().get_command(ctx, name)
         module, function = self.mounted[name].split(":")
-        single = typer.Typer(add_completion=False)
-        single.command(name)(getattr(import_module(module), function))
-        return typer.main.get_command(single)
+        return typer.main.get_command(
+            single_command_app(getattr(import_module(module), function), name))
 
 
 def mounting(**commands: str) -> type[JobGroup]:

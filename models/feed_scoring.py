@@ -40,7 +40,7 @@ A feed for a person is built in three steps:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -353,11 +353,6 @@ def _looks(frame: pd.DataFrame | None, index: dict[str, int]) -> Looks:
         products.append(matched)
     return Looks(np.asarray(ids, dtype=object), products,
                  {key: np.asarray(value) for key, value in by_condition.items()})
-
-
-def known_users(snapshot: FeedSnapshot) -> Sequence[str]:
-    """The recommender's users (benchmarks and demos pick from them)."""
-    return [] if snapshot.recommender is None else [str(u) for u in snapshot.recommender.user_ids]
 
 
 # --- ranking ---------------------------------------------------------------------------------------

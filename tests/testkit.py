@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
-from glamcast.platform import broker
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
+from glamcast.platform import broker, lake
 
 if TYPE_CHECKING:
     from kafka.producer.future import RecordMetadata
@@ -124,3 +130,53 @@ def wait_committed(
         )
     finally:
         admin.close()
+
+
+# --- planted trend counts (the forecast job's and the trends API's integration tests) -----------
+
+#: Two seasons of daily counts with Valentine's Day inside.
+PLANTED_FIRST_DAY, PLANTED_LAST_DAY = date(2024, 9, 1), date(2025, 3, 31)
+#: The Valentine's Day spike of shade family `red`.
+PLANTED_SPIKE = 250.0
+
+
+def planted_trend_counts(steady: tuple[str, str] = ("category", "lipstick"), *,
+                         short_and_sparse: bool = True, seed: int = 11) -> pd.DataFrame:
+    """`trend_counts` rows (lake schema), one per term and day at a random hour, of planted
+    terms: `glassskin` ×2 over the last 8 weeks (rising), `metallic` ×0.5 (fading), `red` with the
+    Valentine's Day spike, and a `steady` term; with `short_and_sparse`, also `newbie` (too little
+    history) and `rarebrand` (too sparse), which the job sets aside."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range(PLANTED_FIRST_DAY, PLANTED_LAST_DAY, freq="D")
+    t = np.arange(len(days))
+    week = 1 + 0.2 * np.sin(2 * np.pi * t / 7)
+    change = np.clip(t - (len(days) - 56), 0, None)  # the last 8 weeks
+    levels = {
+        ("hashtag", "glassskin"): 40 * week * np.exp(change / 80),  # ×2 over 8 weeks
+        ("finish", "metallic"): 50 * week * np.exp(-change / 80),  # ×0.5
+        ("shade_family", "red"): 30 * week + PLANTED_SPIKE * (days == pd.Timestamp("2025-02-14")),
+        steady: 60 * week,
+    }
+    rows = []
+    for (term_type, term), level in levels.items():
+        for day, count in zip(days, rng.poisson(level), strict=True):
+            if count:
+                rows.append((day, term_type, term, "tryon", float(count), int(count)))
+    if short_and_sparse:
+        for day in days[-40:]:  # new this season: too little history
+            rows.append((day, "hashtag", "newbie", "social", 3.0, 3))
+        for day in days[::15]:  # seen every other fortnight: too sparse
+            rows.append((day, "brand", "rarebrand", "social", 1.0, 1))
+    frame = pd.DataFrame(rows, columns=[lake.HOUR_COL, TERM_TYPE_COL, TERM_COL,
+                                        lake.SOURCE_COL, lake.WEIGHT_COL, EVENTS_COL])
+    hours = pd.to_timedelta(rng.integers(0, 24, len(frame)), unit="h")
+    frame[lake.HOUR_COL] = (frame[lake.HOUR_COL] + hours).dt.tz_localize("UTC")
+    return frame
+
+
+def write_trend_counts(root: str, frame: pd.DataFrame) -> None:
+    """`frame` as the lake's `trend_counts` dataset under `root`, one file per day."""
+    schema = lake.SCHEMAS[TREND_COUNTS]
+    for day, rows in frame.groupby(frame[lake.HOUR_COL].dt.date):
+        table = pa.Table.from_pandas(rows.reset_index(drop=True), schema=schema, preserve_index=False)
+        lake.write_file(root, f"{lake.partition_dir(TREND_COUNTS, day)}/sim-p0-0-0.parquet", table)

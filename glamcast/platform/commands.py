@@ -231,18 +231,23 @@ def run_spark_job(
             spark.stop()
 
 
+def single_command_app(function: Callable[..., Any], name: str | None = None) -> typer.Typer:
+    """A typer app of one command function (a job's `command`): run as a program, or turned
+    into a click command (`typer.main.get_command`) where a group mounts it."""
+    single = typer.Typer(add_completion=False)
+    single.command(name)(function)
+    return single
+
+
 def run_command_line(app: typer.Typer | Callable[..., Any], argv: Sequence[str] | None = None,
                      prog_name: str | None = None) -> None:
     """Run a typer app or a single command function as a program: click handles usage errors
     and Ctrl-C; a stack that is not running exits 1, a configuration error 2."""
     # MLflow's tqdm bar per artifact download would interleave with the rich output.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    if not isinstance(app, typer.Typer):
-        single = typer.Typer(add_completion=False)
-        single.command()(app)
-        app = single
+    program = app if isinstance(app, typer.Typer) else single_command_app(app)
     try:
-        app(args=None if argv is None else list(argv), prog_name=prog_name)
+        program(args=None if argv is None else list(argv), prog_name=prog_name)
     except (stack.StackNotRunningError, stack.StackStartError) as exc:
         console.print(f"[red]error:[/] {exc}")
         sys.exit(1)

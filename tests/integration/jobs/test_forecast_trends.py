@@ -12,19 +12,22 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from testkit import (
+    PLANTED_FIRST_DAY,
+    PLANTED_LAST_DAY,
+    PLANTED_SPIKE,
+    planted_trend_counts,
+    write_trend_counts,
+)
 
-from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 from glamcast.core.settings import Settings
-from glamcast.platform import lake
 from glamcast.platform.forecasts import FORECAST_DATASET_COLUMNS, latest_forecasts
 from glamcast.platform.model_registry import tracking_uri
 from jobs.forecast_trends import ForecastResult, ForecastTrendsConfig, forecast_trends
@@ -33,52 +36,16 @@ from models.trend_forecast import FADING, RISING, STEADY, TrendForecastConfig
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-FIRST_DAY, LAST_DAY = date(2024, 9, 1), date(2025, 3, 31)  # 212 days, Valentine's Day inside
-SPIKE = 250.0
+FIRST_DAY, LAST_DAY = PLANTED_FIRST_DAY, PLANTED_LAST_DAY  # 212 days, Valentine's Day inside
+SPIKE = PLANTED_SPIKE
 HORIZON = 14
-
-
-def simulated_counts(seed: int = 11) -> pd.DataFrame:
-    """trend_counts rows (lake schema): one row per term, day and source at a random hour."""
-    rng = np.random.default_rng(seed)
-    days = pd.date_range(FIRST_DAY, LAST_DAY, freq="D")
-    t = np.arange(len(days))
-    week = 1 + 0.2 * np.sin(2 * np.pi * t / 7)
-    change = np.clip(t - (len(days) - 56), 0, None)  # the last 8 weeks
-    levels = {
-        ("hashtag", "glassskin"): 40 * week * np.exp(change / 80),  # ×2 over 8 weeks
-        ("finish", "metallic"): 50 * week * np.exp(-change / 80),  # ×0.5
-        ("shade_family", "red"): 30 * week + SPIKE * (days == pd.Timestamp("2025-02-14")),
-        ("category", "lipstick"): 60 * week,
-    }
-    rows = []
-    for (term_type, term), level in levels.items():
-        for day, count in zip(days, rng.poisson(level), strict=True):
-            if count:
-                rows.append((day, term_type, term, "tryon", float(count), int(count)))
-    for day in days[-40:]:  # new this season: too little history
-        rows.append((day, "hashtag", "newbie", "social", 3.0, 3))
-    for day in days[::15]:  # seen every other fortnight: too sparse
-        rows.append((day, "brand", "rarebrand", "social", 1.0, 1))
-    frame = pd.DataFrame(rows, columns=[lake.HOUR_COL, TERM_TYPE_COL, TERM_COL,
-                                        lake.SOURCE_COL, lake.WEIGHT_COL, EVENTS_COL])
-    hours = pd.to_timedelta(rng.integers(0, 24, len(frame)), unit="h")
-    frame[lake.HOUR_COL] = (frame[lake.HOUR_COL] + hours).dt.tz_localize("UTC")
-    return frame
-
-
-def write_trend_counts(root: str, frame: pd.DataFrame) -> None:
-    schema = lake.SCHEMAS[TREND_COUNTS]
-    for day, rows in frame.groupby(frame[lake.HOUR_COL].dt.date):
-        table = pa.Table.from_pandas(rows.reset_index(drop=True), schema=schema, preserve_index=False)
-        lake.write_file(root, f"{lake.partition_dir(TREND_COUNTS, day)}/sim-p0-0-0.parquet", table)
 
 
 @pytest.fixture(scope="module")
 def lake_settings(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The session stack's settings with a lake of simulated trend counts of this module."""
     root = tmp_path_factory.mktemp("forecast-lake")
-    write_trend_counts(str(root), simulated_counts())
+    write_trend_counts(str(root), planted_trend_counts())
     return stack_settings.model_copy(update={"lake_uri": str(root)})
 
 

@@ -9,19 +9,22 @@ lake and the run's MLflow artifact, as it would in production.
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from testkit import (
+    PLANTED_FIRST_DAY,
+    PLANTED_LAST_DAY,
+    PLANTED_SPIKE,
+    planted_trend_counts,
+    write_trend_counts,
+)
 
-from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 from glamcast.core.settings import Settings
-from glamcast.platform import lake
 from glamcast.serving.app import create_app
 from glamcast.serving.trends import NO_RUN_NOTE, TrendStore
 from jobs.forecast_trends import ForecastResult, ForecastTrendsConfig, forecast_trends
@@ -29,47 +32,17 @@ from models.trend_forecast import TrendForecastConfig
 
 pytestmark = pytest.mark.integration
 
-FIRST_DAY, LAST_DAY = date(2024, 9, 1), date(2025, 3, 31)  # 212 days, Valentine's Day inside
+FIRST_DAY, LAST_DAY = PLANTED_FIRST_DAY, PLANTED_LAST_DAY  # 212 days, Valentine's Day inside
 HORIZON = 14
-SPIKE = 250.0
-
-
-def simulated_counts(seed: int = 11) -> pd.DataFrame:
-    """trend_counts rows (lake schema): one row per term and day, at a random hour. The same
-    draws as tests/integration/jobs/test_forecast_trends.py's planted terms (their classes are
-    checked there too); its steady `lipstick` is the hashtag `red` here."""
-    rng = np.random.default_rng(seed)
-    days = pd.date_range(FIRST_DAY, LAST_DAY, freq="D")
-    t = np.arange(len(days))
-    week = 1 + 0.2 * np.sin(2 * np.pi * t / 7)
-    change = np.clip(t - (len(days) - 56), 0, None)  # the last 8 weeks
-    levels = {
-        ("hashtag", "glassskin"): 40 * week * np.exp(change / 80),  # ×2 over 8 weeks
-        ("finish", "metallic"): 50 * week * np.exp(-change / 80),  # ×0.5
-        ("shade_family", "red"): 30 * week + SPIKE * (days == pd.Timestamp("2025-02-14")),
-        ("hashtag", "red"): 60 * week,
-    }
-    rows = []
-    for (term_type, term), level in levels.items():
-        for day, count in zip(days, rng.poisson(level), strict=True):
-            if count:
-                rows.append((day, term_type, term, "tryon", float(count), int(count)))
-    frame = pd.DataFrame(rows, columns=[lake.HOUR_COL, TERM_TYPE_COL, TERM_COL,
-                                        lake.SOURCE_COL, lake.WEIGHT_COL, EVENTS_COL])
-    hours = pd.to_timedelta(rng.integers(0, 24, len(frame)), unit="h")
-    frame[lake.HOUR_COL] = (frame[lake.HOUR_COL] + hours).dt.tz_localize("UTC")
-    return frame
+SPIKE = PLANTED_SPIKE
 
 
 @pytest.fixture(scope="module")
 def lake_settings(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("trends-api-lake")
-    schema = lake.SCHEMAS[TREND_COUNTS]
-    frame = simulated_counts()
-    for day, rows in frame.groupby(frame[lake.HOUR_COL].dt.date):
-        table = pa.Table.from_pandas(rows.reset_index(drop=True), schema=schema, preserve_index=False)
-        lake.write_file(str(root), f"{lake.partition_dir(TREND_COUNTS, day)}/sim-p0-0-0.parquet",
-                        table)
+    # The job test's planted terms (their classes are checked there); its steady `lipstick` is
+    # the hashtag `red` here.
+    write_trend_counts(str(root), planted_trend_counts(("hashtag", "red"), short_and_sparse=False))
     return stack_settings.model_copy(update={"lake_uri": str(root)})
 
 
