@@ -85,7 +85,7 @@ def create_app(settings: Settings, **overrides: Any) -> faust.App:
 
 def ensure_topics(settings: Settings) -> dict[str, str]:
     """Create the topics a worker reads and writes, where missing: the input topics, the
-    dead-letter and feed topics (with `topic_prefix`) and the live table's one-partition increments topic.
+    dead-letter, feed and erasure topics (with `topic_prefix`) and the live table's one-partition increments topic.
 
     Run before the worker starts: a topic that a consumer or producer touches first would be
     auto-created with the broker's default partition count, which Faust's tables refuse.
@@ -95,7 +95,7 @@ def ensure_topics(settings: Settings) -> dict[str, str]:
             settings.topic_name(name), spec.partitions, spec.key, spec.compacted, spec.configs
         )
         for name, spec in topics.TOPICS.items()
-        if name in (*topics.INPUT_TOPICS, topics.DLQ, topics.FEED)
+        if name in (*topics.INPUT_TOPICS, topics.DLQ, topics.FEED, topics.ERASURE)
     ]
     specs.append(topics.TopicSpec(increments_topic(settings), partitions=1, key="term"))
     return create_topics(settings, specs)

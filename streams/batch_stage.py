@@ -24,13 +24,23 @@ when offsets are committed:
 
 A crash anywhere before a commit replays from the last commit, so each stage's sink tolerates a
 batch written twice (the lake deduplicates by `event_id`, an online push and a feed overwrite).
+
+No record can stall a partition: a stage runs its per-record work through `isolate_failures`,
+which, when a batch fails with one of `RECORD_ERRORS` (an error a record's content can cause:
+a value no sink can hold, a bug met by one input), splits the batch in halves down to the single
+records that fail, hands those to the stage's `reject` (the lake stage sends them to the
+dead-letter topic with the error) and goes on with the rest, so the offsets move past them and
+a restart never replays into the same failure. Any other error (`OSError`: a full disk, a lost
+mount; `KafkaError`; cancellation) is the platform's, not a record's: it stops the worker
+uncommitted, to be retried on restart, since splitting would send every record to the
+dead-letter topic.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Container, Iterable
+from collections.abc import Awaitable, Callable, Container, Iterable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import faust
@@ -45,6 +55,21 @@ from glamcast.platform.broker import stage_consumer
 log = logging.getLogger(__name__)
 
 Batch = TypeVar("Batch")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+#: What a record's content can make a stage's code raise (Arrow's errors derive from these).
+#: Everything else is an outage or a cancellation, and is never blamed on a record.
+RECORD_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    TypeError,
+    ArithmeticError,
+    LookupError,
+    AttributeError,
+    AssertionError,
+    RecursionError,
+    NotImplementedError,
+)
 
 #: Fetched records of one pass, per partition: only assigned partitions, never an empty list.
 Records = dict[TopicPartition, list[ConsumerRecord]]
@@ -52,6 +77,34 @@ Records = dict[TopicPartition, list[ConsumerRecord]]
 #: Seconds the stop waits for the current pass (or the consumer's start) before it lands what
 #: the stage holds.
 STOP_WAIT_S = 10
+
+
+async def isolate_failures(
+    items: Sequence[Item],
+    attempt: Callable[[Sequence[Item]], Awaitable[Result]],
+    reject: Callable[[Item, BaseException], None],
+) -> list[Result]:
+    """`attempt(items)`, or, when it raises one of `RECORD_ERRORS`, the attempts of each half,
+    recursively: the results of the parts that succeeded, in order. A single item that fails is
+    given to `reject` with its error. k bad items among n cost about 2·k·log2(n) attempts.
+
+    `attempt` must leave nothing behind when it raises, or tolerate being retried on a part.
+    """
+    if not items:
+        return []
+    try:
+        return [await attempt(items)]
+    except RECORD_ERRORS as exc:
+        if len(items) == 1:
+            log.warning("a record failed on its own and is set aside: %s: %s",
+                        type(exc).__name__, exc)
+            reject(items[0], exc)
+            return []
+        log.info("a batch of %d failed (%s: %s); splitting it to find the record",
+                 len(items), type(exc).__name__, exc)
+        middle = len(items) // 2
+        head = await isolate_failures(items[:middle], attempt, reject)
+        return head + await isolate_failures(items[middle:], attempt, reject)
 
 
 class _EveryPartition:

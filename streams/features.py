@@ -79,8 +79,10 @@ from glamcast.core.settings import Profile, Settings
 from glamcast.core.shades import shade_family
 from glamcast.platform import lake
 from glamcast.platform.broker import LOW_LATENCY_FETCH_WAIT_MS, admin_client
+from glamcast.platform.erasure import ErasedPeople
 from glamcast.platform.features import feast_dir, feature_store, write_offline, write_online
-from streams.batch_stage import BatchStage, Records
+from streams import metrics
+from streams.batch_stage import RECORD_ERRORS, BatchStage, Records
 from streams.ingestion import committed_offsets
 from streams.validated_events import validate_records
 
@@ -486,11 +488,19 @@ class FeaturesService(BatchStage[FeatureRows]):
         self._push_lock = asyncio.Lock()
         self._store: Any = None
         self._offline_store: Any = None  # its own client: appends run beside online pushes
+        self.erased = ErasedPeople(settings)  # whose events never enter the windows again
 
     async def on_start(self) -> None:
         self._store = await asyncio.to_thread(feature_store, self.settings)
         self._offline_store = await asyncio.to_thread(feature_store, self.settings)
+        await asyncio.to_thread(self.erased.start)
         await super().on_start()
+
+    async def on_stop(self) -> None:
+        try:
+            await super().on_stop()
+        finally:
+            self.erased.close()
 
     async def on_assigned(self, assigned: set[TopicPartition]) -> None:
         """Rebuild the assigned partitions' window state from the lake (see the module doc)."""
@@ -530,7 +540,13 @@ class FeaturesService(BatchStage[FeatureRows]):
                 now=now,
             )
             for event in batch.events:
-                self.windows.add_event(event)
+                if self.erased.erased(event):
+                    continue
+                try:
+                    self.windows.add_event(event)
+                except RECORD_ERRORS:  # kept by the lake; the windows go on without it
+                    log.exception("event %s skipped by the feature state", event.event_id)
+                    metrics.POISON.labels("features", tp.topic).inc()
             self._offsets[tp] = batch.last_offset + 1
             if self._oldest is None:
                 self._oldest = time.monotonic()

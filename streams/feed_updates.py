@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,10 +44,12 @@ from glamcast.platform.broker import (
     bootstrap_servers,
     client_security,
 )
+from glamcast.platform.erasure import ErasedPeople
 from glamcast.platform.features import push_features
 from glamcast.platform.feed_engine import FeedEngine, feed_message
 from models.activity_features import user_activity_features
-from streams.batch_stage import BatchStage, Records
+from streams import metrics
+from streams.batch_stage import BatchStage, Records, isolate_failures
 from streams.features import event_row, features_enabled
 from streams.validated_events import validate_records
 
@@ -117,9 +119,11 @@ class FeedUpdatesService(BatchStage[list[str]]):
         self._offsets: dict[TopicPartition, int] = {}  # next offset to commit per partition
         self._producer: AIOKafkaProducer | None = None
         self._last_start = time.monotonic()
+        self.erased = ErasedPeople(settings)  # no feed is published for an erased person
 
     async def on_start(self) -> None:
         settings = self.settings
+        await asyncio.to_thread(self.erased.start)
         try:
             await asyncio.to_thread(self.engine.start)
         except Exception:  # no registry yet: rank on activity; retried below
@@ -138,6 +142,7 @@ class FeedUpdatesService(BatchStage[list[str]]):
         finally:
             if self._producer is not None:
                 await self._producer.stop()
+            self.erased.close()
 
     def add(self, records: Records) -> None:
         now, clock = datetime.now(UTC), time.monotonic()
@@ -146,6 +151,8 @@ class FeedUpdatesService(BatchStage[list[str]]):
                                      [(r.offset, r.value) for r in fetched],
                                      settings=self.settings, now=now)
             for event in batch.events:
+                if self.erased.erased(event):
+                    continue
                 row = event_row(event)
                 user = row[EVENT_COLUMNS.index(USER_COL)]
                 self.events.setdefault(user, {})[row[0]] = row
@@ -185,16 +192,31 @@ class FeedUpdatesService(BatchStage[list[str]]):
     async def land(self, due: list[str]) -> dict[TopicPartition, int]:
         """Recompute, push and publish the feeds of the people due; returns the offsets of the
         partitions none of whose people is pending any more."""
+        for user in [user for user in due if user in self.erased.ids]:  # erased meanwhile
+            due.remove(user)
+            del self.pending[user]
+            self.events.pop(user, None)
         if due:
             started = time.perf_counter()
-            rows = []
+            rows: dict[str, list[tuple]] = {}
             for user in due:
                 events = self.events[user]
                 cutoff = max(row[_TS] for row in events.values()) - LONGEST_WINDOW
                 for event_id in [e for e, row in events.items() if row[_TS] <= cutoff]:
                     del events[event_id]
-                rows.extend(events.values())
-            feeds = await asyncio.to_thread(self._feeds, rows)
+                rows[user] = list(events.values())
+
+            async def attempt(users: Sequence[str]) -> dict[str, Any]:
+                chunk = [row for user in users for row in rows[user]]
+                return await asyncio.to_thread(self._feeds, chunk)
+
+            def reject(user: str, error: BaseException) -> None:  # their events are in the lake
+                log.error("feed of %s not computed: %s: %s", user, type(error).__name__, error)
+                metrics.POISON.labels("feed", self.settings.topic_name(topics.TRYON)).inc()
+
+            feeds = {}
+            for part in await isolate_failures(due, attempt, reject):
+                feeds.update(part)
             producer = self._producer
             assert producer is not None
             sent = [await producer.send(self.settings.topic_name(topics.FEED),

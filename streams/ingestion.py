@@ -19,6 +19,13 @@ Per batch (buffered until `streams_batch_events` records or `streams_flush_s` se
 Steps 1–3 use the CPU (`prepare`); 4–5 (`land`) and 6 mostly wait, so they run in the background
 while the next batch is fetched and validated (one batch in flight at most, committed in order).
 
+A record that passes validation but that a later step cannot take (the Arrow conversion in 3,
+the lake writer in 4) never stalls its partition (`streams.batch_stage.isolate_failures`): the
+failing batch is split down to the record, which goes to the dead-letter topic as a
+`processing_error` with the exception, and the rest lands; the offsets move past it, so a
+restart does not meet it again. Trend counts are derived data: a count that fails is logged and
+skipped for that batch, never retried into a stall.
+
 A crash anywhere before 6 replays the batch from the last commit: lake files are rewritten or
 duplicated (readers deduplicate by `event_id`), trend counts skip what they counted. On a
 rebalance the revoked partitions' buffers are landed and committed before they are given up, and
@@ -43,14 +50,21 @@ from aiokafka.errors import KafkaError
 from kafka import KafkaAdminClient
 
 from glamcast.core import topics
+from glamcast.core.events import DeadLetter, Rejection, encode_event
 from glamcast.core.settings import Settings
 from glamcast.platform import lake
 from glamcast.platform.broker import admin_client
+from glamcast.platform.erasure import ErasedPeople
 from streams import metrics
-from streams.batch_stage import BatchStage, Records
+from streams.batch_stage import RECORD_ERRORS, BatchStage, Records, isolate_failures
 from streams.lake_files import LakeFile, PreparedBatch, count_landed, prepare_batch, write_lake_file
 from streams.trend_counts import Increment, LiveTrends, TrendCounter
-from streams.validated_events import ValidatedBatch, dead_letter_value, validate_records
+from streams.validated_events import (
+    ValidatedBatch,
+    dead_letter,
+    dead_letter_value,
+    validate_records,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +123,16 @@ class _PhaseClock:
         return ", ".join(f"{phase} {seconds * 1000:.0f} ms" for phase, seconds in self.phases)
 
 
+def poison_letter(
+    stage: str, topic: str, partition: int, offset: int, raw: bytes | None,
+    error: BaseException, now: datetime,
+) -> DeadLetter:
+    """The dead letter of a record that `stage` could not process (`processing_error`)."""
+    metrics.POISON.labels(stage, topic).inc()
+    message = f"{stage}: {type(error).__name__}: {str(error)[:500]}"
+    return dead_letter(topic, partition, offset, raw, Rejection("processing_error", message), now)
+
+
 @dataclass
 class _Batch:
     """A batch after the CPU stage, waiting to be written, published and committed."""
@@ -116,11 +140,13 @@ class _Batch:
     records: int
     validated: list[ValidatedBatch]
     prepared: list[PreparedBatch]
-    files: list[LakeFile]
-    dead_letters: list[asyncio.Future]
+    counts_files: list[LakeFile]
+    letters: list[DeadLetter]  # rejected by validation, and records no step could process
+    dead_letters: list[asyncio.Future]  # their deliveries, in the same order
     increments: list[Increment]
     offsets: dict[TopicPartition, int]
     clock: _PhaseClock
+    now: datetime
 
 
 class IngestionService(BatchStage[_Batch]):
@@ -146,6 +172,7 @@ class IngestionService(BatchStage[_Batch]):
         self.root = settings.lake_root
         self.dlq_topic = settings.topic_name(topics.DLQ)
         self.trends = TrendCounter(self.root)
+        self.erased = ErasedPeople(settings)  # whose events are dropped (the right to erasure)
         self._buffers: dict[TopicPartition, list[tuple[int, bytes | None]]] = {}
         self._buffered = 0
         self._oldest: float | None = None
@@ -159,6 +186,7 @@ class IngestionService(BatchStage[_Batch]):
         removed = await asyncio.to_thread(lake.remove_temp_files, self.root)
         if removed:
             log.info("removed %d temp files left in the lake by a killed writer", removed)
+        await asyncio.to_thread(self.erased.start)  # every erasure so far, before any batch
         await super().on_start()
 
     async def on_stop(self) -> None:
@@ -167,6 +195,7 @@ class IngestionService(BatchStage[_Batch]):
             await super().on_stop()
         finally:
             self._writers.shutdown(wait=True)
+            self.erased.close()
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         """Drop the revoked partitions' buffers (landed already) and their trend-count state."""
@@ -208,52 +237,116 @@ class IngestionService(BatchStage[_Batch]):
             return None
         clock = _PhaseClock()
         now = datetime.now(UTC)
-        validated = [
-            validate_records(tp.topic, tp.partition, records, settings=self.settings, now=now)
-            for tp, records in work
-        ]
-        clock.lap("validate")
-        dead_letters = [
-            future for batch in validated for future in await self._send_dead_letters(batch)
-        ]
-        prepared = [prepare_batch(batch) for batch in validated]
-        clock.lap("arrow tables")
+        letters: list[DeadLetter] = []
+        parts: list[tuple[ValidatedBatch, PreparedBatch]] = []
+        for tp, records in work:
+
+            async def attempt(
+                chunk: list[tuple[int, bytes | None]], tp: TopicPartition = tp
+            ) -> tuple[ValidatedBatch, PreparedBatch]:
+                validated = validate_records(
+                    tp.topic, tp.partition, chunk, settings=self.settings, now=now
+                )
+                self._drop_erased(validated)
+                return validated, prepare_batch(validated)
+
+            def reject(
+                record: tuple[int, bytes | None], error: BaseException, tp: TopicPartition = tp
+            ) -> None:
+                offset, raw = record
+                letters.append(
+                    poison_letter("ingest", tp.topic, tp.partition, offset, raw, error, now)
+                )
+
+            parts += await isolate_failures(records, attempt, reject)
+        clock.lap("validate, arrow tables")
+        validated = [part[0] for part in parts]
+        prepared = [part[1] for part in parts]
+        letters = [letter for batch in validated for letter in batch.dead_letters] + letters
+        dead_letters = await self._send_dead_letters(letters)
         increments: list[Increment] = []
-        files = [file for batch in prepared for file in batch.files]
-        for batch, lake_batch in zip(validated, prepared, strict=True):
-            counted, counts_files = self.trends.count(
-                lake_batch.dataset,
-                batch.topic,
-                batch.partition,
-                lake_batch.table,
-                batch.last_offset,
-            )
+        counts_files: list[LakeFile] = []
+        for batch, lake_batch in parts:
+            try:
+                counted, files = self.trends.count(
+                    lake_batch.dataset,
+                    batch.topic,
+                    batch.partition,
+                    lake_batch.table,
+                    batch.last_offset,
+                )
+            except RECORD_ERRORS:
+                log.exception("trend counts of %s[%d] skipped", batch.topic, batch.partition)
+                continue
             increments += counted
-            files += counts_files
+            counts_files += files
         clock.lap("trend counts")
-        offsets = {
-            tp: batch.last_offset + 1 for (tp, _), batch in zip(work, validated, strict=True)
-        }
+        offsets = {tp: records[-1][0] + 1 for tp, records in work}
         records = sum(len(records) for _, records in work)
-        return _Batch(records, validated, prepared, files, dead_letters, increments, offsets, clock)
+        return _Batch(
+            records, validated, prepared, counts_files, letters, dead_letters, increments,
+            offsets, clock, now,
+        )
+
+    def _drop_erased(self, batch: ValidatedBatch) -> None:
+        """Drop the events of erased people (`glamcast.platform.erasure`): replayed or still
+        queued in an input topic, they never reach the lake again; their offsets are committed."""
+        batch.events, batch.offsets, dropped = self.erased.drop(batch.events, batch.offsets)
+        if dropped:
+            metrics.ERASED_DROPPED.labels(batch.topic).inc(dropped)
+
+    async def _write(self, files: list[LakeFile]) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(loop.run_in_executor(self._writers, write_lake_file, self.root, file) for file in files)
+        )
 
     async def land(self, batch: _Batch) -> dict[TopicPartition, int]:
         """The waiting stage: write the files, await dead letters, publish the live increments."""
         clock = batch.clock
-        loop = asyncio.get_running_loop()
-        await asyncio.gather(
-            *(
-                loop.run_in_executor(self._writers, write_lake_file, self.root, file)
-                for file in batch.files
-            )
-        )
+        lake_files = [file for prepared in batch.prepared for file in prepared.files]
+        try:
+            await self._write(lake_files)
+        except RECORD_ERRORS as exc:
+            log.warning("writing a batch failed (%s: %s); isolating the record", type(exc).__name__, exc)
+            await self._land_isolated(batch)
+        await self._write(batch.counts_files)
         count_landed(batch.prepared)
-        clock.lap(f"write {len(batch.files)} files")
-        await self._await_dead_letters(batch.dead_letters, batch.validated)
+        clock.lap(f"write {len(lake_files) + len(batch.counts_files)} files")
+        await self._await_dead_letters(batch.dead_letters, batch.letters)
         if self.live is not None and batch.increments:
             await self.live.publish(batch.increments)
         clock.lap("dead letters and live increments")
         return batch.offsets
+
+    async def _land_isolated(self, batch: _Batch) -> None:
+        """Write each partition's events in halves down to the ones the writer refuses, which
+        join the batch's dead letters (their originals re-encoded from the validated events)."""
+        prepared: list[PreparedBatch] = []
+        letters: list[DeadLetter] = []
+        for validated in batch.validated:
+            rows = list(zip(validated.events, validated.offsets, strict=True))
+
+            async def attempt(chunk, validated: ValidatedBatch = validated) -> PreparedBatch:
+                part = ValidatedBatch(
+                    validated.topic, validated.base_topic, validated.partition,
+                    events=[event for event, _ in chunk], offsets=[offset for _, offset in chunk],
+                )
+                lake_batch = prepare_batch(part)
+                await self._write(lake_batch.files)
+                return lake_batch
+
+            def reject(row, error: BaseException, validated: ValidatedBatch = validated) -> None:
+                event, offset = row
+                letters.append(poison_letter(
+                    "ingest", validated.topic, validated.partition, offset, encode_event(event),
+                    error, batch.now,
+                ))
+
+            prepared += await isolate_failures(rows, attempt, reject)
+        batch.prepared = prepared
+        batch.letters += letters
+        batch.dead_letters += await self._send_dead_letters(letters)
 
     def after_commit(
         self, batch: _Batch, offsets: dict[TopicPartition, int], committed: bool
@@ -273,26 +366,25 @@ class IngestionService(BatchStage[_Batch]):
             clock,
         )
 
-    async def _send_dead_letters(self, batch: ValidatedBatch) -> list[asyncio.Future]:
+    async def _send_dead_letters(self, letters: list[DeadLetter]) -> list[asyncio.Future]:
         producer = self.app.producer
         return [
             await producer.send(
                 self.dlq_topic,
-                batch.topic.encode(),
+                letter.source_topic.encode(),
                 dead_letter_value(letter),
                 partition=None,
                 timestamp=None,
                 headers=None,
             )
-            for letter in batch.dead_letters
+            for letter in letters
         ]
 
     async def _await_dead_letters(
-        self, pending: list[asyncio.Future], batches: list[ValidatedBatch]
+        self, pending: list[asyncio.Future], letters: list[DeadLetter]
     ) -> None:
         """Wait until the broker has every dead letter; resend failed ones a few times."""
         results = await asyncio.gather(*pending, return_exceptions=True)
-        letters = [letter for batch in batches for letter in batch.dead_letters]
         failed = [
             letter
             for letter, result in zip(letters, results, strict=True)

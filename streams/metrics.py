@@ -7,7 +7,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 REJECTED = Counter(
     "glamcast_stream_rejected", "Input records sent to the dead-letter topic.", ["topic", "reason"]
 )
+POISON = Counter(
+    "glamcast_stream_poison_records",
+    "Valid records a stage could not process (its error is in the dead letter), set aside so "
+    "the partition moves on.",
+    ["stage", "topic"],
+)
 VALIDATED = Counter("glamcast_stream_validated", "Input records that passed validation.", ["topic"])
+ERASED_DROPPED = Counter(
+    "glamcast_stream_erased_dropped",
+    "Valid events of erased people dropped before any sink (glamcast.erasure.v1).",
+    ["topic"],
+)
 TOMBSTONES = Counter(
     "glamcast_stream_tombstones", "Empty values on compacted topics (deletes), skipped.", ["topic"]
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -106,11 +106,28 @@ class CommerceEventType(StrEnum):
 #: Events older than this are rejected as bad timestamps (a zeroed or epoch clock).
 EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
 
+# Every field is bounded by what the lake (Arrow int64, float64), Feast and the models store, so
+# whatever validates can be written and pushed (tests/unit/core/test_event_bounds.py proves it
+# with hypothesis). The bounds are named in the rejection message ("less than or equal to ...").
+
+#: A count of reactions (likes, views...): far above any real post, far below int64's 9.2e18.
+MAX_COUNT = 10**12
+#: A dwell time: one day in milliseconds; a longer "dwell" is a stuck client clock.
+MAX_DWELL_MS = 86_400_000
+#: A price in the shop's currency.
+MAX_PRICE = 1_000_000.0
+#: Free text of shop exports (category codes, brands, sessions).
+MAX_TEXT = 256
+#: Items of one list field (hashtags, brands, products of a post).
+MAX_LIST_ITEMS = 64
+
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Timestamp = Annotated[AwareDatetime, Field(ge=EARLIEST_TS)]
 ShadeHex = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
-Count = Annotated[int, Field(ge=0)]
-Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+DwellMs = Annotated[int, Field(ge=0, le=MAX_DWELL_MS)]
+Price = Annotated[float, Field(ge=0, le=MAX_PRICE, allow_inf_nan=False)]
+Tag = Annotated[str, Field(max_length=100)]
 
 
 def _rees46_time(value: Any) -> Any:
@@ -125,7 +142,7 @@ def _blank_to_none(value: Any) -> Any:
 
 
 Rees46Time = Annotated[Timestamp, BeforeValidator(_rees46_time)]
-OptionalText = Annotated[str | None, BeforeValidator(_blank_to_none)]
+OptionalText = Annotated[Annotated[str, Field(max_length=MAX_TEXT)] | None, BeforeValidator(_blank_to_none)]
 
 
 class Event(BaseModel):
@@ -169,7 +186,7 @@ class TryOnEvent(Event):
     category: Category
     shade_hex: ShadeHex
     finish: Finish
-    dwell_ms: Count
+    dwell_ms: DwellMs
     look_id: Id | None = None
     face: FaceAttributes | None = None
     platform: AppPlatform
@@ -185,9 +202,9 @@ class SocialEvent(Event):
     platform: SocialPlatform
     post_id: Id
     author_id: Id
-    hashtags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list)
-    brands: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list)
-    product_ids: list[Id] = Field(default_factory=list)
+    hashtags: list[Tag] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    brands: list[Tag] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    product_ids: list[Id] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
     likes: Count = 0
     comments: Count = 0
     shares: Count = 0
@@ -264,7 +281,7 @@ class FeedItem(BaseModel):
 
     product_id: Id | None = None
     look_id: Id | None = None
-    score: float
+    score: Annotated[float, Field(allow_inf_nan=False)]
     reasons: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -287,10 +304,33 @@ class FeedUpdate(BaseModel):
     model_version: str
 
 
+class ErasureRequest(BaseModel):
+    """A person's erasure on the compacted erasure topic (keyed by `user_id`): first recorded as
+    `requested`, then replaced by the same request `completed` with its receipt (what was removed
+    where, `glamcast.platform.erasure`). The latest record of a person is kept forever."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    TOPIC: ClassVar[str] = topics.ERASURE
+
+    user_id: Id
+    requested_at: Timestamp
+    requested_by: Annotated[str, Field(max_length=64)] = Field(
+        description="Who asked: `cli` or `api` (the key's scope), for the audit trail.")
+    status: Literal["requested", "completed"]
+    completed_at: Timestamp | None = None
+    removed: dict[Annotated[str, Field(max_length=200)], Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="Rows, keys or vectors removed per place (`lake/tryon`, "
+        "`online_store/user_activity_fv`, `model/<name>`, `feed_topic`...), by the first "
+        "completed run.")
+
+
 #: The model of each topic's values.
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
     model.TOPIC: model
-    for model in (TryOnEvent, SocialEvent, CommerceEvent, CatalogEvent, DeadLetter, FeedUpdate)
+    for model in (TryOnEvent, SocialEvent, CommerceEvent, CatalogEvent, DeadLetter, FeedUpdate,
+                  ErasureRequest)
 }
 
 
@@ -307,6 +347,9 @@ REJECTION_REASONS = (
     "bad_shade",
     "negative_value",
     "out_of_range",
+    "too_long",
+    "not_finite",
+    "processing_error",
 )
 
 
@@ -321,6 +364,7 @@ class Rejection:
 _TIME_FIELDS = frozenset({"ts", "event_time", "launched_at", "generated_at"})
 _ENUM_ERRORS = frozenset({"enum", "literal_error"})
 _BOUND_ERRORS = frozenset({"greater_than_equal", "greater_than", "less_than_equal", "less_than"})
+_LENGTH_ERRORS = frozenset({"string_too_long", "too_long", "bytes_too_long"})
 
 
 def _classify(error: dict[str, Any]) -> str:
@@ -336,17 +380,35 @@ def _classify(error: dict[str, Any]) -> str:
         return "bad_shade"
     if kind in _ENUM_ERRORS:
         return "unknown_enum"
+    if kind in _LENGTH_ERRORS:
+        return "too_long"
+    if kind == "finite_number":
+        return "not_finite"
     if kind in _BOUND_ERRORS:
         return "negative_value" if error.get("ctx", {}).get("ge") == 0 else "out_of_range"
     return "wrong_type"
+
+
+def _shown(value: Any) -> str:
+    """A short repr of a rejected value; never raises (an int past Python's digit limit)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"<integer of {value.bit_length()} bits>"
+    if isinstance(value, (str, bytes)):
+        value = value[:60]  # a repr of a megabyte is never built
+    elif isinstance(value, (dict, list)):
+        return f"<{type(value).__name__} of {len(value)} items>"
+    try:
+        shown = repr(value)
+    except ValueError:
+        return f"<{type(value).__name__}>"
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def _describe(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "<record>"
     if error["type"] == "missing":
         return f"{where}: required field is missing"
-    shown = repr(error.get("input"))
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    shown = _shown(error.get("input"))
     rule = error["msg"]
     if error["type"] == "string_pattern_mismatch" and where.endswith("shade_hex"):
         rule = "does not match #RRGGBB"
@@ -380,6 +442,8 @@ def decode_event(
         event = model.model_validate_json(text)
     except ValidationError as exc:
         return explain(exc)
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:  # never seen; never fatal
+        return Rejection("processing_error", f"<record>: {type(exc).__name__}: {str(exc)[:200]}")
     if isinstance(event, Event):
         moment = event.occurred_at
         if moment > (now or datetime.now(UTC)) + max_future_skew:
