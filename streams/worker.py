@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from glamcast.core.settings import Settings
 from glamcast.platform.stack import free_port
@@ -44,6 +44,15 @@ class WorkerProcess:
         return self.process.pid
 
 
+def _plain(value: object) -> object:
+    """JSON of what settings hold beyond JSON's types: secrets in clear, models as dicts."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """GLAMCAST_* variables that rebuild `settings` in a child process (secrets included)."""
     env = {}
@@ -53,10 +62,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             continue
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
-        elif isinstance(value, list):
-            value = json.dumps(
-                [v.get_secret_value() if isinstance(v, SecretStr) else v for v in value]
-            )
+        elif isinstance(value, (list, dict, BaseModel)):
+            value = json.dumps(value, default=_plain)
         env[f"GLAMCAST_{name.upper()}"] = str(value)
     return env
 
