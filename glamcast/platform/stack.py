@@ -102,12 +102,13 @@ def _process(record: dict[str, Any]) -> psutil.Process | None:
         return None
 
 
-def _spawn(command: list[str], log: Path) -> dict[str, Any]:
+def _spawn(command: list[str], log: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: `down` stops its children too
+            env={**os.environ, **(env or {})},
         )
     return {"pid": proc.pid, "create_time": psutil.Process(proc.pid).create_time(), "log": str(log)}
 
@@ -198,7 +199,10 @@ def _start_mlflow(settings: Settings) -> dict[str, Any]:
         "--artifacts-destination", str(store / "artifacts"),
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]
-    record = _spawn(command, settings.state_path / "logs" / "mlflow.log")
+    # No job-execution runner: MLflow 3 starts a huey consumer per job queue (six processes,
+    # ~300 MB each, measured) for server-side jobs this platform never submits.
+    record = _spawn(command, settings.state_path / "logs" / "mlflow.log",
+                    env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     record["address"] = f"http://127.0.0.1:{port}"
     return record
 

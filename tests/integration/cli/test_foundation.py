@@ -63,6 +63,10 @@ def test_up_topics_simulate_read_back_down(tmp_path, monkeypatch):
     processes = recorded_processes(state_dir)
     family = [p for proc in processes.values() for p in (proc, *proc.children(recursive=True))]
     assert all(proc.is_running() for proc in family)
+    # a lean stack: the MLflow server and its one worker, no job-queue consumers (docs/runbook.md)
+    mlflow_family = [processes["mlflow"], *processes["mlflow"].children(recursive=True)]
+    assert len(mlflow_family) <= 2, [" ".join(p.cmdline()[:4]) for p in mlflow_family]
+    assert not [p for p in mlflow_family if "huey" in " ".join(p.cmdline())]
 
     again = glamcast(state_dir, "up")
     assert again.stdout.count("already running") == 2
