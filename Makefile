@@ -6,14 +6,16 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.glamcast-installed
+# The mirror's browser packages (web/package-lock.json), served by `glamcast serve` from here.
+NODE_STAMP := web/node_modules/.glamcast-installed
 PYTEST_ARGS ?=
 
 .PHONY: demo test unit lint install system-deps bench clean
 
-demo: $(STAMP)
+demo: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/glamcast demo $(DEMO_ARGS)
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) $(NODE_STAMP) system-deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The service-free tier (tests/unit): no broker, Spark session or server; for the edit-test loop.
@@ -29,7 +31,7 @@ lint: $(STAMP)
 system-deps:
 	bash infra/system-deps.sh
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +42,12 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-bench: $(STAMP)
+# npm ci: exactly the lockfile's versions, from the npm registry (Node.js and npm from the OS).
+$(NODE_STAMP): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+bench: $(STAMP) $(NODE_STAMP)
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:

@@ -18,7 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 from typer.core import TyperGroup
 
-from glamcast.core.settings import Settings, get_settings
+from glamcast.core.settings import KeyScope, Settings, get_settings
 from glamcast.platform import stack
 from glamcast.platform.commands import console, run_command_line, single_command_app
 
@@ -186,11 +186,79 @@ def serve(
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
-    import uvicorn
-
     from glamcast.serving.app import create_app
+    from glamcast.serving.server import serve as serve_api
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    serve_api(create_app(settings), settings, host, port)
+
+
+# --- keys
+keys_app = typer.Typer(help="API keys (scopes: docs/serving.md).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("new")
+def keys_new(
+    scope: Annotated[KeyScope, typer.Option(help="What the key may call.")],
+    name: Annotated[str, typer.Option(help="Who holds the key (letters, digits, . _ -).")],
+) -> None:
+    """Make a key: prints it once, and the GLAMCAST_API_KEYS entry (its hash) to add to the settings."""
+    import json
+
+    from pydantic import ValidationError
+
+    from glamcast.serving.security import new_key, settings_entry
+
+    key = new_key(scope)
+    try:
+        entry = settings_entry(key, scope, name)
+    except ValidationError as exc:
+        raise typer.BadParameter("letters, digits, '.', '_' or '-', at most 64",
+                                 param_hint="--name") from exc
+    typer.echo(f"key (shown once, give it to {name}): {key}")
+    typer.echo(f"GLAMCAST_API_KEYS entry: {json.dumps(entry, separators=(',', ':'))}")
+# --- end keys
+
+
+# --- erasure and retention
+@app.command()
+def erase(
+    user_ids: Annotated[list[str], typer.Argument(help="The people to erase (user ids).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the receipts as JSON lines.")] = False,
+) -> None:
+    """Erase people from every store (lake, Feast online and offline, embeddings, feed topic) and
+    print the receipt of each; erasing someone again prints their first receipt."""
+    import json
+
+    from glamcast.platform.erasure import erase as erase_people
+
+    try:
+        results = erase_people(get_settings(), user_ids, "cli")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="USER_IDS") from exc
+    for result in results:
+        if as_json:
+            typer.echo(json.dumps(result.as_dict(), separators=(",", ":")))
+            continue
+        receipt = result.receipt
+        note = " (erased before: first receipt)" if result.repeated else ""
+        table = Table(title=f"erased {receipt.user_id}{note}")
+        table.add_column("removed from")
+        table.add_column("count", justify="right")
+        for place, count in receipt.removed.items():
+            table.add_row(place, str(count))
+        table.add_row("[bold]total[/]", f"[bold]{result.total}[/]")
+        console.print(table)
+        if result.repeated:
+            console.print("found again: " + (", ".join(
+                f"{place} {count}" for place, count in result.found_again.items()) or "nothing"))
+
+
+retention_app = typer.Typer(help="Lake retention (settings: retention_days, face_retention_days).",
+                            no_args_is_help=True,
+                            cls=mounting(enforce="jobs.enforce_retention:command"))
+app.add_typer(retention_app, name="retention")
+# --- end erasure and retention
 
 
 # --- streams

@@ -70,9 +70,10 @@ from glamcast.platform.commands import (
     run_command_line,
     run_spark_job,
 )
-from glamcast.platform.forecasts import RISING_COLUMNS
+from glamcast.platform.forecasts import EVIDENCE_COLUMNS, RISING_COLUMNS
 from glamcast.platform.model_registry import use_experiment
 from models.trend_forecast import (
+    BREAKOUT,
     COMPONENTS,
     FADING,
     FAILED,
@@ -80,13 +81,17 @@ from models.trend_forecast import (
     OK,
     PROPHET,
     RISING,
+    SEASONAL_SPIKE,
     SET_ASIDE,
     STEADY,
+    TREND_CLASSES,
+    TRUSTED,
     TrendForecastConfig,
     config_for_freq,
     forecast_term,
     periods_between,
     set_aside_reason,
+    trust_label,
 )
 
 if TYPE_CHECKING:
@@ -97,7 +102,7 @@ LAKE_SOURCE = TREND_COUNTS
 KEYS = [TERM_TYPE_COL, TERM_COL]
 CSV_TERM_TYPE = "series"  # term_type of CSV series that do not name one
 
-CLASS_ORDER = {RISING: 0, STEADY: 1, FADING: 2}
+CLASS_ORDER = {name: order for order, name in enumerate(TREND_CLASSES)}
 
 # What the fit stage returns per term: its forecast rows, and one summary row (JSON payload).
 _FIT_SCHEMA = (
@@ -412,7 +417,7 @@ def _summaries_to_tables(rows: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame, p
         scores.append({**key, "trend_class": growth["trend_class"], "growth_score": growth["score"],
                        **{k: growth[k] for k in ("level_change", "trend_change", "p_up", "recent_level",
                                                   "baseline_level", "last_actual", "anomaly",
-                                                  "anomaly_outside")},
+                                                  "anomaly_outside", *EVIDENCE_COLUMNS)},
                        "n_periods": payload["n_periods"], "n_filled": payload["n_filled"],
                        "fit_seconds": payload["fit_seconds"]})
         backtests.extend({**key, **entry} for entry in payload["backtest"])
@@ -432,24 +437,51 @@ def summarize_backtests(backtest: pd.DataFrame) -> pd.DataFrame:
     return summary[columns]
 
 
-def rank_terms(scores: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """The rising list: scores joined with backtest means, ranked within rising/steady/fading.
+def _strength(row: pd.Series) -> float:
+    """How strongly a term shows its class: the growth that put it there (rank within class)."""
+    g4 = row.get("growth_4w")
+    g4 = row["growth_score"] if g4 is None or pd.isna(g4) else g4
+    if row["trend_class"] == BREAKOUT:
+        return max(g4, row.get("growth_2w") if pd.notna(row.get("growth_2w")) else -math.inf)
+    if row["trend_class"] == RISING:
+        return g4
+    if row["trend_class"] == FADING:
+        return -g4
+    if row["trend_class"] == SEASONAL_SPIKE:
+        lift = row.get("holiday_lift")
+        return 0.0 if lift is None or pd.isna(lift) else lift
+    return row["growth_score"]
 
-    Rising terms come first, strongest first; then steady ones; then fading ones, the most
-    fading first. `beats_seasonal_naive`: Prophet's mean MASE below seasonal naive's.
+
+def rank_terms(scores: pd.DataFrame, summary: pd.DataFrame, model: TrendForecastConfig | None = None
+               ) -> pd.DataFrame:
+    """The rising list: scores joined with backtest means and the trust label, ranked by class.
+
+    Classes in `TREND_CLASSES` order (breakout, rising, seasonal spike, steady, fading); within a
+    class the strongest first (growth over 4 weeks; the lift for spikes; the most fading first).
+    `beats_seasonal_naive`: Prophet's mean MASE below seasonal naive's; `trust`/`trust_reason`:
+    `models.trend_forecast.trust_label` of Prophet's backtest.
     """
+    model = model or TrendForecastConfig()
     if scores.empty:
         return pd.DataFrame(columns=list(RISING_COLUMNS))
     wide = summary.pivot_table(index=KEYS, columns="model", values=["mase", "smape", "coverage"])
     flat = pd.DataFrame(index=wide.index)
-    for model in MODELS:
+    for name in MODELS:
         for metric in ("mase", "smape"):
-            flat[f"{model}_{metric}"] = wide.get((metric, model), math.nan)
+            flat[f"{name}_{metric}"] = wide.get((metric, name), math.nan)
     flat["prophet_coverage"] = wide.get(("coverage", PROPHET), math.nan)
     ranked = scores.merge(flat.reset_index(), on=KEYS, how="left")
+    for column in EVIDENCE_COLUMNS:
+        if column not in ranked:
+            ranked[column] = None
     ranked["beats_seasonal_naive"] = ranked["prophet_mase"] < ranked["seasonal_naive_mase"]
+    labels = [trust_label(row.prophet_mase, row.seasonal_naive_mase, row.prophet_coverage, model)
+              for row in ranked.itertuples()]
+    ranked["trust"] = [label for label, _ in labels]
+    ranked["trust_reason"] = [reason for _, reason in labels]
     order = ranked["trend_class"].map(CLASS_ORDER)
-    strength = ranked["growth_score"].where(ranked["trend_class"] != FADING, -ranked["growth_score"])
+    strength = ranked.apply(_strength, axis=1) if len(ranked) else pd.Series(dtype=float)
     ranked = ranked.assign(_order=order, _strength=strength).sort_values(
         ["_order", "_strength", TERM_COL], ascending=[True, False, True], kind="stable")
     ranked["rank"] = ranked.groupby("trend_class").cumcount() + 1
@@ -473,8 +505,9 @@ def run_metrics(rising: pd.DataFrame, summary: pd.DataFrame, set_aside: pd.DataF
         metrics[f"median_mase_{model}"] = float(rows["mase"].median()) if len(rows) else math.nan
         metrics[f"mean_smape_{model}"] = float(rows["smape"].mean()) if len(rows) else math.nan
     metrics["mean_coverage_prophet"] = float(rising["prophet_coverage"].mean()) if len(rising) else math.nan
-    for trend_class in (RISING, STEADY, FADING):
+    for trend_class in TREND_CLASSES:
         metrics[f"n_{trend_class}"] = float((rising["trend_class"] == trend_class).sum())
+    metrics["n_trusted"] = float((rising["trust"] == TRUSTED).sum()) if len(rising) else 0.0
     metrics["n_anomalies"] = float(rising["anomaly"].notna().sum()) if len(rising) else 0.0
     return metrics
 
@@ -575,7 +608,7 @@ def _forecast_window(spark: SparkSession, settings: Settings, config: ForecastTr
     set_aside = pd.concat([frame for frame in (screened_out, failed) if len(frame)] or [screened_out],
                           ignore_index=True).sort_values(KEYS, kind="stable").reset_index(drop=True)
     summary = summarize_backtests(backtest)
-    rising = rank_terms(scores, summary)
+    rising = rank_terms(scores, summary, model)
 
     forecasts_path = None
     if fitted is not None and config.write_lake:
@@ -666,6 +699,12 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def _pct(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:+.0%}"
+
+
 def print_report(result: ForecastResult, console: Any, tracking_uri: str | None = None,
                  top: int = 10) -> None:
     """The run on the console: counts, backtest table, rising and fading terms, set-aside terms."""
@@ -698,16 +737,19 @@ def print_report(result: ForecastResult, console: Any, tracking_uri: str | None 
                   f"(nominal {result.config.model.interval_width})")
     moving = result.rising[result.rising["trend_class"] != STEADY]
     if moving.empty:
-        console.print(f"No rising or fading terms: all {int(m['n_steady'])} forecast terms are steady.")
-    ranked = Table(title=f"Rising and fading terms (top {top} each; {int(m['n_steady'])} steady)")
-    for column in ("class", "rank", "term", "growth score", "level Δ", "trend Δ", "P(up)", "MASE", "trusted", "alert"):
-        ranked.add_column(column, justify="right" if column not in ("class", "term", "alert") else "left")
-    for trend_class in (RISING, FADING):
+        console.print(f"No moving terms: all {int(m['n_steady'])} forecast terms are steady.")
+    ranked = Table(title=f"Terms by class (top {top} each; {int(m['n_steady'])} steady)")
+    for column in ("class", "rank", "term", "growth 2w", "growth 4w", "holiday window", "MASE",
+                   "trust", "alert"):
+        ranked.add_column(column, justify="left" if column in ("class", "term", "holiday window",
+                                                                "trust", "alert") else "right")
+    colours = {BREAKOUT: "bold green", RISING: "green", SEASONAL_SPIKE: "yellow", FADING: "red"}
+    for trend_class in (BREAKOUT, RISING, SEASONAL_SPIKE, FADING):
         for row in result.rising[result.rising["trend_class"] == trend_class].head(top).itertuples(index=False):
-            colour = "green" if trend_class == RISING else "red"
-            ranked.add_row(f"[{colour}]{trend_class}[/]", str(row.rank), f"{row.term_type}: {row.term}",
-                           f"{row.growth_score:+.2f}", f"{row.level_change:+.0%}", f"{row.trend_change:+.0%}",
-                           _fmt(row.p_up), _fmt(row.prophet_mase), "yes" if row.beats_seasonal_naive else "no",
+            ranked.add_row(f"[{colours[trend_class]}]{trend_class}[/]", str(row.rank),
+                           f"{row.term_type}: {row.term}", _pct(row.growth_2w), _pct(row.growth_4w),
+                           row.holiday or "", _fmt(row.prophet_mase),
+                           row.trust if row.trust == TRUSTED else f"weak: {row.trust_reason}",
                            row.anomaly or "")
     if not moving.empty:
         console.print(ranked)

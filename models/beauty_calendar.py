@@ -28,19 +28,25 @@ CYBER_MONDAY = "cyber_monday"
 CHRISTMAS = "christmas"
 CHINESE_NEW_YEAR = "chinese_new_year"
 
-#: (lower_window, upper_window) in days around each event's date.
+#: (lower_window, upper_window) in days around each event's date: Prophet fits one effect per
+#: day of a window, so a window covers the build-up that a count series shows before the day.
 HOLIDAY_WINDOWS: dict[str, tuple[int, int]] = {
-    VALENTINES_DAY: (-3, 0),  # gifts are bought in the days before
+    VALENTINES_DAY: (-7, 0),  # gifts and date looks in the week before
     MOTHERS_DAY: (-3, 0),  # gift shopping in the days before the Sunday
-    MID_YEAR_618: (-2, 0),  # pre-sales peak just before the 18th
-    SINGLES_DAY: (-2, 0),  # pre-sales, then the day itself
-    BLACK_FRIDAY: (0, 0),  # a window of its own next to Cyber Monday would overlap it
-    CYBER_MONDAY: (0, 0),
+    MID_YEAR_618: (-7, 0),  # JD's pre-sales run through the week before the 18th
+    SINGLES_DAY: (-7, 1),  # pre-sales, the day itself, the last orders after midnight
+    BLACK_FRIDAY: (-7, 0),  # the week of deals before; Cyber Monday has a window of its own
+    CYBER_MONDAY: (0, 1),
     CHRISTMAS: (-7, 0),  # the last week of gift shopping; the day itself is quiet
     CHINESE_NEW_YEAR: (-3, 0),  # festive make-up and gifts in the days before
 }
-# Prophet fits one effect per day of a window, and building those features is most of a fit's
-# cost: 28 days in all here (a window of a week for every event would be 64, ~40% slower fits).
+# Prophet builds those features for the events whose window touches the fitted range only
+# (`models.trend_forecast.calendar_between`): 46 window days in all here, most of them outside
+# any one short history.
+
+#: Days before and after an event's date during which a term's growth counts as the event's
+#: (the trend classifier's "seasonal spike" windows): the build-up and the return to normal.
+SPIKE_WINDOW = (-10, 2)
 
 #: Every event, in calendar order; the default selection.
 DEFAULT_HOLIDAYS: tuple[str, ...] = tuple(HOLIDAY_WINDOWS)
@@ -110,6 +116,23 @@ def beauty_holidays(
     frame["lower_window"] = frame["lower_window"].astype("int64")
     frame["upper_window"] = frame["upper_window"].astype("int64")
     return frame.sort_values(["ds", "holiday"], kind="stable").reset_index(drop=True)
+
+
+def spike_windows(calendar: pd.DataFrame, around: tuple[int, int] = SPIKE_WINDOW
+                  ) -> list[tuple[str, pd.Timestamp, pd.Timestamp]]:
+    """(names, first day, last day) of each event's spike window (`around` its date), events
+    whose windows overlap merged into one ("black_friday+cyber_monday"), sorted by date."""
+    spans = sorted((row.ds + pd.Timedelta(days=around[0]), row.ds + pd.Timedelta(days=around[1]),
+                    row.holiday) for row in calendar.itertuples(index=False))
+    merged: list[list] = []
+    for start, end, name in spans:
+        if merged and start <= merged[-1][1] + pd.Timedelta(days=1):
+            merged[-1][1] = max(merged[-1][1], end)
+            if name not in merged[-1][2]:
+                merged[-1][2].append(name)
+        else:
+            merged.append([start, end, [name]])
+    return [("+".join(names), start, end) for start, end, names in merged]
 
 
 def holiday_names_by_day(calendar: pd.DataFrame) -> pd.Series:

@@ -9,18 +9,23 @@ Out: a `TermForecast`: status ("ok", "set_aside" with a reason, or "failed" with
      the forecast frame (history and horizon, `FORECAST_COLUMNS`), the backtest table
      (`BACKTEST_COLUMNS`: one row per cutoff and model) and the growth score (`GrowthScore`).
 
-Growth score (documented in docs/forecasting.md): three signals mapped to [-1, 1], then a
-weighted mean (weights 0.4, 0.4, 0.2 by default):
+Classes (documented in docs/forecasting.md, `classify_trend`), from the evidence of one term:
 
-- level:  tanh(((recent − baseline) / |baseline|) / level_scale), recent = mean of the last
-          `recent_periods` actuals, baseline = mean of the `baseline_periods` before them, both
-          seasonally adjusted (Prophet's weekly, yearly and holiday effects taken off);
-- trend:  tanh(((trend[T+h] − trend[T]) / |recent|) / slope_scale), the change of Prophet's
-          trend component over the horizon, relative to the recent level;
-- p_up:   2·P(mean of the next `compare_periods` > mean of the last `compare_periods`) − 1,
-          from Prophet's posterior predictive samples, seasonally adjusted the same way.
+- growth over the last 2, 4 and 8 weeks: the mean of the last 7 periods against the 7 periods
+  that ended k weeks earlier, seasonally adjusted (Prophet's weekly, yearly and holiday effects
+  taken off), None when the history is too short;
+- the forecast's slope: the change of Prophet's trend over the horizon ÷ the recent level;
+- the holiday window: the spike window of a beauty-calendar event in the last 8 weeks, its lift
+  over the 14 days before it and how far the term fell back after it (raw counts).
 
-score ≥ rising_threshold → "rising"; score ≤ fading_threshold → "fading"; else "steady".
+`seasonal_spike` (the window explains the growth: a lift of ×2 or more over the level before it,
+and a fall back afterwards) → `breakout` (×4 or more within 2 or 4 weeks) → `rising` → `fading` →
+`steady`. The growth score (0.4·level + 0.4·trend + 0.2·P(up), in [−1, 1]) is kept as a signal
+and for ranking steady terms.
+
+Trust (`trust_label`): `trusted` only when the backtest MASE is below 1 (the in-sample
+seasonal-naive scale), below seasonal naive's MASE, and the band's coverage lies in
+[0.65, 0.95]; otherwise `weak`, with the reasons.
 """
 
 from __future__ import annotations
@@ -38,7 +43,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.beauty_calendar import DEFAULT_HOLIDAYS, beauty_holidays, holiday_names_by_day
+from models.beauty_calendar import (
+    DEFAULT_HOLIDAYS,
+    SPIKE_WINDOW,
+    beauty_holidays,
+    holiday_names_by_day,
+    spike_windows,
+)
 
 DS_COL = "ds"
 Y_COL = "y"
@@ -59,6 +70,10 @@ NAIVE = "naive"
 MODELS = (PROPHET, SEASONAL_NAIVE, NAIVE)
 
 RISING, STEADY, FADING = "rising", "steady", "fading"
+BREAKOUT, SEASONAL_SPIKE = "breakout", "seasonal_spike"
+#: Every class, in the order the ranked list shows them.
+TREND_CLASSES = (BREAKOUT, RISING, SEASONAL_SPIKE, STEADY, FADING)
+TRUSTED, WEAK = "trusted", "weak"
 OK, SET_ASIDE, FAILED = "ok", "set_aside", "failed"
 
 SUPPORTED_FREQS = ("D", "MS")
@@ -109,6 +124,23 @@ class TrendForecastConfig:
     p_up_weight: float = 0.2  # classify; P(up) alone (at most 0.2) cannot
     rising_threshold: float = 0.3  # growth score at or above: rising
     fading_threshold: float = -0.3  # growth score at or below: fading
+    # --- classes (`classify_trend`); tuned on simulator seeds 101-103, never on the reported
+    # seeds (bench/trend_detection.py) ---
+    breakout_growth: float = 3.0  # growth over 2 or 4 weeks at or above (×4): breakout
+    rising_growth_4w: float = 0.4  # growth over 4 weeks at or above (×1.4) ...
+    rising_growth_8w: float = 0.5  # or over 8 weeks at or above (×1.5), same condition
+    rising_min_growth_2w: float = -0.1  # ... while the last 2 weeks fell at most 10 %: rising
+    fading_growth_4w: float = -0.4  # growth over 4 weeks at or below (×0.6) ...
+    fading_growth_8w: float = -0.4  # or over 8 weeks at or below (×0.6), same condition
+    fading_max_growth_2w: float = 0.0  # ... while the last 2 weeks did not rise: fading
+    growth_noise_z: float = 2.0  # a growth must also exceed this many of its standard errors
+    spike_window: tuple[int, int] = SPIKE_WINDOW  # days around an event that are its window
+    spike_lookback: int = 56  # events whose window ends in the last 8 weeks are considered
+    spike_min_lift: float = 1.0  # window mean ≥ (1 + this) × the 14 days before: a spike ...
+    spike_max_after: float = 0.5  # ... unless the days after stay above this share of the window
+    # --- trust label ---
+    trust_max_mase: float = 1.0  # trusted needs MASE below this (in-sample seasonal-naive scale)
+    trust_coverage: tuple[float, float] = (0.65, 0.95)  # and the band's coverage inside this
     # --- anomaly alert ---
     anomaly_periods: int = 7  # the last actuals checked against the fitted band
     anomaly_min_outside: int = 3  # this many on one side of the band raise the alert
@@ -172,7 +204,7 @@ class GrowthScore:
     """The growth signals of one term and its class."""
 
     score: float  # weighted mean of the three signals, in [-1, 1]
-    trend_class: str  # rising, steady or fading
+    trend_class: str  # one of TREND_CLASSES
     recent_level: float  # seasonally adjusted mean of the last recent_periods
     baseline_level: float  # seasonally adjusted mean of the baseline_periods before them
     level_change: float  # (recent − baseline) / |baseline|
@@ -181,6 +213,17 @@ class GrowthScore:
     anomaly: str | None  # "spike", "drop" or None
     anomaly_outside: int  # of the last anomaly_periods actuals, how many left the band
     last_actual: float
+    growth_2w: float | None = None  # last 7 periods vs the 7 that ended 2 weeks earlier (adjusted)
+    growth_4w: float | None = None  # ... 4 weeks earlier
+    growth_8w: float | None = None  # ... 8 weeks earlier (None: history too short)
+    noise_2w: float | None = None  # standard error of growth_2w from the scatter around the fit
+    noise_4w: float | None = None  # ... of growth_4w
+    noise_8w: float | None = None  # ... of growth_8w
+    holiday: str | None = None  # the event window that explains the growth (seasonal spike)
+    holiday_start: str | None = None  # its first and last day (ISO dates)
+    holiday_end: str | None = None
+    holiday_lift: float | None = None  # window mean ÷ the 14 days before − 1 (raw)
+    holiday_after: float | None = None  # mean after the window ÷ window mean (None: ongoing)
 
 
 @dataclass
@@ -496,7 +539,7 @@ def summarize_backtest(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def classify(score: float, config: TrendForecastConfig) -> str:
-    """rising / steady / fading by the documented thresholds."""
+    """rising / steady / fading by the growth score alone (a signal of `classify_trend`)."""
     if score >= config.rising_threshold:
         return RISING
     if score <= config.fading_threshold:
@@ -546,8 +589,130 @@ def anomaly_alert(forecast: pd.DataFrame, config: TrendForecastConfig) -> tuple[
     return None, above + below
 
 
+def growth_over_weeks(adjusted: np.ndarray, weeks: int, period: int = 7,
+                      noise_sd: float = 0.0) -> tuple[float | None, float | None]:
+    """(growth, noise): mean of the last `period` values ÷ mean of the `period` that ended
+    `weeks` weeks earlier − 1, and the standard error of that growth when the days scatter
+    around the fit with `noise_sd` (both None when the history is too short). Full weeks, so
+    the weekly cycle cancels out."""
+    lag = weeks * period
+    if len(adjusted) < lag + period:
+        return None, None
+    now = float(np.mean(adjusted[-period:]))
+    then = float(np.mean(adjusted[-(lag + period): len(adjusted) - lag]))
+    scale = max(abs(then), 0.05 * float(np.mean(np.abs(adjusted))), 1e-9)
+    return (now - then) / scale, noise_sd * math.sqrt(2 / period) / scale
+
+
+@dataclass(frozen=True)
+class HolidayEvidence:
+    """The spike window that best explains a term's recent movement."""
+
+    name: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    lift: float  # window mean ÷ mean of the 14 days before it − 1
+    after: float | None  # mean of the days after ÷ window mean; None while the window is open
+
+
+def holiday_evidence(ds: pd.Series, y: np.ndarray, calendar: pd.DataFrame,
+                     config: TrendForecastConfig) -> HolidayEvidence | None:
+    """The event window (of the last `spike_lookback` periods) with the largest lift, or None.
+
+    Raw counts, not adjusted: the question is whether the event explains the movement.
+    """
+    if calendar.empty or len(y) < 14:
+        return None
+    days = pd.to_datetime(ds).reset_index(drop=True)
+    last, first = days.iloc[-1], days.iloc[-1] - pd.Timedelta(days=config.spike_lookback - 1)
+    best: HolidayEvidence | None = None
+    for name, start, end in spike_windows(calendar, config.spike_window):
+        if end < first or start > last:
+            continue
+        inside = ((days >= start) & (days <= end)).to_numpy()
+        before = ((days >= start - pd.Timedelta(days=14)) & (days < start)).to_numpy()
+        after = (days > end).to_numpy()
+        if inside.sum() < 3 or before.sum() < 7:
+            continue
+        level_in = float(y[inside].mean())
+        level_before = max(float(y[before].mean()), 0.05 * float(np.mean(np.abs(y))), 1e-9)
+        lift = level_in / level_before - 1
+        after_share = (float(y[after].mean()) / max(level_in, 1e-9)) if after.sum() >= 3 else None
+        if best is None or lift > best.lift:
+            best = HolidayEvidence(name, start, end, lift, after_share)
+    return best
+
+
+def classify_trend(growth_2w: float | None, growth_4w: float | None, score: float,
+                   holiday: HolidayEvidence | None, config: TrendForecastConfig,
+                   noise_2w: float = 0.0, noise_4w: float = 0.0,
+                   growth_8w: float | None = None, noise_8w: float = 0.0) -> str:
+    """The class of a term from its evidence (rules in order; see the module docstring).
+
+    A growth counts only beyond `growth_noise_z` standard errors (`noise_*`: what the day-to-day
+    scatter around the fit alone would give), so a term at a few posts a day is not called
+    rising on one lucky week. Without 4 weeks of history the growth score decides.
+    """
+    if (holiday is not None and holiday.lift >= config.spike_min_lift
+            and (holiday.after is None or holiday.after <= config.spike_max_after)):
+        return SEASONAL_SPIKE
+    g2 = growth_2w if growth_2w is not None else 0.0
+    if growth_4w is None:
+        return classify(score, config)
+    z = config.growth_noise_z
+    if (g2 >= max(config.breakout_growth, z * noise_2w)
+            or growth_4w >= max(config.breakout_growth, z * noise_4w)):
+        return BREAKOUT
+    slow = growth_8w is not None  # a slower move over 8 weeks, where the history has them
+    if g2 >= config.rising_min_growth_2w and (
+            growth_4w >= max(config.rising_growth_4w, z * noise_4w)
+            or slow and growth_8w >= max(config.rising_growth_8w, z * noise_8w)):  # type: ignore[operator]
+        return RISING
+    if g2 <= config.fading_max_growth_2w and (
+            growth_4w <= min(config.fading_growth_4w, -z * noise_4w)
+            or slow and growth_8w <= min(config.fading_growth_8w, -z * noise_8w)):  # type: ignore[operator]
+        return FADING
+    return STEADY
+
+
+def trust_label(mase_value: float | None, seasonal_naive_mase: float | None,
+                band_coverage: float | None, config: TrendForecastConfig,
+                model: str = PROPHET) -> tuple[str, str]:
+    """("trusted" | "weak", reason): the backtest decides whether a forecast can be acted on.
+
+    Trusted only when all three hold: MASE below `trust_max_mase` (1: better than seasonal naive
+    was inside the training data), below seasonal naive's own backtest MASE, and the band's
+    coverage inside `trust_coverage`. The reason names every failed check, e.g.
+    "band too narrow: 2 % coverage".
+    """
+    def missing(value: float | None) -> bool:
+        return value is None or not math.isfinite(value)
+
+    reasons = []
+    lo, hi = config.trust_coverage
+    if missing(mase_value):
+        reasons.append("no backtest error (constant series)")
+    else:
+        assert mase_value is not None
+        if mase_value >= config.trust_max_mase:
+            reasons.append(f"error too large: MASE {mase_value:.2f} ≥ {config.trust_max_mase:g}")
+        if not missing(seasonal_naive_mase) and mase_value >= seasonal_naive_mase:  # type: ignore[operator]
+            reasons.append(f"no better than seasonal naive: MASE {mase_value:.2f} vs "
+                           f"{seasonal_naive_mase:.2f}")
+    if missing(band_coverage):
+        reasons.append("band not measured")
+    elif band_coverage < lo:  # type: ignore[operator]
+        reasons.append(f"band too narrow: {100 * band_coverage:.0f} % coverage")  # type: ignore[operator]
+    elif band_coverage > hi:  # type: ignore[operator]
+        reasons.append(f"band too wide: {100 * band_coverage:.0f} % coverage")  # type: ignore[operator]
+    if reasons:
+        return WEAK, "; ".join(reasons)
+    return TRUSTED, (f"{model} MASE {mase_value:.2f} < 1, beats seasonal naive "
+                     f"({seasonal_naive_mase:.2f}), {100 * band_coverage:.0f} % band coverage")  # type: ignore[operator]
+
+
 def growth_score(series: pd.DataFrame, forecast: pd.DataFrame, future_draws: np.ndarray | None,
-                 config: TrendForecastConfig) -> GrowthScore:
+                 config: TrendForecastConfig, calendar: pd.DataFrame | None = None) -> GrowthScore:
     """The growth signals, score and class of a fitted term (see the module docstring).
 
     Levels are seasonally adjusted (Prophet's weekly, yearly and holiday effects removed), so a
@@ -570,10 +735,28 @@ def growth_score(series: pd.DataFrame, forecast: pd.DataFrame, future_draws: np.
              + config.trend_weight * math.tanh(trend_change / config.slope_scale)
              + config.p_up_weight * (2 * p_up - 1))
     anomaly, outside = anomaly_alert(forecast, config)
+    growth: dict[str, float | None] = {}
+    holiday = None
+    if config.freq == "D":  # weeks of days; a monthly series is classified by its score
+        noise_sd = float(np.std(y - forecast["yhat"].to_numpy(float)[:n]))
+        for weeks in (2, 4, 8):
+            change, noise = growth_over_weeks(adjusted, weeks, 7, noise_sd)
+            growth[f"growth_{weeks}w"], growth[f"noise_{weeks}w"] = change, noise
+        if calendar is not None:
+            holiday = holiday_evidence(series[DS_COL], y, calendar, config)
+    trend_class = classify_trend(growth.get("growth_2w"), growth.get("growth_4w"), score, holiday,
+                                 config, growth.get("noise_2w") or 0.0, growth.get("noise_4w") or 0.0,
+                                 growth.get("growth_8w"), growth.get("noise_8w") or 0.0)
+    shown = holiday if trend_class == SEASONAL_SPIKE else None
     return GrowthScore(
-        score=score, trend_class=classify(score, config), recent_level=recent,
+        score=score, trend_class=trend_class, recent_level=recent,
         baseline_level=baseline, level_change=level_change, trend_change=trend_change, p_up=p_up,
-        anomaly=anomaly, anomaly_outside=outside, last_actual=float(y[-1]),
+        anomaly=anomaly, anomaly_outside=outside, last_actual=float(y[-1]), **growth,
+        holiday=shown.name if shown else None,
+        holiday_start=shown.start.date().isoformat() if shown else None,
+        holiday_end=shown.end.date().isoformat() if shown else None,
+        holiday_lift=shown.lift if shown else (holiday.lift if holiday else None),
+        holiday_after=shown.after if shown else (holiday.after if holiday else None),
     )
 
 
@@ -607,7 +790,7 @@ def forecast_term(
         table = backtest(series, calendar, config, verbose)
         model = fit_prophet(series, calendar, config, verbose)
         forecast, future_draws = predict_frame(model, series, config, calendar)
-        growth = growth_score(series, forecast, future_draws, config)
+        growth = growth_score(series, forecast, future_draws, config, calendar)
     except Exception as exc:  # noqa: BLE001  one bad series must not stop the other terms
         return TermForecast(FAILED, f"{type(exc).__name__}: {exc}", len(series), n_filled)
     return TermForecast(OK, None, len(series), n_filled, forecast, table, growth,

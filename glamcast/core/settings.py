@@ -8,12 +8,13 @@ address or secret is missing, rather than falling back to an empty default.
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,8 +35,57 @@ PROD_REQUIRED = (
 )
 
 
+#: Default `retention_days`: behaviour a year and a month (a season of history and its
+#: holidays), shop events two years, trend counts three (the forecasts' seasons), served
+#: recommendations 90 days. The catalogue and the looks are not about people: kept.
+DEFAULT_RETENTION_DAYS = {
+    "tryon": 395,
+    "social": 395,
+    "commerce": 730,
+    "trend_counts": 1095,
+    "forecasts": 730,
+    "recommendations": 90,
+}
+
+
 class MissingSettingError(ValueError):
     """A setting the active profile needs is not set."""
+
+
+class KeyScope(StrEnum):
+    """What an API key may call (`glamcast.serving.security` maps routes to scopes; `admin` may
+    call everything, no other scope implies another)."""
+
+    INGEST = "ingest"  # what an app or a browser page embeds: the ingest gateway, rate-limited
+    SERVICE = "service"  # backend services: feeds and person-bound feed tokens
+    MARKETING = "marketing"  # the dashboard and the trends API
+    ADMIN = "admin"  # erasure, replays, and every other route
+    METRICS = "metrics"  # the Prometheus scraper: /metrics
+
+
+def api_key_sha256(key: str) -> str:
+    """The hex SHA-256 under which settings store a key. Keys are 256-bit random tokens
+    (`glamcast keys new`), not passwords, so no salt or slow hash is needed against guessing."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKey(BaseModel):
+    """One accepted API key, stored as its SHA-256, never the key itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="Who holds the key (a label in logs and rate limits).")
+    scope: KeyScope = Field(description="What the key may call.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Hex SHA-256 of the key.")
+    rate_per_s: float | None = Field(
+        None, gt=0, description="Ingest keys: requests per second; unset: `api_ingest_rate_per_s`.")
+    burst: int | None = Field(
+        None, ge=1, description="Ingest keys: requests at once; unset: `api_ingest_burst`.")
+
+
+#: Keys the `local` profile accepts when GLAMCAST_API_KEYS is unset, one per scope: `dev-<scope>`.
+DEV_API_KEYS = {scope: f"dev-{scope.value}" for scope in KeyScope}
 
 
 class Settings(BaseSettings):
@@ -144,9 +194,48 @@ class Settings(BaseSettings):
     api_produce_timeout_s: float = Field(
         10.0, description="How long ingest waits for the broker to confirm a batch before 503."
     )
-    api_keys: list[SecretStr] = Field(
+    api_keys: list[ApiKey] = Field(
         default_factory=list,
-        description="Keys accepted in X-API-Key by the ingest gateway; `local` adds `dev-key`.",
+        description="Accepted API keys, each `{name, scope, sha256}` (JSON in GLAMCAST_API_KEYS; "
+        "`glamcast keys new --scope S --name N` makes one). Unset: `local` accepts the dev keys "
+        "`dev-ingest`, `dev-service`, `dev-marketing`, `dev-admin`, `dev-metrics`; `prod` "
+        "refuses to start.",
+    )
+    api_ingest_rate_per_s: float = Field(
+        20.0, gt=0, description="Requests per second an `ingest` key may make on average "
+        "(token bucket, per key and API process); beyond its burst: 429 with Retry-After.",
+    )
+    api_ingest_burst: int = Field(
+        40, ge=1, description="Requests an `ingest` key may make at once (the bucket's size)."
+    )
+    api_token_secret: SecretStr | None = Field(
+        None,
+        description="HMAC secret of person-bound feed tokens (`POST /v1/feed-tokens`); unset: "
+        "`local` draws one per process, `prod` issues no tokens (503). Set the same value on "
+        "every API process.",
+    )
+    api_token_max_ttl_s: int = Field(
+        900, ge=1, description="Longest lifetime of a person-bound feed token (seconds)."
+    )
+    api_cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API cross-origin (e.g. "
+        "`[\"https://shop.example\"]`); empty: no CORS headers at all.",
+    )
+    api_header_timeout_s: float = Field(
+        10.0, gt=0, description="A connection that has not finished its request headers this "
+        "long after it opened (or after its first byte of a new request) is closed.",
+    )
+    api_body_timeout_s: float = Field(
+        30.0, gt=0, description="A request body not received in full this long after its "
+        "headers is answered 408 and its connection closed.",
+    )
+    api_keep_alive_timeout_s: int = Field(
+        5, ge=1, description="An idle keep-alive connection is closed after this long (seconds)."
+    )
+    api_ready_timeout_s: float = Field(
+        2.0, gt=0, description="How long each /readyz check (broker metadata, online store) may "
+        "take before it counts as down (seconds).",
     )
 
     # --- Streams (Faust workers) -----------------------------------------------------------------
@@ -300,6 +389,33 @@ class Settings(BaseSettings):
         "once the Feast repository is applied, like the feature stage.",
     )
 
+    # --- Erasure and retention (glamcast.platform.erasure, jobs/enforce_retention) -------------
+    erasure_refresh_s: float = Field(
+        5.0,
+        description="How often stream workers re-read the erasure topic for newly erased people, "
+        "whose events they then drop (seconds).",
+    )
+    erasure_settle_s: float = Field(
+        15.0,
+        description="How long an erasure waits between recording its request and removing the "
+        "person: every stream worker re-reads the erasure topic (`erasure_refresh_s`) and lands, "
+        "appends or publishes what it held (`streams_flush_s`, `features_offline_flush_s`, "
+        "`feed_max_delay_s`) (seconds).",
+    )
+    retention_days: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_RETENTION_DAYS),
+        description="Days each date-partitioned lake dataset is kept (partition date before "
+        "today minus this: deleted by `glamcast retention enforce`); a dataset left out is "
+        "kept. JSON in GLAMCAST_RETENTION_DAYS.",
+    )
+    face_retention_days: int = Field(
+        30,
+        ge=1,
+        description="Days face-derived attributes (skin tone, undertone, face shape) are kept, "
+        "shorter than the behaviour they came with: older try-on partitions and offline user "
+        "features keep their rows with these columns emptied.",
+    )
+
     @model_validator(mode="after")
     def _require_prod_settings(self) -> Settings:
         if self.profile is Profile.PROD:
@@ -307,6 +423,10 @@ class Settings(BaseSettings):
             if missing:
                 names = ", ".join(f"GLAMCAST_{name.upper()}" for name in missing)
                 raise MissingSettingError(f"profile 'prod' needs {names}")
+        names = [key.name for key in self.api_keys]
+        hashes = [key.sha256 for key in self.api_keys]
+        if len(set(names)) < len(names) or len(set(hashes)) < len(hashes):
+            raise ValueError("GLAMCAST_API_KEYS: each key needs its own name and its own sha256")
         if self.kafka_security_protocol.startswith("SASL") and not (
             self.kafka_sasl_username and self.kafka_sasl_password
         ):
@@ -342,9 +462,12 @@ class Settings(BaseSettings):
         return self.spark_master or "local[*]"
 
     @property
-    def accepted_api_keys(self) -> list[str]:
-        keys = [key.get_secret_value() for key in self.api_keys]
-        return keys if keys or self.profile is Profile.PROD else ["dev-key"]
+    def effective_api_keys(self) -> list[ApiKey]:
+        """The keys the API accepts: `api_keys`, else (`local` only) the dev keys."""
+        if self.api_keys or self.profile is Profile.PROD:
+            return list(self.api_keys)
+        return [ApiKey(name=key, scope=scope, sha256=api_key_sha256(key))
+                for scope, key in DEV_API_KEYS.items()]
 
 
 def get_settings() -> Settings:

@@ -13,6 +13,7 @@ COMMERCE = "glamcast.commerce.v1"
 CATALOG = "glamcast.catalog.v1"
 DLQ = "glamcast.dlq.v1"
 FEED = "glamcast.feed.v1"
+ERASURE = "glamcast.erasure.v1"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec(CATALOG, partitions=1, key="product_id", compacted=True),
         TopicSpec(DLQ, partitions=2, key="source_topic"),
         TopicSpec(FEED, partitions=8, key="user_id"),
+        # Erasure requests and their receipts: the latest record per person is kept forever.
+        TopicSpec(ERASURE, partitions=1, key="user_id", compacted=True),
     )
 }
 

@@ -319,6 +319,62 @@ def append_local_offline(path: str, table: pa.Table) -> None:
     lake.write_file(directory, name, table)
 
 
+# --- erasure ------------------------------------------------------------------------------------
+
+
+def user_views(store: FeatureStore) -> list[Any]:
+    """The feature views keyed by `user_id` (what holds a person in the online store)."""
+    return [view for view in store.list_feature_views() if view.join_keys == [USER_COL]]
+
+
+def delete_online(store: FeatureStore, user_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Delete people from the online store: every user-keyed view's row of each of `user_ids`.
+    Returns ``{user_id: {view: rows deleted}}``, only where something was deleted.
+
+    The `local` SQLite store deletes its one row per (view, person); Redis, whose one hash per
+    person holds every user view (a field per feature and a ``_ts:<view>`` per view), counts the
+    views in the hash and deletes the key."""
+    from feast.infra.online_stores.helpers import _redis_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    from glamcast.platform.sqlite_online_store import WideSqliteOnlineStore
+
+    keys = [EntityKey(join_keys=[USER_COL], entity_values=[Value(string_val=user)])
+            for user in user_ids]
+    online = store.provider.online_store
+    config = store.config
+    views = user_views(store)
+    out: dict[str, dict[str, int]] = {}
+    if isinstance(online, WideSqliteOnlineStore):
+        for view in views:
+            for user, count in zip(user_ids, online.delete_entity_keys(config, view, keys),
+                                   strict=True):
+                if count:
+                    out.setdefault(user, {})[view.name] = count
+        return out
+    if config.online_store.type != "redis" and not type(online).__name__.startswith("Redis"):
+        raise NotImplementedError(f"erasure from a {config.online_store.type} online store")
+    client = online._get_client(config.online_store)
+    names = {view.name for view in views}
+    version = config.entity_key_serialization_version
+    redis_keys = [_redis_key(config.project, key, entity_key_serialization_version=version)
+                  for key in keys]
+    with client.pipeline(transaction=False) as pipe:
+        for redis_key in redis_keys:
+            pipe.hkeys(redis_key)
+        fields = pipe.execute()
+    with client.pipeline(transaction=False) as pipe:
+        for redis_key in redis_keys:
+            pipe.delete(redis_key)
+        pipe.execute()
+    for user, held in zip(user_ids, fields, strict=True):
+        present = {field.decode()[4:] for field in held if field.startswith(b"_ts:")}
+        for name in sorted(present & names):
+            out.setdefault(user, {})[name] = 1
+    return out
+
+
 def training_set(
     settings: Settings,
     rows: pd.DataFrame,

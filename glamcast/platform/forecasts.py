@@ -21,13 +21,18 @@ FORECAST_DATASET_COLUMNS = (
     TERM_TYPE_COL, TERM_COL, "ds", "y", "yhat", "yhat_lower", "yhat_upper",
     *COMPONENTS, "holiday", "is_forecast", "origin", "run_id", "generated_at",
 )
+#: The evidence behind a term's class (models.trend_forecast.GrowthScore).
+EVIDENCE_COLUMNS = (
+    "growth_2w", "growth_4w", "growth_8w", "holiday", "holiday_start", "holiday_end",
+    "holiday_lift", "holiday_after",
+)
 #: Columns of the ranked rising list.
 RISING_COLUMNS = (
     "rank", TERM_TYPE_COL, TERM_COL, "trend_class", "growth_score", "level_change",
     "trend_change", "p_up", "recent_level", "baseline_level", "last_actual", "anomaly",
-    "anomaly_outside", "prophet_mase", "seasonal_naive_mase", "naive_mase", "prophet_smape",
-    "seasonal_naive_smape", "naive_smape", "prophet_coverage", "beats_seasonal_naive",
-    "n_periods", "n_filled",
+    "anomaly_outside", *EVIDENCE_COLUMNS, "prophet_mase", "seasonal_naive_mase", "naive_mase",
+    "prophet_smape", "seasonal_naive_smape", "naive_smape", "prophet_coverage",
+    "beats_seasonal_naive", "trust", "trust_reason", "n_periods", "n_filled",
 )
 
 def latest_forecasts(settings: Settings, source: str = LAKE_SOURCE) -> pd.DataFrame:

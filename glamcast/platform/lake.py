@@ -12,6 +12,9 @@ time), so readers deduplicate by `event_id`: `read_dataset` returns each event o
 Files are written to a hidden temporary name beside the target, fsynced, then renamed into place
 (`os.replace`), so a reader or a crash never sees half a file. On an object store, where a single
 PUT is already atomic, the file is written directly. Hidden (``.``) and ``_`` files are never read.
+Erasure and retention change the lake the same way: `remove_people` rewrites each file that names
+a person (`PERSON_COLUMNS`) without their rows, `clear_columns` empties face columns, and
+`drop_partition` hides a date folder (one rename) before deleting it.
 
 Schemas are explicit (`SCHEMAS`): `ts` is ``timestamp[us, UTC]``; try-on `face` is flattened into
 `face_skin_tone`, `face_undertone`, `face_shape`; commerce keeps the REES46 columns and adds `ts`
@@ -486,3 +489,168 @@ def trend_totals(table: pa.Table) -> pd.DataFrame:
     )
     frame = summed.select([*keys, WEIGHT_COL, EVENTS_COL]).to_pandas()
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+# --- erasure and retention ---------------------------------------------------------------------
+
+#: Columns that name a person, in any lake table (events, offline features, embeddings).
+PERSON_COLUMNS = ("user_id", "author_id")
+#: Face-derived columns per table (kept shorter than the behaviour, `face_retention_days`).
+FACE_COLUMNS: dict[str, tuple[str, ...]] = {
+    TRYON: ("face_skin_tone", "face_undertone", "face_shape"),
+    "features/user_activity": ("skin_tone", "undertone"),
+}
+
+
+def _visible(relative: str) -> bool:
+    return not any(part.startswith((".", "_")) for part in relative.split("/"))
+
+
+def list_files(root: str, under: str = "") -> list[str]:
+    """Every Parquet file readers see under `root` (or its folder `under`), lake-relative and
+    sorted: hidden (``.``) and ``_`` files and folders are left out, as readers leave them."""
+    fs, base = filesystem(root)
+    top = f"{base}/{under}".rstrip("/")
+    info = fs.get_file_info(top)
+    if info.type == pafs.FileType.File:
+        return [under] if under.endswith(".parquet") and _visible(under) else []
+    if info.type != pafs.FileType.Directory:
+        return []
+    found = fs.get_file_info(pafs.FileSelector(top, recursive=True))
+    relative = (entry.path[len(base) + 1 :] for entry in found if entry.type == pafs.FileType.File)
+    return sorted(path for path in relative if path.endswith(".parquet") and _visible(path))
+
+
+def table_location(relative: str) -> str:
+    """The table a lake file belongs to: its path up to the first ``date=`` folder; else a file
+    one folder deep is a table of its own (``features/user_activity.parquet``, `local`'s
+    single-file offline tables), and a deeper one belongs to its folder (``embeddings/users``)."""
+    parts = relative.split("/")
+    for index, part in enumerate(parts):
+        if part.startswith(f"{DATE_COL}="):
+            return "/".join(parts[:index])
+    if len(parts) <= 2:
+        return relative.removesuffix(".parquet")
+    return "/".join(parts[:-1])
+
+
+def replace_file(root: str, relative: str, table: pa.Table) -> str:
+    """Replace a lake file by `table` atomically (`write_file`: a temp file renamed over it), so
+    a reader sees the old rows or the new ones, never part of either. Schema metadata kept."""
+    return write_file(root, relative, table)
+
+
+def remove_rows(root: str, relative: str, people: Iterable[str],
+                columns: Sequence[str] = PERSON_COLUMNS) -> dict[str, int]:
+    """Remove from one lake file the rows whose person columns hold one of `people`; returns the
+    rows removed per person (empty: none, and the file is left as it was). The file is replaced
+    atomically (`replace_file`)."""
+    table = read_file(root, relative)
+    wanted = pa.array(sorted(set(people)), _STR)
+    if table is None or len(wanted) == 0:
+        return {}
+    hit = None
+    hits: list[pa.ChunkedArray] = []
+    for name in columns:
+        if name not in table.column_names:
+            continue
+        column = table[name]
+        if not pa.types.is_string(column.type):
+            column = pc.cast(column, _STR)
+        match = pc.fill_null(pc.is_in(column, value_set=wanted), False)
+        hits.append(pc.if_else(match, column, None))
+        hit = match if hit is None else pc.or_(hit, match)
+    if hit is None or not pc.any(hit).as_py():
+        return {}
+    removed: dict[str, int] = {}
+    for values in hits:  # a row that names a person twice (user and author) counts once each
+        for item in pc.value_counts(values.drop_null()).to_pylist():
+            removed[item["values"]] = removed.get(item["values"], 0) + item["counts"]
+    replace_file(root, relative, table.filter(pc.invert(hit)))
+    return removed
+
+
+def remove_people(root: str, people: Iterable[str], under: str = "") -> dict[str, dict[str, int]]:
+    """Remove every row naming one of `people` from every lake file (`remove_rows`); returns
+    ``{person: {table: rows removed}}`` (`table_location`), only where rows were removed.
+
+    Each affected file is rewritten on its own, atomically; files without the people are only
+    read. A reader during the sweep sees every file whole, some already without the people."""
+    wanted = sorted(set(people))
+    out: dict[str, dict[str, int]] = {}
+    for relative in list_files(root, under):
+        for person, count in remove_rows(root, relative, wanted).items():
+            per_table = out.setdefault(person, {})
+            location = table_location(relative)
+            per_table[location] = per_table.get(location, 0) + count
+    return out
+
+
+def partition_dates(root: str, dataset: str) -> list[date]:
+    """The dates of a dataset's visible ``date=YYYY-MM-DD`` partitions, sorted."""
+    fs, base = filesystem(root)
+    path = f"{base}/{dataset}"
+    if fs.get_file_info(path).type != pafs.FileType.Directory:
+        return []
+    prefix = f"{DATE_COL}="
+    dates = []
+    for entry in fs.get_file_info(pafs.FileSelector(path)):
+        name = entry.base_name
+        if entry.type == pafs.FileType.Directory and name.startswith(prefix):
+            try:
+                dates.append(date.fromisoformat(name[len(prefix) :]))
+            except ValueError:
+                continue
+    return sorted(dates)
+
+
+def expired_dates(dates: Iterable[date], today: date, keep_days: int) -> list[date]:
+    """The partition dates a retention of `keep_days` removes on `today`: every date before
+    ``today - keep_days`` (the partition of that day itself is still kept)."""
+    cutoff = today - timedelta(days=keep_days)
+    return sorted(day for day in dates if day < cutoff)
+
+
+def drop_partition(root: str, dataset: str, day: date) -> int:
+    """Delete one date partition; returns the files it held. Locally the folder is first renamed
+    to a hidden name (atomic: readers see the whole partition or none of it), then deleted."""
+    fs, base = filesystem(root)
+    path = f"{base}/{partition_dir(dataset, day)}"
+    if fs.get_file_info(path).type != pafs.FileType.Directory:
+        return 0
+    files = len(list_files(root, partition_dir(dataset, day)))
+    if isinstance(fs, pafs.LocalFileSystem):
+        hidden = f"{base}/{dataset}/.{DATE_COL}={day.isoformat()}.{uuid.uuid4().hex}.deleting"
+        os.replace(path, hidden)
+        fs.delete_dir(hidden)
+    else:
+        fs.delete_dir(path)
+    return files
+
+
+def clear_columns(root: str, relative: str, columns: Sequence[str],
+                  before: datetime | None = None, time_column: str | None = None) -> int:
+    """Empty (null) `columns` in one lake file, in every row or in the rows whose `time_column`
+    is before `before`; returns the rows that lost a value (0: the file is left as it was).
+    The file is replaced atomically."""
+    table = read_file(root, relative)
+    present = [name for name in columns if table is not None and name in table.column_names]
+    if table is None or not present:
+        return 0
+    rows = pa.chunked_array([pa.array([True] * table.num_rows)]) if before is None else \
+        pc.fill_null(pc.less(table[time_column], pa.scalar(before, table[time_column].type)),
+                     False)
+    filled = None
+    for name in present:
+        has = pc.and_(rows, pc.is_valid(table[name]))
+        filled = has if filled is None else pc.or_(filled, has)
+    changed = int(pc.sum(filled).as_py() or 0)
+    if not changed:
+        return 0
+    for name in present:
+        column = table[name]
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, table.schema.field(index),
+                                 pc.if_else(rows, pa.nulls(len(column), column.type), column))
+    replace_file(root, relative, table)
+    return changed

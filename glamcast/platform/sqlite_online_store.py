@@ -160,6 +160,27 @@ class WideSqliteOnlineStore(OnlineStore):
             result.append((_from_epoch_us(hit[0]), features))
         return result
 
+    def delete_entity_keys(self, config: Any, table: Any, entity_keys: Sequence[Any]) -> list[int]:
+        """Delete the rows of `entity_keys` from one feature view's table (a person's erasure);
+        returns the rows deleted per key (0 or 1), in order."""
+        version = config.entity_key_serialization_version
+        name = self._table(config, table)
+        conn = self._connect(config)
+        deleted = []
+        with conn:
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (name.strip('"'),),
+            ).fetchone()
+            for key in entity_keys:
+                if not exists:
+                    deleted.append(0)
+                    continue
+                blob = serialize_entity_key(key, entity_key_serialization_version=version)
+                cursor = conn.execute(f"DELETE FROM {name} WHERE entity_key = ?", (blob,))
+                deleted.append(cursor.rowcount)
+        return deleted
+
     def update(
         self,
         config: Any,

@@ -1,27 +1,44 @@
-"""The Glamcast HTTP service: `create_app(settings)` builds it, `glamcast serve` runs it.
+"""The Glamcast HTTP service: `create_app(settings)` builds it, `glamcast serve` runs it
+(`glamcast.serving.server`, with the timeouts for slow clients).
 
 Routes: the ingest gateway (`/v1/events/{kind}`), `/healthz` (the process answers), `/readyz`
-(its dependencies answer: the broker, the online store, the champion model), `/metrics`
-(Prometheus), the feed (`/v1/feed/{user_id}`, glamcast.serving.feed) and the OpenAPI docs at `/docs`.
+(its dependencies answer now: the broker, the online store, the champion model), `/metrics`
+(Prometheus), the feed (`/v1/feed/{user_id}`, glamcast.serving.feed) and its person-bound tokens
+(`/v1/feed-tokens`), the trends API and the dashboard, and the OpenAPI docs at `/docs`.
+
+Who may call each route is decided here, once, where its router is included (`Access`, the
+scopes of `glamcast.serving.security`); the table is in docs/serving.md and
+tests/unit/serving/test_auth_matrix.py holds every route of this app to it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 
-from glamcast.core.settings import Settings
+from glamcast.core.settings import KeyScope, Settings
 from glamcast.platform.feed_engine import FeedEngine
-from glamcast.serving import dashboard, feed, ingest, trends
+from glamcast.serving import dashboard, feed, ingest, metrics, mirror, people, trends
 from glamcast.serving.event_sink import KafkaEventSink
-from glamcast.serving.metrics import ApiMetrics
+from glamcast.serving.metrics import ApiMetrics, ObserveLatency
+from glamcast.serving.security import AUTH_RESPONSES, RATE_LIMITED_RESPONSES, Access, Guard
+from glamcast.serving.server import BodyTimeout
+
+#: Headers a browser page may send cross-origin (the key, a person token, the body's type).
+CORS_HEADERS = ["X-API-Key", "Authorization", "Content-Type"]
+
+
+def include_protected(app: FastAPI, router: APIRouter, access: Access) -> None:
+    """Include `router` so that only callers `access` admits reach its routes."""
+    responses = RATE_LIMITED_RESPONSES if KeyScope.INGEST in access.scopes else AUTH_RESPONSES
+    app.include_router(router, dependencies=[Depends(access)], responses=responses)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -47,43 +64,63 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.event_sink = sink
     app.state.feed_engine = feed_engine
-    app.state.metrics = metrics = ApiMetrics()
+    app.state.metrics = api_metrics = ApiMetrics()
+    app.state.guard = Guard(settings)
 
-    @app.middleware("http")
-    async def observe_latency(request: Request, call_next) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.request_latency.labels(
-            method=request.method,
-            route=getattr(route, "path", "unmatched"),  # the template, not the raw path
-            status=str(response.status_code),
-        ).observe(time.perf_counter() - started)
-        return response
+    # Outermost last: CORS answers preflights before any key is asked for; BodyTimeout times
+    # the raw body reads; ObserveLatency sees every answer, errors included.
+    app.add_middleware(ObserveLatency, metrics=api_metrics)
+    app.add_middleware(BodyTimeout, timeout_s=settings.api_body_timeout_s)
+    if settings.api_cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST", "DELETE"], allow_headers=CORS_HEADERS,
+            expose_headers=["Retry-After"], allow_credentials=False, max_age=600,
+        )
 
-    app.include_router(ingest.router)
-    app.include_router(feed.router)
-    app.include_router(trends.router)
-    app.include_router(dashboard.router)
+    include_protected(app, ingest.router, Access(KeyScope.INGEST))
+    include_protected(app, feed.router, Access(KeyScope.SERVICE, person_param="user_id"))
+    include_protected(app, feed.token_router, Access(KeyScope.SERVICE))
+    include_protected(app, trends.router, Access(KeyScope.MARKETING))
+    include_protected(app, dashboard.router, Access(KeyScope.MARKETING, browser=True))
+    app.include_router(dashboard.assets_router)  # open: static code and styles, no data
+    app.include_router(mirror.router)  # open: the mirror page, its code, packages, sample faces, catalogue shades
+    include_protected(app, metrics.router, Access(KeyScope.METRICS))
+    include_protected(app, people.router, Access(KeyScope.ADMIN))  # erasure
+
+    async def bounded(check: Awaitable[bool]) -> bool:
+        try:
+            async with asyncio.timeout(settings.api_ready_timeout_s):
+                return await check
+        except TimeoutError:
+            return False
+
+    store_check: asyncio.Future[bool] | None = None
+
+    async def online_store_ready() -> bool:
+        # A fresh check per call; a call while one is still running (a hung store) joins it
+        # rather than tying up another thread.
+        nonlocal store_check
+        if (store_check is None or store_check.done()
+                or store_check.get_loop() is not asyncio.get_running_loop()):
+            store_check = asyncio.ensure_future(asyncio.to_thread(feed_engine.online_store_ready))
+        return await bounded(asyncio.shield(store_check))
 
     @app.get("/healthz", tags=["operations"], summary="The process is up")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"], summary="Every dependency answers",
+    @app.get("/readyz", tags=["operations"], summary="Every dependency answers now",
              responses={503: {"description": "A dependency is down; `checks` says which."}})
     async def readyz() -> JSONResponse:
-        checks = {
-            "broker": await sink.ready(),
-            "online_store": await asyncio.to_thread(feed_engine.online_store_ready),
+        # Asked on every call, each bounded by api_ready_timeout_s: never a remembered flag.
+        broker, online_store = await asyncio.gather(sink.ready(), online_store_ready())
+        checks: dict[str, Any] = {
+            "broker": broker,
+            "online_store": online_store,
             "model": feed_engine.snapshot.model_version is not None,  # a champion is loaded
         }
         ready = all(checks.values())
         return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
-
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse,
-             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format."}})
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

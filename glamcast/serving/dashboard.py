@@ -243,6 +243,7 @@ def looks_section(settings: Settings, cache: LooksCache) -> dict[str, Any]:
 # --- routes -------------------------------------------------------------------------------------
 
 router = APIRouter(tags=["dashboard"])
+assets_router = APIRouter(tags=["dashboard"])  # included open: code and styles, no data
 
 
 def _cache(request: Request, name: str, kind: type) -> Any:
@@ -271,7 +272,7 @@ def dashboard(request: Request) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(request, "dashboard.html", {"data": data})
 
 
-@router.get("/dashboard/assets/{name}", include_in_schema=False)
+@assets_router.get("/dashboard/assets/{name}", include_in_schema=False)
 def dashboard_asset(name: str) -> FileResponse:
     path = ASSETS.get(name)
     if path is None:

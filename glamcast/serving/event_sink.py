@@ -4,6 +4,9 @@
 any failure (broker unreachable, no confirmation within the timeout) raises `BrokerUnavailable`,
 which the API answers with 503 and Retry-After. A retried batch may repeat records that did
 arrive; they carry the same `event_id`, and every consumer deduplicates by it.
+
+`ready` asks the broker for its metadata on every call (bounded by `api_ready_timeout_s`): the
+producer's own view of the cluster would still say "up" long after the broker stopped.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class KafkaEventSink:
             except (KafkaError, OSError, TimeoutError) as exc:
                 await producer.stop()
                 raise BrokerUnavailable(f"broker unreachable: {exc!r}") from exc
+            except asyncio.CancelledError:  # a caller's deadline (readyz): leave nothing running
+                await producer.stop()
+                raise
             self._producer = producer
             return producer
 
@@ -66,9 +72,12 @@ class KafkaEventSink:
             raise BrokerUnavailable(f"broker did not confirm the batch: {exc!r}") from exc
 
     async def ready(self) -> bool:
+        """Whether the broker answers a metadata request now, within `api_ready_timeout_s`."""
         try:
-            await self._started()
-        except BrokerUnavailable:
+            async with asyncio.timeout(self._settings.api_ready_timeout_s):
+                producer = await self._started()
+                await producer.client.fetch_all_metadata()
+        except (BrokerUnavailable, KafkaError, OSError, TimeoutError):
             return False
         return True
 

@@ -6,6 +6,10 @@ candidate pools in memory, loaded at start-up; `reload_loop` asks the registry e
 `feed_reload_poll_s` whether the `champion` alias moved and re-reads the global features every
 `feed_pool_refresh_s`, off the request path. A request does one online-store read (the person's
 features) and ranks in numpy. Unknown or cold people get the trending feed with 200.
+
+`POST /v1/feed-tokens` (`token_router`, `service` scope) issues a short-lived token bound to one
+person (`glamcast.serving.security.PersonTokens`), with which a page such as `/mirror` reads that
+person's feed, and nobody else's.
 """
 
 from __future__ import annotations
@@ -13,16 +17,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from glamcast.platform.feed_engine import FeedEngine, feed_message
+from glamcast.serving.security import Guard
 from models.feed_scoring import Feed
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["feed"])
+token_router = APIRouter(tags=["feed"])
 
 
 @router.get(
@@ -50,6 +58,42 @@ async def get_feed(
     # same JSON as the feed topic's messages.
     feed = engine.feed(user_id, k)
     return Response(feed_message(feed), media_type="application/json")
+
+
+class FeedTokenRequest(BaseModel):
+    user_id: str = Field(min_length=1, max_length=200, examples=["u-000042"],
+                         description="The one person whose feed the token may read.")
+    ttl_s: int | None = Field(None, ge=1, description="Lifetime in seconds; at most and by "
+                                                      "default `api_token_max_ttl_s`.")
+
+
+class FeedToken(BaseModel):
+    token: str = Field(description="Send as `Authorization: Bearer <token>` to "
+                                   "`GET /v1/feed/{user_id}` of this person only.")
+    user_id: str
+    expires_at: datetime
+
+
+@token_router.post(
+    "/v1/feed-tokens",
+    status_code=201,
+    response_model=FeedToken,
+    summary="A short-lived token that reads one person's feed (for a page that person uses)",
+    responses={422: {"description": "`user_id` or `ttl_s` out of bounds."},
+               503: {"description": "No token secret is configured (`GLAMCAST_API_TOKEN_SECRET`)."}},
+)
+async def issue_feed_token(request: Request, body: FeedTokenRequest, response: Response) -> FeedToken:
+    guard: Guard = request.app.state.guard
+    limit = guard.settings.api_token_max_ttl_s
+    ttl_s = body.ttl_s or limit
+    if ttl_s > limit:
+        raise HTTPException(422, f"ttl_s must be at most {limit}, not {ttl_s}")
+    if not guard.tokens.enabled:
+        raise HTTPException(503, "person tokens need GLAMCAST_API_TOKEN_SECRET")
+    token, expires = guard.tokens.issue(body.user_id, ttl_s, time.time())
+    response.headers["Cache-Control"] = "no-store"
+    return FeedToken(token=token, user_id=body.user_id,
+                     expires_at=datetime.fromtimestamp(expires, UTC))
 
 
 def start_engine(engine: FeedEngine) -> None:

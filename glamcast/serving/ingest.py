@@ -5,6 +5,8 @@ A request carries one event (a JSON object), a batch (a JSON array) or NDJSON (o
 workers (`glamcast.core.events.decode_event`). Valid items are produced with acks=all; the answer is
 202 with the counts and one error per rejected item, or 422 when no item was valid. Nothing is
 acknowledged that the broker did not confirm: a broker failure answers 503 with Retry-After.
+Who may call it (an `ingest` key, rate-limited per key, or `admin`) is decided where
+`glamcast.serving.app` includes the router (`glamcast.serving.security`).
 """
 
 from __future__ import annotations

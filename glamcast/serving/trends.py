@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from glamcast.core.names import DATE_COL, FORECASTS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
@@ -39,7 +39,11 @@ NO_RUN_NOTE = "No forecast run yet: run `glamcast forecast` (the forecast_trends
 
 
 class TrendClass(StrEnum):
-    RISING = "rising"
+    """What marketing means (models.trend_forecast.classify_trend; docs/forecasting.md)."""
+
+    BREAKOUT = "breakout"  # ×4 or more within 2 or 4 weeks
+    RISING = "rising"  # ×1.4 or more over 4 weeks, still growing
+    SEASONAL_SPIKE = "seasonal_spike"  # the movement sits in a holiday window of the calendar
     STEADY = "steady"
     FADING = "fading"
 
@@ -69,8 +73,28 @@ class BacktestQuality(BaseModel):
     naive_smape: float | None
     band_coverage: float | None = Field(description="Share of backtest actuals inside the band.")
     beats_seasonal_naive: bool
-    trust: bool = Field(description="Prophet's MASE is below seasonal naive's: the forecast adds "
-                                    "something over 'same as last week'.")
+    trust: Literal["trusted", "weak"] = Field(
+        description="`trusted` only when the backtest MASE is below 1 (the in-sample "
+                    "seasonal-naive scale), below seasonal naive's, and the 80 % band covered "
+                    "65–95 % of the backtest actuals; otherwise `weak`.")
+    trust_reason: str = Field(description="Why: the failed checks (\"band too narrow: 2 % "
+                                          "coverage\"), or the numbers that earned the trust.")
+
+
+class TrendEvidence(BaseModel):
+    """What the class rests on (seasonally adjusted growth; raw counts for the holiday window)."""
+
+    growth_2w: float | None = Field(description="Last 7 days vs the 7 that ended 2 weeks earlier "
+                                                "(0.5 = +50 %); null: history too short.")
+    growth_4w: float | None = Field(description="Last 7 days vs the 7 that ended 4 weeks earlier.")
+    growth_8w: float | None = Field(description="Last 7 days vs the 7 that ended 8 weeks earlier.")
+    forecast_slope: float | None = Field(description="Change of the forecast's trend over the "
+                                                     "horizon ÷ the recent level.")
+    holiday: str | None = Field(description="The beauty-calendar window that explains the "
+                                             "movement (seasonal spikes), e.g. black_friday+cyber_monday.")
+    holiday_start: date | None
+    holiday_end: date | None
+    holiday_lift: float | None = Field(description="Mean in the window ÷ the 14 days before − 1.")
 
 
 class Anomaly(BaseModel):
@@ -93,6 +117,7 @@ class TrendSummary(BaseModel):
     baseline_level: float | None
     last_actual: float | None
     anomaly: Anomaly | None
+    evidence: TrendEvidence
     quality: BacktestQuality
     n_periods: int | None = Field(description="Days of history fitted.")
     n_filled: int | None = Field(description="Days with no data, filled with zero.")
@@ -103,9 +128,13 @@ _SUMMARY_EXAMPLE: dict[str, Any] = {
     "growth_score": 0.71, "level_change": 0.42, "trend_change": 0.31, "p_up": 0.93,
     "recent_level": 182.4, "baseline_level": 128.5, "last_actual": 201.0,
     "anomaly": {"kind": "spike", "days_outside": 4},
+    "evidence": {"growth_2w": 0.21, "growth_4w": 0.64, "growth_8w": 1.1, "forecast_slope": 0.31,
+                 "holiday": None, "holiday_start": None, "holiday_end": None, "holiday_lift": None},
     "quality": {"prophet_mase": 0.82, "seasonal_naive_mase": 1.07, "naive_mase": 1.4,
                 "prophet_smape": 11.9, "seasonal_naive_smape": 15.2, "naive_smape": 19.8,
-                "band_coverage": 0.79, "beats_seasonal_naive": True, "trust": True},
+                "band_coverage": 0.79, "beats_seasonal_naive": True, "trust": "trusted",
+                "trust_reason": "prophet MASE 0.82 < 1, beats seasonal naive (1.07), 79 % band "
+                                "coverage"},
     "n_periods": 486, "n_filled": 0,
 }
 _RUN_EXAMPLE: dict[str, Any] = {
@@ -309,9 +338,19 @@ def _int(value: Any) -> int | None:
     return None if number is None else int(number)
 
 
+def _day(value: Any) -> date | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else date.fromisoformat(str(value)[:10])
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def summary_of(row: dict[str, Any]) -> TrendSummary:
     anomaly = row.get("anomaly")
     beats = bool(row.get("beats_seasonal_naive"))
+    trusted = row.get("trust") == "trusted"
     return TrendSummary(
         term_type=row[TERM_TYPE_COL], term=row[TERM_COL], trend_class=row["trend_class"],
         rank=int(row["rank"]), growth_score=float(row["growth_score"]),
@@ -320,10 +359,17 @@ def summary_of(row: dict[str, Any]) -> TrendSummary:
         baseline_level=_num(row.get("baseline_level")), last_actual=_num(row.get("last_actual")),
         anomaly=Anomaly(kind=anomaly, days_outside=_int(row.get("anomaly_outside")))
         if anomaly in ("spike", "drop") else None,
+        evidence=TrendEvidence(
+            growth_2w=_num(row.get("growth_2w")), growth_4w=_num(row.get("growth_4w")),
+            growth_8w=_num(row.get("growth_8w")), forecast_slope=_num(row.get("trend_change")),
+            holiday=_text(row.get("holiday")), holiday_start=_day(row.get("holiday_start")),
+            holiday_end=_day(row.get("holiday_end")), holiday_lift=_num(row.get("holiday_lift"))),
         quality=BacktestQuality(
             **{f"{model}_{metric}": _num(row.get(f"{model}_{metric}"))
                for model in ("prophet", "seasonal_naive", "naive") for metric in ("mase", "smape")},
-            band_coverage=_num(row.get("prophet_coverage")), beats_seasonal_naive=beats, trust=beats),
+            band_coverage=_num(row.get("prophet_coverage")), beats_seasonal_naive=beats,
+            trust="trusted" if trusted else "weak",
+            trust_reason=_text(row.get("trust_reason")) or "no trust label in this run"),
         n_periods=_int(row.get("n_periods")), n_filled=_int(row.get("n_filled")),
     )
 
@@ -361,10 +407,15 @@ def holiday_windows(points: list[ForecastPoint]) -> list[HolidayWindow]:
     return sorted(windows, key=lambda window: (window.start, window.name))
 
 
-def term_detail(snapshot: TrendSnapshot, row: dict[str, Any], history_days: int) -> TrendDetail:
+def term_detail(snapshot: TrendSnapshot, row: dict[str, Any], history_days: int,
+                horizon_days: int | None = None) -> TrendDetail:
     series = snapshot.series(row[TERM_TYPE_COL], row[TERM_COL])
-    first = pd.Timestamp(snapshot.run.origin) - pd.Timedelta(days=history_days - 1)
-    series = series[pd.to_datetime(series["ds"]) >= first]
+    origin = pd.Timestamp(snapshot.run.origin)
+    days = pd.to_datetime(series["ds"])
+    keep = days >= origin - pd.Timedelta(days=history_days - 1)
+    if horizon_days is not None:
+        keep &= days <= origin + pd.Timedelta(days=horizon_days)
+    series = series[keep]
     points = points_of(series)
     return TrendDetail(run=snapshot.run, summary=summary_of(row), forecast=points,
                        holidays=holiday_windows(points))
@@ -387,23 +438,68 @@ def list_trends(
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many terms.")] = 20,
     term_type: Annotated[str | None, Query(max_length=64, description="Only this term type, e.g. "
                                                                        "hashtag or shade_family.")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Only terms containing this text "
+                                                               "(case-insensitive).")] = None,
 ) -> TrendList:
     snapshot = current_snapshot(request)
     if snapshot is None:
         return TrendList(run=None, status=status, count=0, total=0, terms=[], note=NO_RUN_NOTE)
-    ranked = snapshot.ranked
-    if status is not None:
-        ranked = ranked[ranked["trend_class"] == status.value]
-    if term_type is not None:
-        ranked = ranked[ranked[TERM_TYPE_COL] == term_type]
+    ranked = filter_ranked(snapshot.ranked, status, term_type, q)
     terms = [summary_of(row) for row in ranked.head(limit).to_dict("records")]
     note = None
     if not terms:
         what = f"{status.value} terms" if status else "terms"
         of_type = f" of type {term_type}" if term_type else ""
-        note = f"No {what} in the run of {snapshot.run.origin}{of_type}."
+        matching = f" matching {q!r}" if q else ""
+        note = f"No {what}{of_type}{matching} in the run of {snapshot.run.origin}."
     return TrendList(run=snapshot.run, status=status, count=len(terms), total=len(ranked),
                      terms=terms, note=note)
+
+
+def filter_ranked(ranked: pd.DataFrame, status: TrendClass | None = None,
+                  term_type: str | None = None, q: str | None = None) -> pd.DataFrame:
+    """The ranked list narrowed by class, term type and a case-insensitive substring."""
+    if status is not None:
+        ranked = ranked[ranked["trend_class"] == status.value]
+    if term_type is not None:
+        ranked = ranked[ranked[TERM_TYPE_COL] == term_type]
+    if q:
+        ranked = ranked[ranked[TERM_COL].str.contains(q.strip(), case=False, regex=False)]
+    return ranked
+
+
+#: Columns of the table download, in order (the ranked list's, flattened).
+TABLE_CSV_COLUMNS = (
+    "trend_class", "rank", TERM_TYPE_COL, TERM_COL, "growth_2w", "growth_4w", "growth_8w",
+    "trend_change", "holiday", "holiday_start", "holiday_end", "holiday_lift", "growth_score",
+    "last_actual", "anomaly", "trust", "trust_reason", "prophet_mase", "seasonal_naive_mase",
+    "prophet_coverage",
+)
+
+
+def _csv(frame: pd.DataFrame, filename: str) -> Response:
+    return Response(frame.to_csv(index=False), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@router.get(
+    "/v1/trends.csv",
+    summary="The ranked list as CSV (same filters as /v1/trends, no limit)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per term."}},
+)
+def list_trends_csv(
+    request: Request,
+    status: Annotated[TrendClass | None, Query(description="Only this class.")] = None,
+    term_type: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+) -> Response:
+    snapshot = current_snapshot(request)
+    if snapshot is None:
+        raise HTTPException(404, NO_RUN_NOTE)
+    ranked = filter_ranked(snapshot.ranked, status, term_type, q)
+    columns = [column for column in TABLE_CSV_COLUMNS if column in ranked.columns]
+    return _csv(ranked[columns], f"trends-{snapshot.run.origin}.csv")
 
 
 @router.get(
@@ -423,8 +519,18 @@ def get_trend(
                                                                        "that several types share.")] = None,
     history_days: Annotated[int, Query(ge=1, le=3660, description="Days of history before the "
                                                                    "forecast.")] = DEFAULT_HISTORY_DAYS,
+    horizon_days: Annotated[int | None, Query(ge=1, le=3660, description="Days ahead to return "
+                                                                         "(at most the run's horizon); "
+                                                                         "all when absent.")] = None,
 ) -> TrendDetail:
     snapshot = current_snapshot(request)
+    row = _term_row(snapshot, term, term_type)
+    assert snapshot is not None
+    return term_detail(snapshot, row, history_days, horizon_days)
+
+
+def _term_row(snapshot: TrendSnapshot | None, term: str, term_type: str | None) -> dict[str, Any]:
+    """The ranked-list row of one term; 404 when absent, 409 when several types share it."""
     if snapshot is None:
         raise HTTPException(404, f"term {term!r} has no forecast: {NO_RUN_NOTE}")
     rows = snapshot.terms(term, term_type)
@@ -436,4 +542,30 @@ def get_trend(
         types = ", ".join(sorted(rows[TERM_TYPE_COL]))
         raise HTTPException(409, f"term {term!r} is forecast under several types ({types}); "
                                  "pass ?term_type=")
-    return term_detail(snapshot, rows.iloc[0].to_dict(), history_days)
+    return rows.iloc[0].to_dict()
+
+
+@router.get(
+    "/v1/trends/{term}/forecast.csv",
+    summary="One term's history and forecast with its band, as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per day."},
+               404: {"description": "The term was not forecast in the newest run."},
+               409: {"description": "The term exists under several term types; pass `term_type`."}},
+)
+def get_trend_csv(
+    request: Request,
+    term: str,
+    term_type: Annotated[str | None, Query(max_length=64)] = None,
+    history_days: Annotated[int, Query(ge=1, le=3660)] = DEFAULT_HISTORY_DAYS,
+    horizon_days: Annotated[int | None, Query(ge=1, le=3660)] = None,
+) -> Response:
+    snapshot = current_snapshot(request)
+    row = _term_row(snapshot, term, term_type)
+    assert snapshot is not None
+    detail = term_detail(snapshot, row, history_days, horizon_days)
+    frame = pd.DataFrame([point.model_dump() for point in detail.forecast])
+    frame.insert(0, TERM_COL, row[TERM_COL])
+    frame.insert(0, TERM_TYPE_COL, row[TERM_TYPE_COL])
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(row[TERM_COL]))
+    return _csv(frame, f"forecast-{row[TERM_TYPE_COL]}-{safe}-{snapshot.run.origin}.csv")

@@ -3,9 +3,11 @@
 In: the world, a day index and a random generator. Out: `SocialDay`, columnar arrays of posts.
 
 The number of posts follows the weekly and holiday rhythm (`rhythms.posting_multipliers`); each
-post draws 1–8 distinct hashtags with probability proportional to the day's term weights
-(`trends.TrendCurves.weights`; Gumbel top-k). Many posts mention a product tied to one of their
-hashtags (a `#corallips` post shows a coral shade) and its brand. Authors are a fixed pseudonymous
+post draws 1–8 distinct background hashtags with probability proportional to the day's weights
+(`trends.TrendCurves.weights`; Gumbel top-k), and carries each planted hashtag and names each
+planted brand independently with its day's rate (so a planted term's shape shows undiluted).
+Many posts mention a product tied to one of their hashtags (a `#corallips` or `#coralcrush` post
+shows a coral shade) and its brand. Authors are a fixed pseudonymous
 pool with Zipf-like activity, a home platform and language, a reach and an engagement rate, so
 views, likes, comments and shares are heavy-tailed.
 """
@@ -20,7 +22,7 @@ import numpy as np
 
 from glamcast.core.events import SocialPlatform
 from glamcast.simulator.rhythms import sample_times_of_day_ms
-from glamcast.simulator.trends import TREND_TERMS
+from glamcast.simulator.trends import N_BACKGROUND, PLANTED_BRANDS, TREND_TERMS
 
 if TYPE_CHECKING:
     from glamcast.simulator.world import World
@@ -89,12 +91,15 @@ def _draw_hashtags(weights: np.ndarray, n: int, rng: np.random.Generator) -> tup
     return ranked, counts
 
 
-def _mentioned_products(world: World, ranked: np.ndarray, counts: np.ndarray,
+def _mentioned_products(world: World, ranked: np.ndarray, counts: np.ndarray, planted: np.ndarray,
                         rng: np.random.Generator) -> np.ndarray:
-    """(n,) product index per post, -1 where none: tied to the first linked hashtag if any."""
+    """(n,) product index per post, -1 where none: tied to the first linked hashtag if any
+    (planted hashtags first: they are what the post is about)."""
     n = counts.size
     linked = world.term_products_mask[ranked] & (np.arange(ranked.shape[1]) < counts[:, None])
     anchor = np.where(linked.any(axis=1), ranked[np.arange(n), linked.argmax(axis=1)], -1)
+    planted_linked = planted & world.term_products_mask[N_BACKGROUND:][None, :]
+    anchor = np.where(planted_linked.any(axis=1), N_BACKGROUND + planted_linked.argmax(axis=1), anchor)
     product = np.full(n, -1, dtype=np.int64)
     mention = rng.random(n) < PRODUCT_MENTION_SHARE
     for term in np.unique(anchor[mention]):
@@ -109,8 +114,11 @@ def generate_social_day(world: World, day: int, rng: np.random.Generator) -> Soc
     n = int(rng.poisson(world.config.posts_per_day * world.posting[day]))
     authors = world.authors
     author = rng.choice(len(authors.ids), size=n, p=authors.activity)
-    ranked, counts = _draw_hashtags(world.curves.weights[:, day], n, rng)
-    product = _mentioned_products(world, ranked, counts, rng)
+    weights = world.curves.weights[:, day]
+    ranked, counts = _draw_hashtags(weights[:N_BACKGROUND], n, rng)
+    planted = rng.random((n, weights.size - N_BACKGROUND)) < weights[N_BACKGROUND:][None, :]
+    planted_brands = rng.random((n, len(PLANTED_BRANDS))) < world.curves.brand_rates[:, day][None, :]
+    product = _mentioned_products(world, ranked, counts, planted, rng)
     extra_brand = np.where(rng.random(n) < EXTRA_BRAND_SHARE,
                            rng.choice(len(world.brand_names), size=n, p=world.brand_share), -1)
 
@@ -124,14 +132,17 @@ def generate_social_day(world: World, day: int, rng: np.random.Generator) -> Soc
     shares = rng.binomial(likes, 0.02)
 
     terms = [term.term for term in TREND_TERMS]
-    hashtags = [[terms[t] for t in row[:k]] for row, k in zip(ranked.tolist(), counts.tolist(),
-                                                                strict=True)]
+    planted_tags = [[terms[N_BACKGROUND + j] for j in np.flatnonzero(row)] for row in planted]
+    hashtags = [tags + [terms[t] for t in row[:k]] for tags, row, k in zip(
+        planted_tags, ranked.tolist(), counts.tolist(), strict=True)]
+    brand_names = [brand.term for brand in PLANTED_BRANDS]
     products, brands = [], []
-    for p, b in zip(product.tolist(), extra_brand.tolist(), strict=True):
+    for p, b, hits in zip(product.tolist(), extra_brand.tolist(), planted_brands, strict=True):
         products.append([world.product_ids[p]] if p >= 0 else [])
         named = [world.product_brands[p]] if p >= 0 else []
         if b >= 0 and world.brand_names[b] not in named:
             named.append(world.brand_names[b])
+        named.extend(brand_names[j] for j in np.flatnonzero(hits))
         brands.append(named)
     return SocialDay(
         ts_ms=(day_ms + sample_times_of_day_ms(rng, n)).astype(np.int64),

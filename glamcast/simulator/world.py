@@ -27,9 +27,9 @@ from glamcast.simulator.config import SimulationConfig
 from glamcast.simulator.looks import LookCatalog, LookTastes, make_look_tastes, make_looks
 from glamcast.simulator.records import EncodedBatch, Record, RecordEncoder
 from glamcast.simulator.rhythms import activity_multipliers, posting_multipliers, window_dates
-from glamcast.simulator.social_posts import Authors, generate_social_day, make_authors
+from glamcast.simulator.social_posts import Authors, SocialDay, generate_social_day, make_authors
 from glamcast.simulator.tastes import Tastes, make_tastes
-from glamcast.simulator.trends import TREND_TERMS, TrendCurves, make_trend_curves
+from glamcast.simulator.trends import TREND_TERMS, TrendCurves, background_truth, make_trend_curves
 from glamcast.simulator.tryon_sessions import generate_tryon_day
 from glamcast.simulator.users import make_users
 
@@ -185,12 +185,16 @@ class World:
 
     # --- the stream ----------------------------------------------------------------------------
 
+    def social_day(self, day: int) -> SocialDay:
+        """The social posts of one simulated day (the same draws as in `records()`)."""
+        return generate_social_day(self, day, _rng(self.config.seed, "social", day))
+
     def day_batches(self, day: int, encoder: RecordEncoder) -> EncodedBatch:
         """All records of one simulated day, encoded, not yet in time order."""
         seed = self.config.seed
         tryons = generate_tryon_day(self, day, _rng(seed, "tryon", day))
         commerce = generate_commerce_day(self, tryons, day, _rng(seed, "commerce", day))
-        social = generate_social_day(self, day, _rng(seed, "social", day))
+        social = self.social_day(day)
         return EncodedBatch.concat([
             encoder.tryons(day, tryons), encoder.commerce(day, commerce),
             encoder.social(day, social),
@@ -221,7 +225,9 @@ class World:
     @cached_property
     def truth(self) -> dict[str, pd.DataFrame]:
         """Latent facts: `users` (affinities), `utility` (per person × product), `products`
-        (catalogue with hidden quality, skin tone and family), `trends` (per day × term)."""
+        (catalogue with hidden quality, skin tone and family), `trends` (per day × hashtag),
+        `trend_shapes` (per trend term: its planted shape and window, `trends.PLANTED_COLUMNS`;
+        background hashtags as `random_walk`)."""
         frames = self.tastes.truth_frames(self.users, self.catalog)
         dates = window_dates(self.config.start_date, self.config.days)
         frames["products"] = self.catalog.copy()
@@ -230,6 +236,8 @@ class World:
             "term": [term.term for term in TREND_TERMS] * len(dates),
             "weight": self.curves.weights.T.ravel(),
         })
+        frames["trend_shapes"] = pd.concat([background_truth(), self.curves.planted],
+                                           ignore_index=True)
         return frames
 
     def save_truth(self, directory: Path) -> list[Path]:

@@ -68,6 +68,15 @@ def test_planted_terms_are_classified(result: ForecastResult) -> None:
     assert classes == {"glassskin": RISING, "metallic": FADING, "red": STEADY, "lipstick": STEADY}
     assert result.rising["trend_class"].tolist()[0] == RISING  # ranked: rising first
     assert result.rising["trend_class"].tolist()[-1] == FADING
+    ranked = result.rising.set_index("term")
+    assert ranked.loc["glassskin", "growth_8w"] == pytest.approx(1.0, abs=0.35)  # ×2 over 8 weeks
+    assert ranked.loc["metallic", "growth_8w"] == pytest.approx(-0.5, abs=0.15)  # ×0.5
+    assert ranked["holiday"].isna().all()  # one Valentine's day of 250 is no seasonal spike
+    for row in result.rising.itertuples():  # the trust label: all three checks, or the reasons
+        passed = (row.prophet_mase < 1 and row.prophet_mase < row.seasonal_naive_mase
+                  and 0.65 <= row.prophet_coverage <= 0.95)
+        assert row.trust == ("trusted" if passed else "weak"), row
+        assert row.trust_reason
 
 
 def test_forecasts_dataset_schema_band_and_no_missing_days(result: ForecastResult) -> None:

@@ -27,7 +27,7 @@ from glamcast.core.features import (
     USER_FEATURES,
 )
 from glamcast.core.names import TREND_COUNTS
-from glamcast.core.settings import Settings
+from glamcast.core.settings import ApiKey, KeyScope, Settings, api_key_sha256
 from glamcast.platform import features, lake
 from glamcast.platform.features import feature_store, push_features, training_set, write_offline
 from models.activity_features import user_activity_features
@@ -170,7 +170,7 @@ def prod_settings(tmp_path: Path, unique: str) -> Iterator[Settings]:
         lake_uri=str(tmp_path / "lake"),
         redis_url=REDIS_URL,
         registry_db_url=f"{base}/{database}",
-        api_keys=["test-key"],
+        api_keys=[ApiKey(name="test", scope=KeyScope.INGEST, sha256=api_key_sha256("test-key"))],
         feast_project=f"t{unique}",
     )
     try:

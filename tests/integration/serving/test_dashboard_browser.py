@@ -49,6 +49,7 @@ NO_LOOK_GAN = f"no-look-gan-{uuid.uuid4().hex[:8]}"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+MARKETING_KEY = "dev-marketing"  # the local profile's marketing key
 ORIGIN = date(2026, 11, 22)
 HORIZON = 28
 RUN_ID = "d" * 32
@@ -218,7 +219,7 @@ def dashboard_url(stack_settings: Settings, tmp_path_factory: pytest.TempPathFac
         "look_gan_model_name": NO_LOOK_GAN})
     write_lake(settings, np.random.default_rng(3))
     with Serving(settings) as url:
-        yield f"{url}/dashboard"
+        yield f"{url}/dashboard".replace("://", f"://marketing:{MARKETING_KEY}@")  # Basic
 
 
 def test_dashboard_renders_every_chart_in_chromium(dashboard_url: str) -> None:
@@ -266,7 +267,7 @@ def test_empty_lake_shows_a_note_for_each_part(stack_settings: Settings, tmp_pat
         "state_dir": tmp_path, "lake_uri": str(tmp_path / "lake"),
         "mlflow_tracking_uri": tracking_uri(stack_settings),
         "look_gan_model_name": NO_LOOK_GAN})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers={"X-API-Key": MARKETING_KEY}) as client:
         answer = client.get("/dashboard")
     assert answer.status_code == 200
     page = parse(answer.text)
@@ -306,7 +307,7 @@ def test_palettes_come_from_the_champion_look_gan_when_one_is_registered(
     settings = stack_settings.model_copy(update={
         "state_dir": tmp_path, "lake_uri": str(tmp_path / "lake"),
         "mlflow_tracking_uri": tracking_uri(stack_settings), "look_gan_model_name": name})
-    with TestClient(create_app(settings)) as api:
+    with TestClient(create_app(settings), headers={"X-API-Key": MARKETING_KEY}) as api:
         answer = api.get("/dashboard")
     assert answer.status_code == 200
     page = parse(answer.text)

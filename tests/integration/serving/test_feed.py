@@ -129,7 +129,7 @@ def feed_stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactor
                             "shade_hex": [e.shade_hex for e in catalog_events]})
     catalog["family"] = shade_families_from_hex_array(catalog["shade_hex"])
     try:
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), headers={"X-API-Key": "dev-service"}) as client:
             yield FeedStack(settings, client, catalog, recommender, settings.recommender_model_name,
                             tryons)
     finally:

@@ -7,10 +7,10 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
 from glamcast.core import topics
 from glamcast.core.events import TryOnEvent, decode_event
+from glamcast.core.settings import ApiKey, KeyScope, api_key_sha256
 from glamcast.platform import broker
 from glamcast.platform.stack import free_port
 from glamcast.serving.app import create_app
@@ -18,6 +18,9 @@ from glamcast.serving.app import create_app
 pytestmark = pytest.mark.integration
 
 KEY = {"X-API-Key": "test-key"}
+METRICS_KEY = {"X-API-Key": "test-metrics"}
+TEST_KEYS = [ApiKey(name="test-app", scope=KeyScope.INGEST, sha256=api_key_sha256("test-key"), burst=1000),
+             ApiKey(name="test-scraper", scope=KeyScope.METRICS, sha256=api_key_sha256("test-metrics"))]
 
 
 def tryon(index: int, **changes) -> dict:
@@ -33,7 +36,7 @@ def tryon(index: int, **changes) -> dict:
 @pytest.fixture(scope="module")
 def api_settings(stack_settings):
     settings = stack_settings.model_copy(update={
-        "topic_prefix": "api-test.", "api_keys": [SecretStr("test-key")], "api_max_request_bytes": 200_000,
+        "topic_prefix": "api-test.", "api_keys": TEST_KEYS, "api_max_request_bytes": 200_000,
         "api_max_batch_events": 500,
     })
     specs = [topics.TopicSpec(settings.topic_name(spec.name), spec.partitions, spec.key)
@@ -53,11 +56,13 @@ def on_topic(settings) -> list[TryOnEvent]:
     return [decode_event(TryOnEvent, record.value) for record in records]
 
 
-def test_missing_key_is_401_and_wrong_key_is_403(client):
+def test_missing_or_wrong_key_is_401_and_another_scope_is_403(client):
     assert client.post("/v1/events/tryon", json=tryon(0)).status_code == 401
     wrong = client.post("/v1/events/tryon", json=tryon(0), headers={"X-API-Key": "nope"})
-    assert wrong.status_code == 403
-    assert wrong.json()["detail"] == "X-API-Key is not valid"
+    assert wrong.status_code == 401
+    assert wrong.json()["detail"] == "the API key is not valid"
+    scraper = client.post("/v1/events/tryon", json=tryon(0), headers=METRICS_KEY)
+    assert scraper.status_code == 403
 
 
 def test_batch_is_partially_accepted_with_an_error_per_bad_item(client, api_settings):
@@ -110,7 +115,7 @@ def test_size_limits_are_413(client):
 
 
 def test_metrics_count_produced_and_rejected_events(client, api_settings):
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=METRICS_KEY).text
     topic = api_settings.topic_name(topics.TRYON)
     assert f'glamcast_ingest_events_rejected_total{{reason="bad_shade",topic="{topic}"}}' in text
     produced = [line for line in text.splitlines()
@@ -123,7 +128,7 @@ def test_metrics_count_produced_and_rejected_events(client, api_settings):
 
 def test_broker_down_is_503_with_retry_after_and_nothing_acknowledged(stack_settings):
     dead = stack_settings.model_copy(update={
-        "kafka_bootstrap": f"127.0.0.1:{free_port()}", "api_keys": [SecretStr("test-key")],
+        "kafka_bootstrap": f"127.0.0.1:{free_port()}", "api_keys": TEST_KEYS,
         "api_produce_timeout_s": 3.0})
     with TestClient(create_app(dead)) as client:
         answer = client.post("/v1/events/tryon", json=[tryon(40), tryon(41)], headers=KEY)

@@ -61,7 +61,7 @@ def run(spark, lake_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 def client(lake_settings: Settings, run: ForecastResult):
     app = create_app(lake_settings)
     app.state.trend_store = TrendStore(lake_settings, recheck_s=3600)  # no re-listing in between
-    with TestClient(app) as test_client:
+    with TestClient(app, headers={"X-API-Key": "dev-marketing"}) as test_client:
         yield test_client
 
 
@@ -86,8 +86,19 @@ def test_list_ranks_the_planted_terms_with_scores_and_backtest(client, run: Fore
         quality = term["quality"]
         assert quality["prophet_mase"] == pytest.approx(row["prophet_mase"])
         assert quality["seasonal_naive_smape"] == pytest.approx(row["seasonal_naive_smape"])
-        assert quality["trust"] == quality["beats_seasonal_naive"] == bool(row["beats_seasonal_naive"])
+        assert quality["beats_seasonal_naive"] == bool(row["beats_seasonal_naive"])
+        assert (quality["trust"], quality["trust_reason"]) == (row["trust"], row["trust_reason"])
+        if quality["trust"] == "trusted":  # the label's three checks, as the API shows them
+            assert quality["prophet_mase"] < min(1.0, quality["seasonal_naive_mase"])
+            assert 0.65 <= quality["band_coverage"] <= 0.95
         assert 0 <= quality["band_coverage"] <= 1
+        evidence = term["evidence"]
+        assert evidence["growth_4w"] == pytest.approx(row["growth_4w"])
+        assert evidence["growth_8w"] == pytest.approx(row["growth_8w"])
+        assert evidence["forecast_slope"] == pytest.approx(row["trend_change"])
+        assert evidence["holiday"] is None  # no seasonal spike among them
+    glassskin = next(t for t in body["terms"] if t["term"] == "glassskin")
+    assert glassskin["evidence"]["growth_8w"] == pytest.approx(1.0, abs=0.35)  # planted ×2 / 8 weeks
 
 
 def test_status_and_limit_filter_and_bad_values_are_422(client) -> None:
@@ -103,6 +114,33 @@ def test_status_and_limit_filter_and_bad_values_are_422(client) -> None:
         answer = client.get("/v1/trends", params=params)
         assert answer.status_code == 422, params
         assert answer.json()["detail"][0]["loc"][0] == "query"
+
+
+def test_search_and_csv_downloads_of_the_table_and_of_a_term(client, run: ForecastResult) -> None:
+    found = client.get("/v1/trends", params={"q": "RED"}).json()
+    assert sorted((t["term_type"], t["term"]) for t in found["terms"]) == [
+        ("hashtag", "red"), ("shade_family", "red")]
+    none = client.get("/v1/trends", params={"q": "zzz", "status": "rising"}).json()
+    assert none["terms"] == [] and none["note"] == f"No rising terms matching 'zzz' in the run of {LAST_DAY}."
+
+    table = client.get("/v1/trends.csv", params={"term_type": "hashtag"})
+    assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+    assert f'filename="trends-{LAST_DAY}.csv"' in table.headers["content-disposition"]
+    lines = table.text.strip().splitlines()
+    assert lines[0].startswith("trend_class,rank,term_type,term,growth_2w,growth_4w,growth_8w")
+    assert "trust,trust_reason" in lines[0]
+    assert [line.split(",")[3] for line in lines[1:]] == ["glassskin", "red"]  # ranked
+
+    forecast = client.get("/v1/trends/metallic/forecast.csv",
+                          params={"history_days": 10, "horizon_days": 7})
+    assert forecast.status_code == 200
+    rows = forecast.text.strip().splitlines()
+    assert rows[0].startswith("term_type,term,ds,y,yhat,yhat_lower,yhat_upper")
+    assert len(rows) == 1 + 10 + 7
+    assert rows[1].startswith(f"finish,metallic,{LAST_DAY - timedelta(days=9)},")
+    assert rows[-1].startswith(f"finish,metallic,{LAST_DAY + timedelta(days=7)},,")  # no actual ahead
+    assert client.get("/v1/trends/nothing/forecast.csv").status_code == 404
+    assert client.get("/v1/trends/red/forecast.csv").status_code == 409
 
 
 def test_term_has_history_forecast_band_and_components(client) -> None:
@@ -131,7 +169,7 @@ def test_holiday_windows_in_range_and_ambiguous_terms(client) -> None:
     answer = client.get("/v1/trends/red", params={"term_type": "shade_family", "history_days": 60})
     assert answer.status_code == 200
     body = answer.json()
-    assert body["holidays"] == [{"name": "valentines_day", "start": "2025-02-11", "end": "2025-02-14"}]
+    assert body["holidays"] == [{"name": "valentines_day", "start": "2025-02-07", "end": "2025-02-14"}]
     spike = next(p for p in body["forecast"] if p["ds"] == "2025-02-14")
     assert spike["holiday"] == "valentines_day" and spike["holidays"] > 0.5 * SPIKE
     whole = client.get("/v1/trends/red", params={"term_type": "shade_family", "history_days": 3660}).json()
@@ -156,7 +194,7 @@ def test_reads_are_cached_and_a_newer_run_is_picked_up(lake_settings: Settings, 
     app.state.trend_store = store
     newer = Path(run.forecasts_path).parent.parent / f"date={LAST_DAY + timedelta(days=7)}"
     try:
-        with TestClient(app) as client:
+        with TestClient(app, headers={"X-API-Key": "dev-marketing"}) as client:
             for _ in range(3):
                 assert client.get("/v1/trends").json()["run"]["origin"] == str(LAST_DAY)
             assert store.loads == 1  # three answers, one read of the run
@@ -182,7 +220,7 @@ def test_reads_are_cached_and_a_newer_run_is_picked_up(lake_settings: Settings, 
 def test_before_the_first_run_the_list_is_empty_with_a_note(stack_settings: Settings,
                                                              tmp_path: Path) -> None:
     settings = stack_settings.model_copy(update={"lake_uri": str(tmp_path / "empty-lake")})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers={"X-API-Key": "dev-marketing"}) as client:
         answer = client.get("/v1/trends", params={"status": "rising"})
         assert answer.status_code == 200
         assert answer.json() == {"run": None, "status": "rising", "count": 0, "total": 0,

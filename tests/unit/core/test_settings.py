@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from glamcast.core.settings import PROD_REQUIRED, Profile, Settings
+from glamcast.core.settings import PROD_REQUIRED, KeyScope, Profile, Settings, api_key_sha256
+
+K1, K2 = api_key_sha256("k1"), api_key_sha256("k2")
 
 PROD_ENV = {
     "GLAMCAST_PROFILE": "prod",
@@ -15,7 +17,8 @@ PROD_ENV = {
     "GLAMCAST_LAKE_URI": "s3a://glamcast-lake/lake",
     "GLAMCAST_REDIS_URL": "redis://redis:6379/0",
     "GLAMCAST_REGISTRY_DB_URL": "postgresql://feast:s3cret@postgres:5432/feast",
-    "GLAMCAST_API_KEYS": '["k1", "k2"]',
+    "GLAMCAST_API_KEYS": f'[{{"name": "shop-app", "scope": "ingest", "sha256": "{K1}"}}, '
+                         f'{{"name": "feeds", "scope": "service", "sha256": "{K2}", "burst": 5}}]',
 }
 
 
@@ -34,7 +37,10 @@ def test_local_profile_needs_nothing_set(clean_env, tmp_path):
     assert settings.state_path == tmp_path / ".glamcast"
     assert settings.lake_root == str(tmp_path / ".glamcast" / "lake")
     assert settings.spark_master_url == "local[*]"
-    assert settings.accepted_api_keys == ["dev-key"]
+    assert {(key.name, key.scope) for key in settings.effective_api_keys} == {
+        ("dev-ingest", KeyScope.INGEST), ("dev-service", KeyScope.SERVICE),
+        ("dev-marketing", KeyScope.MARKETING), ("dev-admin", KeyScope.ADMIN),
+        ("dev-metrics", KeyScope.METRICS)}
 
 
 def test_state_dir_comes_from_the_environment(clean_env, tmp_path):
@@ -48,7 +54,8 @@ def test_prod_with_everything_set(clean_env):
     settings = Settings()
     assert settings.profile is Profile.PROD
     assert settings.lake_root == "s3a://glamcast-lake/lake"
-    assert settings.accepted_api_keys == ["k1", "k2"]
+    assert [(key.name, key.scope, key.sha256, key.burst) for key in settings.effective_api_keys] == [
+        ("shop-app", KeyScope.INGEST, K1, None), ("feeds", KeyScope.SERVICE, K2, 5)]
     assert "s3cret" not in repr(settings)
 
 
@@ -67,3 +74,17 @@ def test_prod_never_falls_back_to_the_dev_key(clean_env):
     clean_env.setenv("GLAMCAST_API_KEYS", "[]")
     with pytest.raises(ValidationError, match="GLAMCAST_API_KEYS"):
         Settings()
+
+
+def test_keys_are_hashes_with_one_name_and_one_hash_each(clean_env):
+    bad_hash = '[{"name": "a", "scope": "ingest", "sha256": "k1"}]'
+    same_name = (f'[{{"name": "a", "scope": "ingest", "sha256": "{K1}"}}, '
+                 f'{{"name": "a", "scope": "admin", "sha256": "{K2}"}}]')
+    same_hash = (f'[{{"name": "a", "scope": "ingest", "sha256": "{K1}"}}, '
+                 f'{{"name": "b", "scope": "admin", "sha256": "{K1}"}}]')
+    unknown_scope = f'[{{"name": "a", "scope": "root", "sha256": "{K1}"}}]'
+    for value, message in [(bad_hash, "sha256"), (same_name, "own name"), (same_hash, "own name"),
+                           (unknown_scope, "scope")]:
+        clean_env.setenv("GLAMCAST_API_KEYS", value)
+        with pytest.raises(ValidationError, match=message):
+            Settings()

@@ -27,7 +27,7 @@ import yaml
 
 from glamcast.core import topics
 from glamcast.core.events import TOPIC_MODELS, Rejection, decode_event
-from glamcast.core.settings import PROD_REQUIRED, Profile, Settings
+from glamcast.core.settings import PROD_REQUIRED, KeyScope, Profile, Settings
 from streams.validated_events import dead_letter
 
 REPO = Path(__file__).resolve().parents[3]
@@ -143,7 +143,9 @@ def test_every_prod_required_setting_is_set_and_validates(config, monkeypatch, s
     assert missing == [], f"{service} lacks {missing}"
     settings = glamcast_settings(monkeypatch, environment)
     assert settings.profile is Profile.PROD
-    assert settings.accepted_api_keys == ["CHANGE_ME_ingest_api_key"]
+    keys = settings.effective_api_keys
+    assert {key.scope for key in keys} == set(KeyScope)
+    assert all(key.name.startswith("CHANGE_ME_") for key in keys)
 
 
 def test_prod_addresses_point_at_the_compose_services(config, monkeypatch):

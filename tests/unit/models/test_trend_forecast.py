@@ -11,34 +11,46 @@ import pytest
 
 from models.beauty_calendar import (
     BLACK_FRIDAY,
+    SPIKE_WINDOW,
     CHINESE_NEW_YEAR,
     CYBER_MONDAY,
+    SINGLES_DAY,
     HOLIDAY_COLUMNS,
     MOTHERS_DAY,
     VALENTINES_DAY,
     beauty_holidays,
     holiday_date,
     holiday_names_by_day,
+    spike_windows,
 )
 from models.trend_forecast import (
+    BREAKOUT,
     FADING,
     FORECAST_COLUMNS,
     OK,
     RISING,
+    SEASONAL_SPIKE,
     SET_ASIDE,
     STEADY,
+    TRUSTED,
+    WEAK,
+    HolidayEvidence,
     TrendForecastConfig,
     anomaly_alert,
     classify,
+    classify_trend,
     coverage,
     cutoff_positions,
     fill_gaps,
     forecast_term,
+    growth_over_weeks,
+    holiday_evidence,
     mase,
     naive_forecast,
     seasonal_naive_forecast,
     set_aside_reason,
     smape,
+    trust_label,
 )
 
 # Small and fast: fewer posterior draws than production, same code path.
@@ -168,6 +180,86 @@ def test_classes_follow_the_documented_thresholds() -> None:
     assert [classify(s, config) for s in (0.3, 0.29, 0.0, -0.29, -0.3)] == [RISING, STEADY, STEADY, STEADY, FADING]
 
 
+def test_growth_compares_the_last_week_with_the_week_k_weeks_earlier() -> None:
+    weeks = np.repeat([10.0, 20.0, 30.0, 40.0, 50.0], 7)  # five flat weeks
+    assert growth_over_weeks(weeks, 2) == (pytest.approx(50 / 30 - 1), 0.0)
+    assert growth_over_weeks(weeks, 4) == (pytest.approx(50 / 10 - 1), 0.0)
+    assert growth_over_weeks(weeks, 8) == (None, None)  # needs 63 days
+    change, noise = growth_over_weeks(weeks, 4, noise_sd=7.0)
+    assert noise == pytest.approx(7.0 * math.sqrt(2 / 7) / 10)  # standard error of the growth
+
+
+def _spike(lift: float, after: float | None) -> HolidayEvidence:
+    day = pd.Timestamp("2025-11-28")
+    return HolidayEvidence("black_friday", day - pd.Timedelta(days=10), day, lift, after)
+
+
+@pytest.mark.parametrize(("g2", "g4", "holiday", "expected"), [
+    (0.1, 0.5, _spike(3.0, 0.2), SEASONAL_SPIKE),  # the window explains the movement
+    (0.1, 0.5, _spike(3.0, None), SEASONAL_SPIKE),  # the window is still open
+    (0.1, 0.5, _spike(3.0, 0.9), RISING),  # the level stayed up after the window: not the event
+    (0.1, 0.5, _spike(0.5, 0.2), RISING),  # a lift under ×2 explains nothing
+    (4.2, 0.5, None, BREAKOUT),  # ×5.2 in two weeks
+    (-0.05, 3.0, None, BREAKOUT),  # ×4 in four weeks, then flat
+    (0.0, 0.4, None, RISING),
+    (-0.1, 0.9, None, RISING),  # a saturating rise: flat in the last two weeks
+    (-0.15, 0.9, None, STEADY),  # grew, but the last two weeks fell: not rising any more
+    (0.0, 0.39, None, STEADY),
+    (0.0, -0.4, None, FADING),
+    (0.0, -0.39, None, STEADY),
+    (0.01, -0.6, None, STEADY),  # fell, but picks up again
+])
+def test_classes_follow_the_rules_in_order(g2: float, g4: float, holiday: HolidayEvidence | None,
+                                           expected: str) -> None:
+    assert classify_trend(g2, g4, 0.0, holiday, TrendForecastConfig()) == expected
+
+
+def test_a_growth_within_the_noise_is_not_a_class() -> None:
+    config = TrendForecastConfig()
+    assert classify_trend(0.1, 0.6, 0.0, None, config, noise_2w=0.1, noise_4w=0.2) == RISING
+    assert classify_trend(0.1, 0.6, 0.0, None, config, noise_2w=0.1, noise_4w=0.31) == STEADY
+    assert classify_trend(0.1, None, 0.35, None, config) == RISING  # short history: the score
+
+
+def test_spike_windows_merge_events_whose_windows_touch() -> None:
+    calendar = beauty_holidays(2026, 2026, names=[SINGLES_DAY, BLACK_FRIDAY, CYBER_MONDAY])
+    windows = spike_windows(calendar)
+    assert SPIKE_WINDOW == (-10, 2)
+    assert windows == [
+        ("singles_day", pd.Timestamp("2026-11-01"), pd.Timestamp("2026-11-13")),
+        ("black_friday+cyber_monday", pd.Timestamp("2026-11-17"), pd.Timestamp("2026-12-02")),
+    ]
+
+
+def test_holiday_evidence_measures_the_lift_and_the_fall_back() -> None:
+    ds = pd.date_range("2026-10-01", "2026-12-10")
+    y = np.full(len(ds), 10.0)
+    window = (ds >= "2026-11-17") & (ds <= "2026-12-02")
+    y[window] = 40.0
+    calendar = beauty_holidays(2026, 2026, names=[BLACK_FRIDAY, CYBER_MONDAY])
+    evidence = holiday_evidence(pd.Series(ds), y, calendar, TrendForecastConfig())
+    assert evidence is not None and evidence.name == "black_friday+cyber_monday"
+    assert evidence.lift == pytest.approx(3.0)  # 40 against 10 in the 14 days before
+    assert evidence.after == pytest.approx(0.25)  # back to 10 after it
+    y[ds > "2026-12-02"] = 40.0  # the level stays: the event does not explain it
+    assert holiday_evidence(pd.Series(ds), y, calendar, TrendForecastConfig()).after == pytest.approx(1.0)
+
+
+def test_trust_needs_all_three_checks_and_names_each_failure() -> None:
+    config = TrendForecastConfig()
+    label, reason = trust_label(0.8, 1.1, 0.78, config)
+    assert label == TRUSTED and reason == ("prophet MASE 0.80 < 1, beats seasonal naive (1.10), "
+                                           "78 % band coverage")
+    # the demo's blackfriday before this issue: "trusted" because 27.2 < 27.4
+    assert trust_label(27.2, 27.4, 0.02, config) == (
+        WEAK, "error too large: MASE 27.20 ≥ 1; band too narrow: 2 % coverage")
+    assert trust_label(0.9, 0.8, 0.8, config) == (
+        WEAK, "no better than seasonal naive: MASE 0.90 vs 0.80")
+    assert trust_label(0.5, 0.9, 1.0, config) == (WEAK, "band too wide: 100 % coverage")
+    assert trust_label(0.5, 0.9, 0.65, config)[0] == TRUSTED  # the bounds are inside
+    assert trust_label(math.nan, 0.9, 0.8, config)[0] == WEAK
+
+
 def test_config_rejects_inconsistent_values() -> None:
     with pytest.raises(ValueError, match="interval_width"):
         TrendForecastConfig(interval_width=1.2)
@@ -194,8 +286,9 @@ def test_anomaly_alert_needs_several_actuals_on_one_side_of_the_band() -> None:
 # --- Prophet on planted series -----------------------------------------------------------------
 
 
-# Planted changes over the last 8 weeks: ×1.5 (rising) and ×0.67 (fading), e-folding 138 days.
-RISE = FALL = 138.0
+# Planted changes over the last 8 weeks: ×1.7 (rising, e-folding 105 days) and ×0.5 (fading,
+# 81 days): slow moves, seen over 8 weeks more than over 4.
+RISE, FALL = 56 / math.log(1.7), 56 / math.log(2.0)
 
 
 def planted(kind: str, days: int = 240, seed: int = 0) -> pd.DataFrame:
@@ -218,6 +311,28 @@ def test_planted_trends_are_classified(kind: str, expected: str) -> None:
     result = forecast_term(series, series["ds"].iloc[-1], FAST)
     assert result.status == OK, result.reason
     assert result.growth.trend_class == expected, result.growth
+
+
+SHORT = TrendForecastConfig(uncertainty_samples=100, horizon=14, min_train_periods=28,
+                            cutoff_spacing=7, baseline_periods=28)  # the demo's, for 8 weeks and up
+
+
+def test_a_black_friday_spike_is_a_seasonal_spike_and_a_jump_a_breakout() -> None:
+    spike = planted("steady", days=120)  # 2024-09-01 .. 2024-12-29, Black Friday 2024-11-29
+    spike = spike[spike["ds"] <= "2024-12-08"].copy()  # four days after the window
+    days_to = (spike["ds"] - pd.Timestamp("2024-11-29")).dt.days.to_numpy()
+    spike["y"] += np.where((days_to >= -8) & (days_to <= 1), 300.0 * np.exp(-np.abs(days_to) / 3), 0.0)
+    result = forecast_term(spike, spike["ds"].iloc[-1], SHORT)
+    assert result.growth.trend_class == SEASONAL_SPIKE, result.growth
+    assert result.growth.holiday == "black_friday+cyber_monday"
+    assert result.growth.holiday_lift > 1.0
+
+    jump = planted("steady", days=120)
+    jump.loc[jump.index[-20:], "y"] *= 8  # ×8 from 20 days ago, no holiday near
+    jump["ds"] = pd.date_range("2025-06-25", periods=120)  # no event window near the end
+    result = forecast_term(jump, jump["ds"].iloc[-1], SHORT)
+    assert result.growth.trend_class == BREAKOUT, result.growth
+    assert result.growth.growth_4w == pytest.approx(7.0, abs=1.5)
 
 
 def test_forecast_frame_schema_band_order_and_no_missing_days() -> None:

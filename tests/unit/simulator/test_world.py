@@ -224,7 +224,7 @@ def test_trends_pull_try_ons_toward_the_rising_family(frames):
 
 def test_truth_tables_describe_every_person_and_product(world: World):
     truth = world.truth
-    assert set(truth) == {"users", "utility", "products", "trends"}
+    assert set(truth) == {"users", "utility", "products", "trends", "trend_shapes"}
     assert len(truth["utility"]) == CONFIG.users * CONFIG.products
     assert truth["users"]["user_id"].tolist() == world.users["user_id"].tolist()
     assert {"family_coral", "finish_matte", "category_lipstick"} <= set(truth["users"].columns)
@@ -270,6 +270,31 @@ def test_rising_and_fading_terms(frames):
     assert last_week[RISING_TERM] > 2 * first_week[RISING_TERM]
     assert first_week[FADING_TERM] > 2 * last_week[FADING_TERM]
     assert 0.6 < last_week["#makeup"] / first_week["#makeup"] < 1.7  # ordinary terms stay put
+
+
+def test_planted_trend_shapes_are_the_truth_saved_with_the_world(world: World, frames, tmp_path):
+    shapes = world.truth["trend_shapes"]
+    planted = shapes[shapes["term"] != shapes["posted_as"].str.lstrip("#").str.lower()]
+    assert planted.empty or set(planted["term_type"]) == {"brand"}  # brands keep their spaces
+    per_shape = shapes.groupby(["shape", "term_type"]).size().unstack(fill_value=0)
+    assert (per_shape.loc[["steady_rise", "breakout", "saturating_rise", "fade"], "hashtag"] >= 3).all()
+    assert (per_shape.loc[["steady_rise", "breakout", "saturating_rise", "fade", "holiday_spike",
+                           "weekly_seasonal", "random_walk"], "brand"] >= 2).all()
+    # Valentine's Day (2025-02-14) is in the window; 618 and Singles' Day are not
+    holiday = shapes[shapes["shape"] == "holiday_spike"].set_index("term")
+    assert holiday.loc["valentinesmakeup", "window_start"] == pd.Timestamp("2025-02-02")
+    assert holiday.loc["valentinesmakeup", "window_end"] == pd.Timestamp("2025-02-18")
+    assert pd.isna(holiday.loc["618sale", "window_start"])
+    # the planted shapes show in the posts: a breakout jumps ×10 or more within its window
+    daily = _daily_tag_counts(frames)
+    breakouts = shapes[(shapes["shape"] == "breakout") & (shapes["term_type"] == "hashtag")]
+    for row in breakouts.itertuples():
+        before = daily.loc[daily.index < str(row.window_start.date()), row.posted_as].mean()
+        after = daily.loc[daily.index > str(row.window_end.date()), row.posted_as].mean()
+        assert after > 5 * before, row
+    world.save_truth(tmp_path)
+    saved = pd.read_parquet(tmp_path / "trend_shapes.parquet")
+    assert saved["term"].tolist() == shapes["term"].tolist()
 
 
 def test_valentines_spike(frames):
@@ -387,7 +412,8 @@ def test_simulate_to_files_writes_topics_and_truth(tmp_path: Path):
     counts = simulate_to_files(_small(), tmp_path, "jsonl")
     assert counts[topics.TRYON] > 0
     assert sorted(p.name for p in (tmp_path / "truth").iterdir()) == [
-        "products.parquet", "trends.parquet", "users.parquet", "utility.parquet"]
+        "products.parquet", "trend_shapes.parquet", "trends.parquet", "users.parquet",
+        "utility.parquet"]
     assert len(pd.read_parquet(tmp_path / "truth" / "users.parquet")) == _small().users
 
 

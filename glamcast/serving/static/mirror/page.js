@@ -1,0 +1,190 @@
+// The /mirror page: the SDK on a selfie, a sample face or the camera; the person's feed drawn
+// on their face; each tap posted as a try-on event. No image is ever sent.
+
+import { REGION_OF_CATEGORY, createMirror, faceField, postTryOns, tryOnEvent } from "/sdk/mirror.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
+// the ingest key posts events; the person token reads this person's feed and nobody else's
+const apiKey = params.get("key") || meta("glamcast-ingest-key");
+const feedToken = params.get("token") || meta("glamcast-feed-token");
+const sessionId = `web-${Date.now().toString(36)}`;
+const MAX_SIDE = 640; // photos are analysed and drawn at most this large
+const INTENSITY = 0.9;
+
+const state = { mirror: null, source: null, face: null, look: {}, triedAt: {}, feed: [], products: {}, accepted: 0 };
+
+function setStatus(text, pageState) {
+  $("status").textContent = text;
+  if (pageState) document.body.dataset.state = pageState;
+}
+
+function attributes() {
+  return { skinTone: Number($("skin-tone").value), undertone: $("undertone").value, faceShape: $("face-shape").value };
+}
+
+function draw() {
+  if (!state.face) return;
+  const items = Object.values(state.look).map(({ product }) => ({
+    region: REGION_OF_CATEGORY[product.category], shade_hex: product.shade_hex,
+    finish: product.finish, intensity: INTENSITY }));
+  state.mirror.render($("face"), state.source, state.face, items);
+  document.body.dataset.renders = String(Number(document.body.dataset.renders) + 1);
+}
+
+async function bitmapOf(blob) {
+  const bitmap = await createImageBitmap(blob);
+  const scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+  if (scale === 1) return bitmap;
+  return createImageBitmap(bitmap, { resizeWidth: Math.round(bitmap.width * scale),
+    resizeHeight: Math.round(bitmap.height * scale), resizeQuality: "high" });
+}
+
+async function useImage(blob) {
+  setStatus("Finding your face…", "analysing");
+  state.source = await bitmapOf(blob);
+  const started = performance.now();
+  state.face = await state.mirror.analyse(state.source);
+  if (!state.face) {
+    const canvas = $("face");
+    canvas.width = state.source.width; canvas.height = state.source.height;
+    canvas.getContext("2d").drawImage(state.source, 0, 0);
+    setStatus("No face found: try a photo facing the camera, in even light.", "no-face");
+    return;
+  }
+  const { skinTone, undertone, faceShape } = state.face.attributes;
+  $("skin-tone").value = String(skinTone.value);
+  $("undertone").value = undertone.value;
+  $("face-shape").value = faceShape.value;
+  $("skin-tone-confidence").textContent = `${Math.round(100 * skinTone.confidence)} % sure`;
+  $("undertone-confidence").textContent = `${Math.round(100 * undertone.confidence)} % sure`;
+  $("face-shape-confidence").textContent = `${Math.round(100 * faceShape.confidence)} % sure`;
+  draw();
+  setStatus(`Face found in ${Math.round(performance.now() - started)} ms. Tap a look to try it.`, "face");
+  await refreshFeed();
+}
+
+async function send(action, item, lookId = null) {
+  const face = $("consent").checked ? faceField(attributes()) : null;
+  const products = item.look_id ? (item.products || []).map((id) => state.products[id]).filter(Boolean)
+    : [state.products[item.product_id]].filter(Boolean);
+  const events = products.map((product) => tryOnEvent({
+    userId: $("user").value, sessionId, action, product, lookId: lookId ?? item.look_id ?? null, face,
+    dwellMs: state.triedAt[product.product_id] ? performance.now() - state.triedAt[product.product_id] : 0 }));
+  if (!events.length) return;
+  const answer = await postTryOns("", apiKey, events);
+  if (answer.status === 202) {
+    state.accepted += answer.body.accepted;
+    document.body.dataset.eventsAccepted = String(state.accepted);
+  } else {
+    setStatus(`The gateway refused the events (${answer.status}).`);
+  }
+}
+
+async function tryItem(item) {
+  const products = item.look_id ? (item.products || []).map((id) => state.products[id]).filter(Boolean)
+    : [state.products[item.product_id]].filter(Boolean);
+  let swapped = false;
+  for (const product of products) {
+    const region = REGION_OF_CATEGORY[product.category];
+    if (!region) continue;
+    swapped ||= Boolean(state.look[region]);
+    state.look[region] = { product, item };
+    state.triedAt[product.product_id] = performance.now();
+  }
+  draw();
+  document.querySelectorAll("#feed li").forEach((li) => li.classList.toggle("active", li.dataset.key === keyOf(item)));
+  await send(swapped ? "shade_swap" : "try_on", item);
+}
+
+const keyOf = (item) => item.look_id ?? item.product_id;
+
+function renderFeed(feed) {
+  const list = $("feed");
+  list.replaceChildren();
+  for (const item of feed.items) {
+    const ids = item.look_id ? item.products || [] : [item.product_id];
+    const products = ids.map((id) => state.products[id]).filter(Boolean);
+    if (!products.length) continue;
+    const li = document.createElement("li");
+    li.dataset.key = keyOf(item);
+    li.dataset.testid = "feed-item";
+    const swatches = document.createElement("div");
+    swatches.className = "swatches";
+    for (const product of products) {
+      const swatch = document.createElement("div");
+      swatch.className = "swatch";
+      swatch.style.background = product.shade_hex;
+      swatch.title = `${product.category}: ${product.shade_hex} ${product.finish}`;
+      swatches.append(swatch);
+    }
+    const body = document.createElement("div");
+    const name = document.createElement("div");
+    name.className = "name";
+    name.textContent = item.look_id ? `Look ${item.look_id}` : `${products[0].brand} ${products[0].name}`;
+    const reasons = document.createElement("div");
+    reasons.className = "reasons";
+    reasons.dataset.testid = "reasons";
+    reasons.textContent = item.reasons.join(" · ");
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    for (const [label, action] of [["Try", "try"], ["Like", "like"], ["Save", "save"], ["Add to cart", "add_to_cart"], ["Not for me", "dismiss"]]) {
+      const button = document.createElement("button");
+      button.textContent = label;
+      button.dataset.action = action;
+      button.onclick = async () => {
+        if (action === "try") return tryItem(item);
+        await send(action, item);
+        if (action === "dismiss") li.remove();
+        setTimeout(refreshFeed, 500); // the stream updates the feed: show the new reasons
+      };
+      actions.append(button);
+    }
+    body.append(name, reasons, actions);
+    li.append(swatches, body);
+    list.append(li);
+  }
+  $("feed-note").textContent = feed.personalized ? `Ranked for you at ${feed.generated_at}`
+    : "Trending now (your taps make it yours)";
+  document.body.dataset.feedGeneratedAt = feed.generated_at;
+}
+
+async function refreshFeed() {
+  const user = encodeURIComponent($("user").value);
+  const response = await fetch(`/v1/feed/${user}?k=12`, { headers: { Authorization: `Bearer ${feedToken}` } });
+  if (!response.ok) {
+    $("feed-note").textContent = `The feed is not available (${response.status}).`;
+    return;
+  }
+  const feed = await response.json();
+  const ids = new Set(feed.items.flatMap((item) => (item.look_id ? item.products || [] : [item.product_id])));
+  const missing = [...ids].filter((id) => !state.products[id]);
+  if (missing.length) {
+    const answer = await fetch(`/v1/products?ids=${encodeURIComponent(missing.join(","))}`);
+    if (answer.ok) for (const product of (await answer.json()).products) state.products[product.product_id] = product;
+  }
+  state.feed = feed.items;
+  renderFeed(feed);
+}
+
+async function startCamera() {
+  const video = $("video");
+  video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480, facingMode: "user" } });
+  await video.play();
+  const frame = new OffscreenCanvas(video.videoWidth, video.videoHeight);
+  frame.getContext("2d").drawImage(video, 0, 0);
+  video.srcObject.getTracks().forEach((track) => track.stop());
+  await useImage(await frame.convertToBlob());
+}
+
+$("use-sample").onclick = async () => useImage(await (await fetch($("sample").value)).blob());
+$("upload").onchange = async (event) => event.target.files[0] && useImage(event.target.files[0]);
+$("camera").onclick = () => startCamera().catch((error) => setStatus(`No camera: ${error.message}`));
+$("refresh").onclick = () => refreshFeed();
+for (const id of ["skin-tone", "undertone", "face-shape"]) $(id).onchange = () => draw();
+
+createMirror().then((mirror) => {
+  state.mirror = mirror;
+  setStatus("Pick a sample face, upload a selfie or take one.", "ready");
+}).catch((error) => setStatus(`The face model did not load: ${error.message}`, "error"));

@@ -1,0 +1,177 @@
+"""The mirror in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+The app (`create_app`) runs under uvicorn on the session's embedded broker, over a lake that holds
+a small catalogue (no recommender champion: the person gets the trending feed). The page opens
+for one person, picks scikit-image's astronaut (served from the installed package: no face photo
+is kept in git), finds the face and its attributes with the SDK in the browser, draws the feed's
+lipstick on the face, and posts the taps (try, like) to the ingest gateway, which accepts them
+(202). The network log of the whole visit proves that no request carries image bytes: the only
+request bodies are JSON arrays of try-on events that pass the gateway's contract, each below
+`MAX_BODY_BYTES`, and no URL is long enough to smuggle an image. A screenshot of the made-up face
+goes to test-artifacts/mirror.png (the README's picture).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, Request, sync_playwright
+
+from glamcast.core import topics
+from glamcast.core.events import CatalogEvent, Rejection, TryOnEvent, decode_event
+from glamcast.core.names import CATALOG
+from glamcast.core.settings import Settings
+from glamcast.platform import lake
+from glamcast.platform.stack import free_port
+from glamcast.serving.app import create_app
+from streams.app import ensure_topics
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+MAX_BODY_BYTES = 4_096  # a tap's events; an image would be hundreds of kilobytes
+MAX_URL_CHARS = 512
+IMAGE_MARKERS = (b"\x89PNG", b"\xff\xd8\xff", b"data:image", b"RIFF", b"base64")
+CATALOGUE = [  # (product_id, category, shade, finish, price)
+    ("mirror-lip-1", "lipstick", "#B0303F", "matte", 19.0),
+    ("mirror-lip-2", "lipstick", "#E8735A", "gloss", 24.0),
+    ("mirror-eye-1", "eyeshadow", "#8A6F5C", "shimmer", 29.0),
+    ("mirror-cheek-1", "blush", "#F2A48C", "satin", 21.0),
+    ("mirror-brow-1", "brow", "#4A3426", "matte", 17.0),
+]
+
+
+class Serving:
+    """The app under uvicorn in a thread, on a free port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
+                                log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def write_catalogue(settings: Settings) -> None:
+    now = datetime.now(UTC)
+    events = [CatalogEvent(event_id=f"cat-{product}", ts=now, product_id=product, brand="Glam",
+                           name=f"{category} {shade}", category=category, shade_hex=shade,
+                           finish=finish, price=price, launched_at=now)
+              for product, category, shade, finish, price in CATALOGUE]
+    table = lake.table_from_events(CATALOG, events, partition=0, offsets=list(range(len(events))))
+    lake.write_event_batch(settings.lake_root, CATALOG, topics.CATALOG, 0, table)
+
+
+@pytest.fixture(scope="module")
+def mirror_url(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    assert Path(CHROMIUM).exists(), "chromium missing: run infra/system-deps.sh (root, apt)"
+    root = tmp_path_factory.mktemp("mirror")
+    unique = uuid.uuid4().hex[:8]
+    settings = stack_settings.model_copy(update={
+        "topic_prefix": f"mirror{unique}.", "lake_uri": str(root / "lake"),
+        "recommender_model_name": f"no-recommender-{unique}",
+        "look_gan_model_name": f"no-look-gan-{unique}"})
+    write_catalogue(settings)
+    ensure_topics(settings)
+    with Serving(settings) as url:
+        yield url
+
+
+def body_of(request: Request) -> bytes:
+    return request.post_data_buffer or b""
+
+
+def wait_for(page: Page, condition: str, timeout_s: float) -> None:
+    page.wait_for_function(condition, timeout=timeout_s * 1000)
+
+
+def test_the_mirror_makes_up_a_face_in_the_browser_and_sends_only_events(mirror_url: str) -> None:
+    started = time.monotonic()
+    person = f"u-mirror-{uuid.uuid4().hex[:6]}"
+    requests: list[Request] = []
+    ingest_statuses: list[int] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 760})
+        page.on("request", lambda request: requests.append(request))
+        page.on("response", lambda response: ingest_statuses.append(response.status)
+                if "/v1/events/" in response.url else None)
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{mirror_url}/mirror?user={person}")
+        wait_for(page, "document.body.dataset.state === 'ready'", 60)
+
+        page.select_option("[data-testid=sample]", "/mirror/samples/astronaut.png")
+        page.click("[data-testid=use-sample]")
+        wait_for(page, "['face', 'no-face'].includes(document.body.dataset.state)", 60)
+        assert page.evaluate("document.body.dataset.state") == "face", page.inner_text("#status")
+        tone = int(page.input_value("[data-testid=skin-tone]"))
+        assert 1 <= tone <= 10
+        assert page.input_value("[data-testid=undertone]") in {"cool", "neutral", "warm"}
+        assert page.input_value("[data-testid=face-shape]") in {
+            "oval", "round", "square", "heart", "oblong", "diamond"}
+        assert "% sure" in page.inner_text("#skin-tone-confidence")
+
+        wait_for(page, "document.querySelectorAll('#feed li').length === 5", 30)
+        lipstick = page.locator("#feed li[data-key='mirror-lip-1']")
+        before = page.evaluate("document.getElementById('face').toDataURL()")
+        renders = int(page.evaluate("document.body.dataset.renders"))
+        page.check("[data-testid=consent]")
+        lipstick.locator("button[data-action=try]").click()
+        wait_for(page, f"Number(document.body.dataset.renders) > {renders}", 10)
+        wait_for(page, "Number(document.body.dataset.eventsAccepted) >= 1", 20)
+        assert page.evaluate("document.getElementById('face').toDataURL()") != before
+        lipstick.locator("button[data-action=like]").click()
+        wait_for(page, "Number(document.body.dataset.eventsAccepted) >= 2", 20)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "mirror.png"))
+        browser.close()
+    assert not errors, errors
+
+    # every tap reached the gateway and was accepted
+    posts = [request for request in requests if request.method != "GET"]
+    assert ingest_statuses == [202, 202]
+    assert [request.url for request in posts] == [f"{mirror_url}/v1/events/tryon"] * 2
+    sent = []
+    for request in posts:
+        body = body_of(request)
+        assert request.headers["content-type"] == "application/json"
+        assert len(body) <= MAX_BODY_BYTES, f"{len(body)} bytes posted"
+        for item in json.loads(body):
+            decoded = decode_event(TryOnEvent, json.dumps(item).encode())
+            assert not isinstance(decoded, Rejection), decoded
+            sent.append(decoded)
+    assert [(event.action, event.product_id, event.user_id) for event in sent] == [
+        ("try_on", "mirror-lip-1", person), ("like", "mirror-lip-1", person)]
+    assert all(event.face is not None and event.face.skin_tone == tone for event in sent)  # consent
+    # nothing else carried a body, and no URL could hold an image
+    for request in requests:
+        body = body_of(request)
+        assert request.method == "POST" or not body, f"{request.method} {request.url} has a body"
+        assert not any(marker in body for marker in IMAGE_MARKERS), request.url
+        assert request.url.startswith((mirror_url, "data:")) and len(request.url) <= MAX_URL_CHARS \
+            or request.url.startswith("blob:"), request.url[:200]
+    print(f"mirror browser test: {time.monotonic() - started:.1f} s")
