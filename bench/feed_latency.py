@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from glamcast.core.names import CATALOG, TRYON
+from glamcast.core.settings import DEV_API_KEYS, KeyScope
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,6 +53,9 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 # --- the load generator (a separate process) ------------------------------------------------------
+
+
+SERVICE_KEY = DEV_API_KEYS[KeyScope.SERVICE]  # the local profile's feed-reading key
 
 
 class Connections:
@@ -80,7 +84,8 @@ class Connections:
     async def _get(self, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
                    ) -> tuple[int, bytes]:
         try:
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                         f"X-API-Key: {SERVICE_KEY}\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             length = 0

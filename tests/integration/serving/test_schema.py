@@ -117,7 +117,9 @@ def test_schema_lists_every_route(api_schema) -> None:
     labels = {operation.label for operation in operations(api_schema)}
     assert labels == {"POST /v1/events/{kind}", "GET /v1/feed/{user_id}", "GET /v1/trends",
                       "GET /v1/trends/{term}", "GET /dashboard", "GET /healthz", "GET /readyz",
-                      "GET /metrics", "POST /v1/feed-tokens", "DELETE /v1/people/{user_id}"}
+                      "GET /metrics", "POST /v1/feed-tokens", "DELETE /v1/people/{user_id}",
+                      "GET /v1/trends.csv", "GET /v1/trends/{term}/forecast.csv", "GET /mirror",
+                      "GET /v1/products"}
 
 
 def check_operation(operation, mode: GenerationMode) -> None:
