@@ -297,9 +297,16 @@ def add_endpoints(settings: Settings, summary: DemoSummary) -> None:
     """Where to look next: the service `glamcast serve` (and the demo, unless --no-serve) runs."""
     from glamcast.platform.model_registry import tracking_uri
 
+    from glamcast.core.settings import DEV_API_KEYS, KeyScope
+
     base = f"http://{settings.api_host}:{settings.api_port}"
     summary.rows.append(("serve", "API docs (OpenAPI)", f"{base}/docs"))
-    summary.rows.append(("serve", "marketing dashboard", f"{base}/dashboard"))
+    if settings.api_keys:  # the deployment's own keys: whoever holds a marketing key opens it
+        summary.rows.append(("serve", "marketing dashboard", f"{base}/dashboard (a marketing key)"))
+    else:  # the local dev keys: the browser asks for Basic credentials, the key is the password
+        key = DEV_API_KEYS[KeyScope.MARKETING]
+        summary.rows.append(("serve", "marketing dashboard",
+                             f"{base}/dashboard (any user name, password {key})"))
     summary.rows.append(("serve", "MLflow UI", tracking_uri(settings)))
 
 
