@@ -295,9 +295,8 @@ def run_demo(settings: Settings, config: DemoConfig, console: Console) -> DemoSu
 
 def add_endpoints(settings: Settings, summary: DemoSummary) -> None:
     """Where to look next: the service `glamcast serve` (and the demo, unless --no-serve) runs."""
-    from glamcast.platform.model_registry import tracking_uri
-
     from glamcast.core.settings import DEV_API_KEYS, KeyScope
+    from glamcast.platform.model_registry import tracking_uri
 
     base = f"http://{settings.api_host}:{settings.api_port}"
     summary.rows.append(("serve", "API docs (OpenAPI)", f"{base}/docs"))
