@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 demo: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/glamcast demo $(DEMO_ARGS)
 
-test: $(STAMP) $(NODE_STAMP) system-deps lint
+test: $(STAMP) system-deps $(NODE_STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The service-free tier (tests/unit): no broker, Spark session or server; for the edit-test loop.

@@ -107,9 +107,10 @@ def photos() -> dict[str, np.ndarray]:
     return {"astronaut": data.astronaut(), "grace_hopper": np.asarray(Image.open(hopper).convert("RGB"))}
 
 
-def development_photos(page: Page, min_box: int = 110) -> dict[str, np.ndarray]:
+def development_photos(page: Page, min_box: int = 110, crop: float = 2.2) -> dict[str, np.ndarray]:
     """The development set: every face of at least `min_box` px in face-api's demo photos
-    (web/node_modules, a devDependency), cropped square to 2.2 × its box and scaled to 512 px."""
+    (web/node_modules, a devDependency), cropped square to `crop` × its box and scaled to 512 px
+    (crop 5: faces as small in the frame as the astronaut's)."""
     faces = {}
     for path in sorted(DEV_PHOTOS.glob("sample*.jpg")):
         rgb = np.asarray(Image.open(path).convert("RGB"))
@@ -120,11 +121,11 @@ def development_photos(page: Page, min_box: int = 110) -> dict[str, np.ndarray]:
         for k, (x, y, w, h) in enumerate(boxes):
             if min(w, h) < min_box:
                 continue
-            side = 2.2 * max(w, h)
+            side = crop * max(w, h)
             cx, cy = x + w / 2, y + h / 2
             left, top = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
-            crop = Image.fromarray(rgb[top:int(cy + side / 2), left:int(cx + side / 2)])
-            faces[f"{path.stem}-{k}"] = np.asarray(crop.resize((512, 512), Image.LANCZOS))
+            face = Image.fromarray(rgb[top:int(cy + side / 2), left:int(cx + side / 2)])
+            faces[f"{path.stem}-{k}"] = np.asarray(face.resize((512, 512), Image.LANCZOS))
     return faces
 
 
@@ -350,6 +351,18 @@ def frame_640x480(rgb: np.ndarray) -> np.ndarray:
     return np.pad(scaled, ((0, 0), (pad // 2, pad - pad // 2), (0, 0)), mode="edge")
 
 
+def exact(row: dict) -> bool:
+    return row["pred_monk"] == row["monk"]
+
+
+def within1(row: dict) -> bool:
+    return row["pred_monk"] is not None and abs(row["pred_monk"] - row["monk"]) <= 1
+
+
+def undertone_hit(row: dict) -> bool:
+    return row["pred_undertone"] == row["undertone"]
+
+
 def rate(rows: list[dict], hit) -> float:
     return round(sum(1 for row in rows if hit(row)) / max(1, len(rows)), 4)
 
@@ -362,6 +375,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="five lights only (neutral, ±30 %% exposure, 3,000 K, 7,500 K)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many photos")
+    parser.add_argument("--dev-crop", type=float, default=2.2,
+                        help="development faces cropped to this many times their box")
     parser.add_argument("--sdk-config", default="{}",
                         help="JSON merged into the SDK's ATTRIBUTE_CONFIG (choose on --development)")
     args = parser.parse_args()
@@ -369,7 +384,7 @@ def main() -> None:
     with sdk_page() as page:
         page.evaluate("(config) => Object.assign(sdk.ATTRIBUTE_CONFIG, config)", json.loads(args.sdk_config))
         if args.development:
-            chosen = development_photos(page)
+            chosen = development_photos(page, crop=args.dev_crop)
         else:
             chosen = {name: image for name, image in photos().items() if name in args.photos.split(",")}
         if args.limit:
@@ -383,8 +398,6 @@ def main() -> None:
         astronaut = data.astronaut()
         speed = page.evaluate(SPEED, [png_b64(astronaut), png_b64(frame_640x480(astronaut)), LOOK])
 
-    exact = lambda row: row["pred_monk"] == row["monk"]  # noqa: E731
-    within1 = lambda row: row["pred_monk"] is not None and abs(row["pred_monk"] - row["monk"]) <= 1  # noqa: E731
     by_group: dict[int, list[dict]] = defaultdict(list)
     for row in rows:
         by_group[row["monk"]].append(row)
@@ -394,7 +407,7 @@ def main() -> None:
     for monk, group in sorted(by_group.items()):
         table.add_row(str(monk), str(len(group)), str(rate(group, lambda r: r["found"])),
                       str(rate(group, exact)), str(rate(group, within1)),
-                      str(rate(group, lambda r: r["pred_undertone"] == r["undertone"])))
+                      str(rate(group, undertone_hit)))
     console.print(table)
     lights = Table(title="within ±1 by light (exposure × K) and by photo")
     lights.add_column("condition")
@@ -408,7 +421,7 @@ def main() -> None:
     for condition, group in conditions.items():
         errors = np.array([r["error_lab"] for r in group if r["error_lab"] is not None])
         lights.add_row(condition, str(rate(group, within1)),
-                       str(rate(group, lambda r: r["pred_undertone"] == r["undertone"])),
+                       str(rate(group, undertone_hit)),
                        " ".join(f"{v:+.1f}" for v in np.median(errors, axis=0)) if len(errors) else "–")
     console.print(lights)
     shape_table = Table(title="Face shape under scaling, rotation and mirroring")
@@ -438,7 +451,7 @@ def main() -> None:
         "monk_exact": rate(rows, exact),
         "monk_within1": rate(rows, within1),
         "monk_within1_min_group": min(rate(group, within1) for group in by_group.values()),
-        "undertone_acc": rate(rows, lambda r: r["pred_undertone"] == r["undertone"]),
+        "undertone_acc": rate(rows, undertone_hit),
         "shape_stability": rate(shapes, lambda r: r["shape"] == r["reference"]),
         "lip_delta_e": round(float(np.mean([row["deltaE"] for row in lips])), 2),
         "lip_delta_e_max": round(float(np.max([row["deltaE"] for row in lips])), 2),

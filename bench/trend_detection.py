@@ -112,11 +112,13 @@ def _fit(args: tuple[str, str, pd.DataFrame, pd.Timestamp]) -> dict:
         return {**row, "predicted": SET_ASIDE_CLASS, "reason": result.reason}
     assert result.growth is not None and result.backtest is not None
     summary = summarize_backtest(result.backtest)
-    mase, snaive = summary.loc[PROPHET, "mase"], summary.loc[SEASONAL_NAIVE, "mase"]
-    cover = summary.loc[PROPHET, "coverage"]
-    label, reason = trust_label(mase, snaive, cover, config)
+    choice = result.choice  # the model that forecasts the term: the trust is judged on it
+    assert choice is not None
+    snaive = summary.loc[SEASONAL_NAIVE, "mase"]
+    label, reason = trust_label(choice.mase, snaive, choice.coverage, config, choice.model)
     return {**row, "predicted": result.growth.trend_class, **asdict(result.growth),
-            "mase": mase, "seasonal_naive_mase": snaive, "coverage": cover, "trust": label,
+            "model": choice.model, "mase": choice.mase, "prophet_mase": summary.loc[PROPHET, "mase"],
+            "seasonal_naive_mase": snaive, "coverage": choice.coverage, "trust": label,
             "trust_reason": reason}
 
 
@@ -203,7 +205,7 @@ def main() -> None:
         every.to_csv(args.save, index=False)
     for table in class_table(every, f"seeds {', '.join(map(str, args.seeds))}"):
         console.print(table)
-    calibration = Table(title="Trust label calibration (Prophet backtest, mean over cutoffs)")
+    calibration = Table(title="Trust label calibration (the chosen model's backtest, mean over cutoffs)")
     for column in ("label", "terms", "mean MASE", "max MASE", "MASE < 1", "mean coverage",
                    "coverage in [0.65, 0.95]"):
         calibration.add_column(column, justify="left" if column == "label" else "right")

@@ -224,8 +224,10 @@ def forecast_trends(settings: Settings, config: DemoConfig, console: Console, su
     metrics = result.metrics
     terms = f"{int(metrics['n_forecast'])} forecast, {int(metrics['n_set_aside'])} set aside"
     summary.rows.append(("forecast", "terms", terms))
-    rising = result.rising[result.rising["trend_class"] == "rising"]["term"].head(5)
-    summary.rows.append(("forecast", "rising", ", ".join(rising) or "none"))
+    for trend_class in ("breakout", "rising", "seasonal_spike"):
+        terms = result.rising[result.rising["trend_class"] == trend_class]["term"].head(5)
+        summary.rows.append(("forecast", trend_class.replace("_", " "), ", ".join(terms) or "none"))
+    summary.rows.append(("forecast", "alerts", f"{len(result.alerts_sent)} new of {len(result.alerts)}"))
 
 
 def materialize_features(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:

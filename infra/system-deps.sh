@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# System packages the test suite needs beyond Python: a headless browser for the dashboard test
+# System packages the test suite needs beyond Python: a headless browser for the dashboard and mirror tests,
+# Node.js and npm for the mirror's browser packages and its SDK's unit tests,
 # and the Docker Compose client for validating infra/ (no engine is needed for `config`).
 # Installs only what is missing, and only where it can (root with apt); otherwise says what to
 # install and fails, so a missing tool is never a silently skipped test.
@@ -7,6 +8,8 @@ set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# npm: `make install` runs `npm ci` in web/ (the mirror's browser packages); node runs the SDK's unit tests.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 # Compose: see below (docker compose plugin).
 if ! docker compose version >/dev/null 2>&1; then
   missing+=(compose)
@@ -26,6 +29,11 @@ for dep in "${missing[@]}"; do
       apt-get update -qq
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
       command -v chromium >/dev/null || { echo "system-deps: chromium did not install" >&2; exit 1; }
+      ;;
+    npm)
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+      command -v npm >/dev/null || { echo "system-deps: npm did not install" >&2; exit 1; }
       ;;
     compose)
       # Debian bookworm packages only Compose v1 (docker-compose 1.29, Python), whose `config`

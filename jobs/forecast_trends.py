@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from glamcast.core.events import TrendAlert
 from glamcast.core.names import (
     DATE_COL,
     EVENTS_COL,
@@ -61,6 +62,7 @@ from glamcast.core.names import (
 )
 from glamcast.core.progress import ProgressCallback
 from glamcast.core.settings import Settings
+from glamcast.core.topics import ALERTS
 from glamcast.platform import lake
 from glamcast.platform.commands import (
     Opt,
@@ -70,7 +72,7 @@ from glamcast.platform.commands import (
     run_command_line,
     run_spark_job,
 )
-from glamcast.platform.forecasts import EVIDENCE_COLUMNS, RISING_COLUMNS
+from glamcast.platform.forecasts import CHOICE_COLUMNS, EVIDENCE_COLUMNS, RISING_COLUMNS
 from glamcast.platform.model_registry import use_experiment
 from models.trend_forecast import (
     BREAKOUT,
@@ -79,6 +81,7 @@ from models.trend_forecast import (
     FAILED,
     MODELS,
     OK,
+    PEERS,
     PROPHET,
     RISING,
     SEASONAL_SPIKE,
@@ -129,6 +132,8 @@ class ForecastTrendsConfig:
     plot_history_days: int = 365  # history shown in a term's plot
     tasks_per_core: int = 4  # fit tasks per Spark core: balance and progress granularity
     write_lake: bool = True  # write the `forecasts` dataset
+    publish_alerts: bool = True  # send new breakouts and band exits to the alerts topic (broker)
+    alerts_topic: str = ALERTS  # that topic (tests use their own)
     report_dir: Path | None = None  # None: <state_dir>/reports/forecast_trends/<until>-<source>
     experiment: str | None = None  # MLflow experiment; default: settings.forecast_experiment
     verbose_stan: bool = False  # let cmdstan/Prophet log to the console
@@ -158,6 +163,8 @@ class ForecastResult:
     forecasts_path: str | None
     report_dir: Path
     plots: list[Path] = field(default_factory=list)
+    alerts: list[TrendAlert] = field(default_factory=list)  # raised by this run
+    alerts_sent: list[TrendAlert] = field(default_factory=list)  # of them, new: published
 
 
 class ForecastInputError(ValueError):
@@ -356,6 +363,7 @@ def fit_terms_udf(model: TrendForecastConfig, until: date, calendar: pd.DataFram
         if result.status == OK:
             assert result.forecast is not None and result.backtest is not None
             summary["growth"] = {k: _nan_to_none(v) for k, v in asdict(result.growth).items()}
+            summary["choice"] = {k: _nan_to_none(v) for k, v in asdict(result.choice).items()}
             backtest = result.backtest.assign(cutoff=result.backtest["cutoff"].dt.strftime("%Y-%m-%d"))
             summary["backtest"] = [{k: _nan_to_none(v) for k, v in row.items()}
                                    for row in backtest.to_dict("records")]
@@ -419,7 +427,9 @@ def _summaries_to_tables(rows: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame, p
                                                   "baseline_level", "last_actual", "anomaly",
                                                   "anomaly_outside", *EVIDENCE_COLUMNS)},
                        "n_periods": payload["n_periods"], "n_filled": payload["n_filled"],
-                       "fit_seconds": payload["fit_seconds"]})
+                       "fit_seconds": payload["fit_seconds"],
+                       **{f"chosen_{k}" if k in ("model", "mase", "coverage") else k: v
+                          for k, v in payload["choice"].items()}})
         backtests.extend({**key, **entry} for entry in payload["backtest"])
     backtest = pd.DataFrame(backtests, columns=[*KEYS, "cutoff", "model", "horizon", "mase", "smape", "coverage"])
     backtest = backtest.astype({"mase": float, "smape": float, "coverage": float})
@@ -460,7 +470,8 @@ def rank_terms(scores: pd.DataFrame, summary: pd.DataFrame, model: TrendForecast
     Classes in `TREND_CLASSES` order (breakout, rising, seasonal spike, steady, fading); within a
     class the strongest first (growth over 4 weeks; the lift for spikes; the most fading first).
     `beats_seasonal_naive`: Prophet's mean MASE below seasonal naive's; `trust`/`trust_reason`:
-    `models.trend_forecast.trust_label` of Prophet's backtest.
+    `models.trend_forecast.trust_label` of the chosen model's backtest (`chosen_model`: the
+    lowest mean MASE of Prophet and the peers; `runner_up_*`: the second).
     """
     model = model or TrendForecastConfig()
     if scores.empty:
@@ -470,14 +481,19 @@ def rank_terms(scores: pd.DataFrame, summary: pd.DataFrame, model: TrendForecast
     for name in MODELS:
         for metric in ("mase", "smape"):
             flat[f"{name}_{metric}"] = wide.get((metric, name), math.nan)
+    for name in PEERS:
+        flat[f"{name}_mase"] = wide.get(("mase", name), math.nan)
     flat["prophet_coverage"] = wide.get(("coverage", PROPHET), math.nan)
     ranked = scores.merge(flat.reset_index(), on=KEYS, how="left")
-    for column in EVIDENCE_COLUMNS:
+    for column in (*EVIDENCE_COLUMNS, *CHOICE_COLUMNS):
         if column not in ranked:
             ranked[column] = None
+    ranked["chosen_model"] = ranked["chosen_model"].fillna(PROPHET)
+    ranked["chosen_mase"] = ranked["chosen_mase"].fillna(ranked["prophet_mase"])
+    ranked["chosen_coverage"] = ranked["chosen_coverage"].fillna(ranked["prophet_coverage"])
     ranked["beats_seasonal_naive"] = ranked["prophet_mase"] < ranked["seasonal_naive_mase"]
-    labels = [trust_label(row.prophet_mase, row.seasonal_naive_mase, row.prophet_coverage, model)
-              for row in ranked.itertuples()]
+    labels = [trust_label(row.chosen_mase, row.seasonal_naive_mase, row.chosen_coverage, model,
+                          row.chosen_model) for row in ranked.itertuples()]
     ranked["trust"] = [label for label, _ in labels]
     ranked["trust_reason"] = [reason for _, reason in labels]
     order = ranked["trend_class"].map(CLASS_ORDER)
@@ -486,6 +502,31 @@ def rank_terms(scores: pd.DataFrame, summary: pd.DataFrame, model: TrendForecast
         ["_order", "_strength", TERM_COL], ascending=[True, False, True], kind="stable")
     ranked["rank"] = ranked.groupby("trend_class").cumcount() + 1
     return ranked[list(RISING_COLUMNS)].reset_index(drop=True)
+
+
+def trend_alerts(rising: pd.DataFrame, until: date, run_id: str | None) -> list[TrendAlert]:
+    """The run's alerts: every breakout, and every band exit (the anomaly rule: 3 of the last 7
+    actuals on one side of the band)."""
+    from glamcast.platform.alerts import alert_id
+
+    raised = datetime.now(UTC)
+    alerts = []
+    for row in rising.itertuples(index=False):
+        found = []
+        if row.trend_class == BREAKOUT:
+            g2, g4 = (f"{value:+.0%}" if pd.notna(value) else "-" for value in (row.growth_2w, row.growth_4w))
+            found.append(("breakout", "up", f"breakout: {g2} in 2 weeks, {g4} in 4 weeks"))
+        if row.anomaly in ("spike", "drop"):
+            direction = "up" if row.anomaly == "spike" else "down"
+            side = "above" if direction == "up" else "below"
+            found.append(("band_exit", direction,
+                          f"{int(row.anomaly_outside)} of the last 7 days {side} the forecast band"))
+        for kind, direction, detail in found:
+            alerts.append(TrendAlert(
+                alert_id=alert_id(kind, direction, row.term_type, row.term, until), ts=raised,
+                kind=kind, direction=direction, term_type=row.term_type, term=row.term,
+                origin=until, run_id=run_id, trend_class=row.trend_class, detail=detail))
+    return alerts
 
 
 def run_metrics(rising: pd.DataFrame, summary: pd.DataFrame, set_aside: pd.DataFrame) -> dict[str, float]:
@@ -499,7 +540,7 @@ def run_metrics(rising: pd.DataFrame, summary: pd.DataFrame, set_aside: pd.DataF
     comparable = rising.dropna(subset=["prophet_mase", "seasonal_naive_mase"])
     metrics["share_beating_seasonal_naive"] = (
         float(comparable["beats_seasonal_naive"].mean()) if len(comparable) else math.nan)
-    for model in MODELS:
+    for model in (*MODELS, *(name for name in PEERS if name in set(summary["model"]))):
         rows = summary[summary["model"] == model]
         metrics[f"mean_mase_{model}"] = float(rows["mase"].mean()) if len(rows) else math.nan
         metrics[f"median_mase_{model}"] = float(rows["mase"].median()) if len(rows) else math.nan
@@ -508,6 +549,9 @@ def run_metrics(rising: pd.DataFrame, summary: pd.DataFrame, set_aside: pd.DataF
     for trend_class in TREND_CLASSES:
         metrics[f"n_{trend_class}"] = float((rising["trend_class"] == trend_class).sum())
     metrics["n_trusted"] = float((rising["trust"] == TRUSTED).sum()) if len(rising) else 0.0
+    metrics["mean_mase_chosen"] = float(rising["chosen_mase"].mean()) if len(rising) else math.nan
+    for model in (PROPHET, *PEERS):
+        metrics[f"n_chosen_{model}"] = float((rising["chosen_model"] == model).sum()) if len(rising) else 0.0
     metrics["n_anomalies"] = float(rising["anomaly"].notna().sum()) if len(rising) else 0.0
     return metrics
 
@@ -523,6 +567,9 @@ def _write_reports(result: ForecastResult, config: ForecastTrendsConfig) -> None
         {"source": result.source, "since": str(result.since), "until": str(result.until),
          "run_id": result.run_id, "terms": records}, indent=2))
     result.set_aside.to_csv(out / "set_aside.csv", index=False)
+    (out / "alerts.json").write_text(json.dumps(
+        [{**alert.model_dump(mode="json"), "sent": alert in result.alerts_sent}
+         for alert in result.alerts], indent=2))
     (out / "config.json").write_text(json.dumps(config.as_params(), indent=2, default=str))
 
 
@@ -625,6 +672,13 @@ def _forecast_window(spark: SparkSession, settings: Settings, config: ForecastTr
     )
     result = ForecastResult(config, source, since, until, run_id, rising, backtest, summary, set_aside,
                             metrics, forecasts_path, report_dir)
+    result.alerts = trend_alerts(rising, until, run_id)
+    if config.publish_alerts and result.alerts:
+        from glamcast.platform.alerts import publish_alerts
+
+        report("publishing alerts", None, None)
+        result.alerts_sent = publish_alerts(settings, result.alerts, config.alerts_topic)
+    metrics.update(n_alerts=float(len(result.alerts)), n_alerts_sent=float(len(result.alerts_sent)))
     _write_reports(result, config)
     if fitted is not None and config.top_plots > 0 and len(rising):
         report("plotting", None, None)
@@ -659,8 +713,8 @@ def _plot_top_terms(fitted: DataFrame, result: ForecastResult, config: ForecastT
     from models.trend_plots import plot_overview, plot_term
 
     rising = result.rising
-    top = pd.concat([rising[rising["trend_class"] == RISING].head(config.top_plots),
-                     rising[rising["trend_class"] == FADING].head(config.top_plots)])
+    top = pd.concat([rising[rising["trend_class"] == moving].head(config.top_plots)
+                     for moving in (BREAKOUT, RISING, SEASONAL_SPIKE, FADING)])
     if top.empty:  # nothing moves: show the strongest steady terms instead
         top = rising.head(config.top_plots)
     keys = fitted.sparkSession.createDataFrame(top[KEYS], schema="term_type string, term string")
@@ -727,10 +781,16 @@ def print_report(result: ForecastResult, console: Any, tracking_uri: str | None 
     else:
         for column in ("model", "mean MASE", "median MASE", "mean sMAPE %"):
             table.add_column(column, justify="left" if column == "model" else "right")
-        for model in MODELS:
-            table.add_row(model, _fmt(m[f"mean_mase_{model}"]), _fmt(m[f"median_mase_{model}"]),
-                          _fmt(m[f"mean_smape_{model}"], 1))
+        for model in (*MODELS, *PEERS):
+            if f"mean_mase_{model}" in m:
+                table.add_row(model, _fmt(m[f"mean_mase_{model}"]), _fmt(m[f"median_mase_{model}"]),
+                              _fmt(m[f"mean_smape_{model}"], 1))
+        table.add_row("chosen per term", _fmt(m["mean_mase_chosen"]), "-", "-")
     console.print(table)
+    chosen = ", ".join(f"{model} {int(m[f'n_chosen_{model}'])}" for model in (PROPHET, *PEERS)
+                       if m.get(f"n_chosen_{model}"))
+    console.print(f"Forecast by (lowest backtest MASE per term): {chosen or '-'}; "
+                  f"trusted: {int(m['n_trusted'])} of {int(m['n_forecast'])}")
     console.print(f"Prophet beats seasonal naive (lower MASE) on "
                   f"[bold]{_fmt(100 * m['share_beating_seasonal_naive'], 0)}%[/] of terms; "
                   f"mean band coverage {_fmt(m['mean_coverage_prophet'])} "
@@ -739,8 +799,8 @@ def print_report(result: ForecastResult, console: Any, tracking_uri: str | None 
     if moving.empty:
         console.print(f"No moving terms: all {int(m['n_steady'])} forecast terms are steady.")
     ranked = Table(title=f"Terms by class (top {top} each; {int(m['n_steady'])} steady)")
-    for column in ("class", "rank", "term", "growth 2w", "growth 4w", "holiday window", "MASE",
-                   "trust", "alert"):
+    for column in ("class", "rank", "term", "growth 2w", "growth 4w", "holiday window",
+                   "MASE (chosen)", "trust", "alert"):
         ranked.add_column(column, justify="left" if column in ("class", "term", "holiday window",
                                                                 "trust", "alert") else "right")
     colours = {BREAKOUT: "bold green", RISING: "green", SEASONAL_SPIKE: "yellow", FADING: "red"}
@@ -748,8 +808,9 @@ def print_report(result: ForecastResult, console: Any, tracking_uri: str | None 
         for row in result.rising[result.rising["trend_class"] == trend_class].head(top).itertuples(index=False):
             ranked.add_row(f"[{colours[trend_class]}]{trend_class}[/]", str(row.rank),
                            f"{row.term_type}: {row.term}", _pct(row.growth_2w), _pct(row.growth_4w),
-                           row.holiday or "", _fmt(row.prophet_mase),
-                           row.trust if row.trust == TRUSTED else f"weak: {row.trust_reason}",
+                           row.holiday or "", f"{_fmt(row.chosen_mase)} {row.chosen_model}",
+                           row.trust if row.trust == TRUSTED  # first reason; all in rising.csv
+                           else "weak: " + row.trust_reason.split(";")[0].split(":")[0],
                            row.anomaly or "")
     if not moving.empty:
         console.print(ranked)
@@ -832,7 +893,7 @@ command = job_command(
         Opt("term_types", flag="term_type", kind=list[str], default=None, parse=tuple,
             help="Only this term type (repeatable)."),
         Opt("top_plots", typer={"min": 0}),
-        "write_lake", "verbose_stan",
+        "write_lake", "publish_alerts", "verbose_stan",
     ],
     run_command,
     doc="Forecast every trend term (Prophet on Spark), backtest it, rank rising and fading terms.",

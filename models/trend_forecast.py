@@ -68,6 +68,9 @@ PROPHET = "prophet"
 SEASONAL_NAIVE = "seasonal_naive"
 NAIVE = "naive"
 MODELS = (PROPHET, SEASONAL_NAIVE, NAIVE)
+#: statsforecast peers that may forecast a term instead of Prophet (`TrendForecastConfig.peers`).
+AUTO_ETS, AUTO_THETA, AUTO_ARIMA = "auto_ets", "auto_theta", "auto_arima"
+PEERS = (AUTO_ETS, AUTO_THETA, AUTO_ARIMA)
 
 RISING, STEADY, FADING = "rising", "steady", "fading"
 BREAKOUT, SEASONAL_SPIKE = "breakout", "seasonal_spike"
@@ -109,6 +112,10 @@ class TrendForecastConfig:
     holidays: tuple[str, ...] = DEFAULT_HOLIDAYS  # events of models.beauty_calendar (daily only)
     holiday_windows: tuple[tuple[str, int, int], ...] = ()  # (name, lower, upper) overrides
     clip_at_zero: bool = True  # counts cannot be negative: clip yhat and its band at 0
+    # --- peers: statsforecast models backtested beside Prophet; each term is forecast by the
+    # model with the lowest backtest MASE. AutoARIMA is left out by default: on a 60-day series
+    # its search costs about ten Prophet fits (docs/forecasting.md, "Peers") ---
+    peers: tuple[str, ...] = (AUTO_ETS, AUTO_THETA)
     # --- backtest ---
     n_cutoffs: int = 3  # rolling origins; the last one leaves exactly `horizon` periods to test
     cutoff_spacing: int | None = None  # periods between cutoffs; None: the horizon
@@ -160,6 +167,14 @@ class TrendForecastConfig:
             raise ValueError("compare_periods must not exceed the horizon")
         if self.fading_threshold >= self.rising_threshold:
             raise ValueError("fading_threshold must be below rising_threshold")
+        unknown = set(self.peers) - set(PEERS)
+        if unknown:
+            raise ValueError(f"unknown peers {sorted(unknown)}; known: {', '.join(PEERS)}")
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """The models a term's forecast may come from: Prophet and the peers."""
+        return (PROPHET, *self.peers)
 
     @property
     def spacing(self) -> int:
@@ -185,6 +200,7 @@ class TrendForecastConfig:
         """Flat, string-friendly parameters for MLflow."""
         params = asdict(self)
         params["holidays"] = ",".join(self.holidays) or "none"
+        params["peers"] = ",".join(self.peers) or "none"
         params["holiday_windows"] = ";".join(f"{n}:{lo}:{hi}" for n, lo, hi in self.holiday_windows)
         return params
 
@@ -226,6 +242,17 @@ class GrowthScore:
     holiday_after: float | None = None  # mean after the window ÷ window mean (None: ongoing)
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model whose backtest ranks best for a term, and the runner-up."""
+
+    model: str  # prophet or a peer
+    mase: float  # its mean backtest MASE
+    coverage: float  # its band coverage in the backtest
+    runner_up: str | None  # the second best candidate (None with one candidate)
+    runner_up_mase: float | None
+
+
 @dataclass
 class TermForecast:
     """Everything forecast_term learns about one term."""
@@ -237,6 +264,7 @@ class TermForecast:
     forecast: pd.DataFrame | None = None  # FORECAST_COLUMNS
     backtest: pd.DataFrame | None = None  # BACKTEST_COLUMNS
     growth: GrowthScore | None = None
+    choice: ModelChoice | None = None  # which model forecasts the horizon, and the runner-up
     fit_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -488,6 +516,43 @@ def predict_frame(model: Any, history: pd.DataFrame, config: TrendForecastConfig
     return out[list(FORECAST_COLUMNS)], future_draws
 
 
+# --- peers (statsforecast) ----------------------------------------------------------------------
+
+
+def peer_forecast(name: str, train: np.ndarray, horizon: int, config: TrendForecastConfig
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, lower, upper) of a statsforecast model fitted on `train`, the band at
+    `interval_width`; raises when the model cannot be fitted."""
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
+
+    m = config.season_length if len(train) >= 2 * config.season_length else 1
+    model = {AUTO_ETS: AutoETS, AUTO_THETA: AutoTheta, AUTO_ARIMA: AutoARIMA}[name](season_length=m)
+    level = round(100 * config.interval_width)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence notes of the model search
+        out = model.forecast(y=np.asarray(train, dtype=float), h=horizon, level=[level])
+    mean = np.asarray(out["mean"], dtype=float)
+    lower = np.minimum(np.asarray(out[f"lo-{level}"], dtype=float), mean)
+    upper = np.maximum(np.asarray(out[f"hi-{level}"], dtype=float), mean)
+    if not np.isfinite(mean).all():
+        raise ValueError(f"{name} forecast is not finite")
+    return _clip(mean, config), _clip(lower, config), _clip(upper, config)
+
+
+def choose_model(summary: pd.DataFrame, config: TrendForecastConfig) -> ModelChoice:
+    """The candidate (Prophet or a peer) with the lowest mean backtest MASE; Prophet on ties
+    and when no candidate has one. `summary`: `summarize_backtest`'s table."""
+    rows = summary.reindex([name for name in config.candidates if name in summary.index])
+    ranked = rows[np.isfinite(rows["mase"].astype(float))].sort_values("mase", kind="stable")
+    if ranked.empty:
+        coverage_ = float(rows.loc[PROPHET, "coverage"]) if PROPHET in rows.index else math.nan
+        return ModelChoice(PROPHET, math.nan, coverage_, None, None)
+    best = ranked.index[0]
+    runner = ranked.index[1] if len(ranked) > 1 else None
+    return ModelChoice(best, float(ranked.loc[best, "mase"]), float(ranked.loc[best, "coverage"]),
+                       runner, float(ranked.loc[runner, "mase"]) if runner else None)
+
+
 # --- backtest ----------------------------------------------------------------------------------
 
 
@@ -523,16 +588,28 @@ def backtest(series: pd.DataFrame, calendar: pd.DataFrame, config: TrendForecast
             SEASONAL_NAIVE: (seasonal_naive_forecast(train_y, len(actual), config.season_length), math.nan),
             NAIVE: (naive_forecast(train_y, len(actual)), math.nan),
         }
+        for peer in config.peers:
+            try:
+                mean, low, high = peer_forecast(peer, train_y, len(actual), config)
+            except Exception:  # noqa: BLE001  a peer that cannot fit is not a candidate here
+                candidates[peer] = (np.full(len(actual), np.nan), math.nan)
+                continue
+            candidates[peer] = (mean, coverage(actual, low, high))
         cutoff = series[DS_COL].iloc[position]
         for name, (forecast, covered) in candidates.items():
+            if np.isnan(forecast).any():
+                rows.append((cutoff, name, len(actual), math.nan, math.nan, math.nan))
+                continue
             rows.append((cutoff, name, len(actual), mase(actual, forecast, train_y, config.season_length),
                          smape(actual, forecast), covered))
     return pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
 
 
 def summarize_backtest(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean MASE, sMAPE and coverage per model over the cutoffs (index: model)."""
-    return table.groupby("model")[["mase", "smape", "coverage"]].mean().reindex(list(MODELS))
+    """Mean MASE, sMAPE and coverage per model over the cutoffs (index: model; the baselines and
+    Prophet first, then the peers in the table)."""
+    order = list(MODELS) + [name for name in PEERS if name in set(table["model"])]
+    return table.groupby("model")[["mase", "smape", "coverage"]].mean().reindex(order)
 
 
 # --- growth score and anomaly ------------------------------------------------------------------
@@ -791,7 +868,14 @@ def forecast_term(
         model = fit_prophet(series, calendar, config, verbose)
         forecast, future_draws = predict_frame(model, series, config, calendar)
         growth = growth_score(series, forecast, future_draws, config, calendar)
+        choice = choose_model(summarize_backtest(table), config)
+        if choice.model != PROPHET:  # the horizon from the peer; components stay Prophet's
+            mean, lower, upper = peer_forecast(choice.model, series[Y_COL].to_numpy(float),
+                                               config.horizon, config)
+            ahead = forecast["is_forecast"].to_numpy()
+            forecast.loc[ahead, "yhat"], forecast.loc[ahead, "yhat_lower"] = mean, lower
+            forecast.loc[ahead, "yhat_upper"] = upper
     except Exception as exc:  # noqa: BLE001  one bad series must not stop the other terms
         return TermForecast(FAILED, f"{type(exc).__name__}: {exc}", len(series), n_filled)
-    return TermForecast(OK, None, len(series), n_filled, forecast, table, growth,
+    return TermForecast(OK, None, len(series), n_filled, forecast, table, growth, choice,
                         fit_seconds=time.perf_counter() - started)

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global figure state
 
-CLASS_COLOURS = {"rising": "#2a9d8f", "steady": "#8d99ae", "fading": "#e76f51"}
+CLASS_COLOURS = {"breakout": "#1b7f72", "rising": "#2a9d8f", "seasonal_spike": "#f4a261",
+                 "steady": "#8d99ae", "fading": "#e76f51"}
 
 
 def plot_term(frame: pd.DataFrame, info: dict[str, Any], calendar: pd.DataFrame, path: Path,
@@ -54,6 +55,8 @@ def plot_term(frame: pd.DataFrame, info: dict[str, Any], calendar: pd.DataFrame,
         marked.add(row.holiday)
     title = (f"{info.get('term_type', '')}: {info.get('term', '')}  —  {info.get('trend_class', '')} "
              f"(growth score {info.get('growth_score', float('nan')):+.2f})")
+    if info.get("trust"):
+        title += f"\n{info['trust']}: {info.get('trust_reason', '')}"
     mase = info.get("prophet_mase")
     if mase is not None and not np.isnan(mase):
         title += f"   backtest MASE {mase:.2f} (seasonal naive {info.get('seasonal_naive_mase', float('nan')):.2f})"
@@ -74,10 +77,8 @@ def plot_overview(rising: pd.DataFrame, path: Path, top: int = 15) -> Path:
     """Save the overview chart (growth scores; MASE Prophet vs seasonal naive) and return it."""
     fig = Figure(figsize=(14, 6))
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-    shown = pd.concat([
-        rising[rising["trend_class"] == "rising"].head(top),
-        rising[rising["trend_class"] == "fading"].head(top),
-    ])
+    shown = pd.concat([rising[rising["trend_class"] == moving].head(top)
+                       for moving in ("breakout", "rising", "seasonal_spike", "fading")])
     if shown.empty:
         shown = rising.head(top)
     shown = shown.sort_values("growth_score")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -326,11 +326,32 @@ class ErasureRequest(BaseModel):
         "completed run.")
 
 
+class TrendAlert(BaseModel):
+    """A trend alert of the forecast job (`jobs/forecast_trends.py`), keyed by `alert_id`: a
+    `breakout`, or a `band_exit` (at least 3 of the last 7 actuals above or below the forecast
+    band). Each alert is published once (`glamcast.platform.alerts`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    TOPIC: ClassVar[str] = topics.ALERTS
+
+    alert_id: Id
+    ts: Timestamp = Field(description="When the alert was raised.")
+    kind: Literal["breakout", "band_exit"]
+    direction: Literal["up", "down"]
+    term_type: Annotated[str, Field(max_length=64)]
+    term: Annotated[str, Field(max_length=200)]
+    origin: date = Field(description="Last day of history of the forecast run that raised it.")
+    run_id: Annotated[str, Field(max_length=64)] | None = None
+    trend_class: Annotated[str, Field(max_length=32)]
+    detail: Annotated[str, Field(max_length=300)] = Field(description="What happened, in words.")
+
+
 #: The model of each topic's values.
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
     model.TOPIC: model
     for model in (TryOnEvent, SocialEvent, CommerceEvent, CatalogEvent, DeadLetter, FeedUpdate,
-                  ErasureRequest)
+                  ErasureRequest, TrendAlert)
 }
 
 

@@ -14,6 +14,7 @@ CATALOG = "glamcast.catalog.v1"
 DLQ = "glamcast.dlq.v1"
 FEED = "glamcast.feed.v1"
 ERASURE = "glamcast.erasure.v1"
+ALERTS = "glamcast.alerts.v1"  # trend alerts of the forecast job (band exits, breakouts)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec(FEED, partitions=8, key="user_id"),
         # Erasure requests and their receipts: the latest record per person is kept forever.
         TopicSpec(ERASURE, partitions=1, key="user_id", compacted=True),
+        # Trend alerts, one record per alert (compacted: a re-sent alert replaces itself).
+        TopicSpec(ALERTS, partitions=1, key="alert_id", compacted=True),
     )
 }
 

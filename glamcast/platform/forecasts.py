@@ -26,12 +26,18 @@ EVIDENCE_COLUMNS = (
     "growth_2w", "growth_4w", "growth_8w", "holiday", "holiday_start", "holiday_end",
     "holiday_lift", "holiday_after",
 )
+#: Which model forecasts a term (the lowest backtest MASE of Prophet and the statsforecast
+#: peers), its error and band coverage, and the runner-up's (models.trend_forecast.ModelChoice).
+CHOICE_COLUMNS = (
+    "chosen_model", "chosen_mase", "chosen_coverage", "runner_up_model", "runner_up_mase",
+)
 #: Columns of the ranked rising list.
 RISING_COLUMNS = (
     "rank", TERM_TYPE_COL, TERM_COL, "trend_class", "growth_score", "level_change",
     "trend_change", "p_up", "recent_level", "baseline_level", "last_actual", "anomaly",
     "anomaly_outside", *EVIDENCE_COLUMNS, "prophet_mase", "seasonal_naive_mase", "naive_mase",
     "prophet_smape", "seasonal_naive_smape", "naive_smape", "prophet_coverage",
+    "auto_ets_mase", "auto_theta_mase", "auto_arima_mase", *CHOICE_COLUMNS,
     "beats_seasonal_naive", "trust", "trust_reason", "n_periods", "n_filled",
 )
 

@@ -73,10 +73,16 @@ class BacktestQuality(BaseModel):
     naive_smape: float | None
     band_coverage: float | None = Field(description="Share of backtest actuals inside the band.")
     beats_seasonal_naive: bool
+    chosen_model: str = Field(description="The model that forecasts this term: the lowest backtest "
+                                          "MASE of prophet, auto_ets, auto_theta (auto_arima).")
+    chosen_mase: float | None = Field(description="The chosen model's backtest MASE.")
+    chosen_coverage: float | None = Field(description="Its band's backtest coverage.")
+    runner_up_model: str | None = Field(description="The second-best model of the backtest.")
+    runner_up_mase: float | None = Field(description="The runner-up's backtest MASE.")
     trust: Literal["trusted", "weak"] = Field(
-        description="`trusted` only when the backtest MASE is below 1 (the in-sample "
-                    "seasonal-naive scale), below seasonal naive's, and the 80 % band covered "
-                    "65–95 % of the backtest actuals; otherwise `weak`.")
+        description="Judged on the chosen model: `trusted` only when its backtest MASE is below 1 "
+                    "(the in-sample seasonal-naive scale), below seasonal naive's, and its 80 % "
+                    "band covered 65–95 % of the backtest actuals; otherwise `weak`.")
     trust_reason: str = Field(description="Why: the failed checks (\"band too narrow: 2 % "
                                           "coverage\"), or the numbers that earned the trust.")
 
@@ -132,7 +138,9 @@ _SUMMARY_EXAMPLE: dict[str, Any] = {
                  "holiday": None, "holiday_start": None, "holiday_end": None, "holiday_lift": None},
     "quality": {"prophet_mase": 0.82, "seasonal_naive_mase": 1.07, "naive_mase": 1.4,
                 "prophet_smape": 11.9, "seasonal_naive_smape": 15.2, "naive_smape": 19.8,
-                "band_coverage": 0.79, "beats_seasonal_naive": True, "trust": "trusted",
+                "band_coverage": 0.79, "beats_seasonal_naive": True, "chosen_model": "prophet",
+                "chosen_mase": 0.82, "chosen_coverage": 0.79, "runner_up_model": "auto_ets",
+                "runner_up_mase": 0.9, "trust": "trusted",
                 "trust_reason": "prophet MASE 0.82 < 1, beats seasonal naive (1.07), 79 % band "
                                 "coverage"},
     "n_periods": 486, "n_filled": 0,
@@ -368,6 +376,11 @@ def summary_of(row: dict[str, Any]) -> TrendSummary:
             **{f"{model}_{metric}": _num(row.get(f"{model}_{metric}"))
                for model in ("prophet", "seasonal_naive", "naive") for metric in ("mase", "smape")},
             band_coverage=_num(row.get("prophet_coverage")), beats_seasonal_naive=beats,
+            chosen_model=_text(row.get("chosen_model")) or "prophet",
+            chosen_mase=_num(row.get("chosen_mase", row.get("prophet_mase"))),
+            chosen_coverage=_num(row.get("chosen_coverage", row.get("prophet_coverage"))),
+            runner_up_model=_text(row.get("runner_up_model")),
+            runner_up_mase=_num(row.get("runner_up_mase")),
             trust="trusted" if trusted else "weak",
             trust_reason=_text(row.get("trust_reason")) or "no trust label in this run"),
         n_periods=_int(row.get("n_periods")), n_filled=_int(row.get("n_filled")),
@@ -451,7 +464,7 @@ def list_trends(
         what = f"{status.value} terms" if status else "terms"
         of_type = f" of type {term_type}" if term_type else ""
         matching = f" matching {q!r}" if q else ""
-        note = f"No {what}{of_type}{matching} in the run of {snapshot.run.origin}."
+        note = f"No {what}{matching} in the run of {snapshot.run.origin}{of_type}."
     return TrendList(run=snapshot.run, status=status, count=len(terms), total=len(ranked),
                      terms=terms, note=note)
 
@@ -472,7 +485,8 @@ def filter_ranked(ranked: pd.DataFrame, status: TrendClass | None = None,
 TABLE_CSV_COLUMNS = (
     "trend_class", "rank", TERM_TYPE_COL, TERM_COL, "growth_2w", "growth_4w", "growth_8w",
     "trend_change", "holiday", "holiday_start", "holiday_end", "holiday_lift", "growth_score",
-    "last_actual", "anomaly", "trust", "trust_reason", "prophet_mase", "seasonal_naive_mase",
+    "last_actual", "anomaly", "trust", "trust_reason", "chosen_model", "chosen_mase",
+    "chosen_coverage", "runner_up_model", "runner_up_mase", "prophet_mase", "seasonal_naive_mase",
     "prophet_coverage",
 )
 

@@ -4,26 +4,94 @@
   "use strict";
   const data = JSON.parse(document.getElementById("dashboard-data").textContent);
   const config = { displayModeBar: false, responsive: true };
-  const colors = { rising: "#c2185b", fading: "#5c6bc0", steady: "#757575" };
+  const colors = { breakout: "#880e4f", rising: "#c2185b", seasonal_spike: "#ef6c00",
+                   fading: "#5c6bc0", steady: "#757575" };
   const base = { margin: { l: 50, r: 20, t: 40, b: 40 }, font: { size: 12 }, showlegend: false };
   const drawn = [];
+
+  // Growth over the last 4 weeks (the growth score where the history is shorter).
+  function growthValue(t) {
+    return t.evidence && t.evidence.growth_4w !== null ? t.evidence.growth_4w : t.growth_score;
+  }
 
   function growthChart(trends) {
     const el = document.getElementById("chart-growth");
     if (!el) return;
-    const terms = trends.rising.concat(trends.fading.slice().reverse());
+    const terms = ["breakout", "rising", "seasonal_spike"].flatMap((c) => (trends[c] || []).slice(0, 8))
+      .concat((trends.fading || []).slice(0, 8).reverse());
     drawn.push(Plotly.newPlot(el, [{
       type: "bar", orientation: "h",
-      y: terms.map((t) => t.term + (t.anomaly ? " ⚠" : "")),
-      x: terms.map((t) => t.growth_score),
+      y: terms.map((t) => `${t.term} (${t.term_type})` + (t.anomaly ? " ⚠" : "")),
+      x: terms.map((t) => 100 * growthValue(t)),
       marker: { color: terms.map((t) => colors[t.trend_class]) },
-      hovertemplate: "%{y}: %{x:+.2f}<extra></extra>",
+      hovertemplate: "%{y}: %{x:+.0f} %<extra></extra>",
     }], Object.assign({}, base, {
-      title: { text: "Growth score (−1 fading … +1 rising)" }, height: 120 + 22 * terms.length,
-      xaxis: { range: [-1, 1], zeroline: true }, yaxis: { autorange: "reversed" },
-      margin: { l: 140, r: 20, t: 40, b: 30 },
+      title: { text: "Growth over the last 4 weeks, % (colour: class)" }, height: 120 + 22 * terms.length,
+      xaxis: { zeroline: true, type: "linear" }, yaxis: { autorange: "reversed" },
+      margin: { l: 220, r: 20, t: 40, b: 30 },
     }), config));
   }
+
+  // Filters, search, horizon and the download links: pure functions, then the wiring.
+  function rowMatches(row, filter) {
+    return (!filter.type || row.type === filter.type) && (!filter.cls || row.cls === filter.cls)
+      && (!filter.q || row.term.toLowerCase().includes(filter.q.toLowerCase()));
+  }
+
+  function tableHref(filter) {
+    const params = new URLSearchParams();
+    if (filter.type) params.set("term_type", filter.type);
+    if (filter.cls) params.set("status", filter.cls);
+    if (filter.q) params.set("q", filter.q);
+    const query = params.toString();
+    return "/dashboard/trends.csv" + (query ? `?${query}` : "");
+  }
+
+  function applyFilters() {
+    const value = (id) => (document.getElementById(id) || {}).value || "";
+    const filter = { type: value("filter-type"), cls: value("filter-class"), q: value("filter-search").trim() };
+    const horizon = value("filter-horizon");
+    document.querySelectorAll("table.terms").forEach((table) => {
+      let shown = 0;
+      table.querySelectorAll("tr[data-term]").forEach((tr) => {
+        const ok = rowMatches({ term: tr.dataset.term, type: tr.dataset.type, cls: tr.dataset.class }, filter);
+        tr.classList.toggle("hidden", !ok);
+        shown += ok ? 1 : 0;
+      });
+      table.classList.toggle("hidden", shown === 0);
+      const heading = table.previousElementSibling;
+      if (heading && heading.tagName === "H3") heading.classList.toggle("hidden", shown === 0);
+    });
+    document.querySelectorAll("figure.forecast-card").forEach((card) => {
+      card.classList.toggle("hidden", !rowMatches(
+        { term: card.dataset.term, type: card.dataset.type, cls: card.dataset.class }, filter));
+    });
+    const table = document.getElementById("download-table");
+    if (table) table.setAttribute("href", tableHref(filter));
+    document.querySelectorAll("a.download-term").forEach((a) => {
+      const url = new URL(a.getAttribute("href"), window.location.href);
+      if (horizon) url.searchParams.set("horizon_days", horizon);
+      a.setAttribute("href", url.pathname + url.search);
+    });
+    if (horizon) setHorizon(Number(horizon));
+  }
+
+  function setHorizon(days) {
+    data.trends.charts.forEach((chart, i) => {
+      const el = document.getElementById(`chart-forecast-${i}`);
+      if (!el || !el.data || !chart.points.length) return;
+      const origin = new Date(chart.origin);
+      const end = new Date(origin.getTime() + days * 86400000).toISOString().slice(0, 10);
+      Plotly.relayout(el, { "xaxis.range": [chart.points[0].ds, end] });
+    });
+  }
+
+  ["filter-type", "filter-class", "filter-search", "filter-horizon"].forEach((id) => {
+    const el = document.getElementById(id);
+    if (el) el.addEventListener(id === "filter-search" ? "input" : "change", applyFilters);
+  });
+  window.glamcastDashboard = { rowMatches, tableHref, applyFilters };
+  applyFilters();  // the links carry the default horizon from the start
 
   function holidayShapes(points) {
     const shapes = [], annotations = [];
@@ -55,7 +123,7 @@
     const marks = holidayShapes(pts);
     marks.shapes.push({ type: "line", xref: "x", yref: "paper", x0: chart.origin, x1: chart.origin,
                         y0: 0, y1: 1, line: { dash: "dash", color: "#424242", width: 1 } });
-    const quality = term.quality.trust ? "trusted" : "weak backtest";
+    const quality = term.quality.trust === "trusted" ? "trusted" : "weak";
     drawn.push(Plotly.newPlot(el, [
       { x: ds, y: pts.map((p) => p.yhat_lower), mode: "lines", line: { width: 0 }, hoverinfo: "skip" },
       { x: ds, y: pts.map((p) => p.yhat_upper), mode: "lines", line: { width: 0 }, fill: "tonexty",
@@ -64,8 +132,8 @@
       { x: history.map((p) => p.ds), y: history.map((p) => p.y), mode: "markers", name: "actual",
         marker: { size: 4, color: history.map((p) => (p.outside_band ? "#d32f2f" : "#212121")) } },
     ], Object.assign({}, base, {
-      title: { text: `${term.term} <span style="font-size:11px">(${term.term_type}, ${term.trend_class} `
-                     + `${term.growth_score >= 0 ? "+" : ""}${term.growth_score.toFixed(2)}, ${quality})</span>` },
+      title: { text: `${term.term} <span style="font-size:11px">(${term.term_type}, `
+                     + `${term.trend_class.replace("_", " ")}, ${term.quality.chosen_model}, ${quality})</span>` },
       height: 300, shapes: marks.shapes, annotations: marks.annotations,
       margin: { l: 50, r: 20, t: 64, b: 40 },
       yaxis: { rangemode: "tozero" },

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import mlflow
@@ -39,6 +40,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 FIRST_DAY, LAST_DAY = PLANTED_FIRST_DAY, PLANTED_LAST_DAY  # 212 days, Valentine's Day inside
 SPIKE = PLANTED_SPIKE
 HORIZON = 14
+ALERTS_TOPIC = f"test.alerts.{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def lake_settings(stack_settings: Settings, tmp_path_factory: pytest.TempPathFac
 def result(spark, lake_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> ForecastResult:
     config = ForecastTrendsConfig(
         model=TrendForecastConfig(horizon=HORIZON, uncertainty_samples=100),
-        since=FIRST_DAY, until=LAST_DAY, top_plots=1,
+        since=FIRST_DAY, until=LAST_DAY, top_plots=1, alerts_topic=ALERTS_TOPIC,
         report_dir=tmp_path_factory.mktemp("forecast-report"),
     )
     stages: list[str] = []
@@ -72,11 +74,29 @@ def test_planted_terms_are_classified(result: ForecastResult) -> None:
     assert ranked.loc["glassskin", "growth_8w"] == pytest.approx(1.0, abs=0.35)  # ×2 over 8 weeks
     assert ranked.loc["metallic", "growth_8w"] == pytest.approx(-0.5, abs=0.15)  # ×0.5
     assert ranked["holiday"].isna().all()  # one Valentine's day of 250 is no seasonal spike
-    for row in result.rising.itertuples():  # the trust label: all three checks, or the reasons
-        passed = (row.prophet_mase < 1 and row.prophet_mase < row.seasonal_naive_mase
-                  and 0.65 <= row.prophet_coverage <= 0.95)
+    for row in result.rising.itertuples():  # the trust label, judged on the chosen model
+        candidates = {model: getattr(row, f"{model}_mase") for model in ("prophet", "auto_ets", "auto_theta")}
+        assert row.chosen_mase == pytest.approx(min(candidates.values()))
+        assert candidates[row.chosen_model] == pytest.approx(row.chosen_mase)
+        assert row.runner_up_mase == pytest.approx(sorted(candidates.values())[1])
+        passed = (row.chosen_mase < 1 and row.chosen_mase < row.seasonal_naive_mase
+                  and 0.65 <= row.chosen_coverage <= 0.95)
         assert row.trust == ("trusted" if passed else "weak"), row
-        assert row.trust_reason
+        assert row.trust_reason.startswith(row.chosen_model if passed else "")
+
+
+def test_the_runs_alerts_are_published_once(result: ForecastResult, lake_settings: Settings) -> None:
+    from glamcast.platform.alerts import publish_alerts, read_alerts
+
+    expected = {(row.term, "band_exit") for row in result.rising.itertuples() if row.anomaly}
+    expected |= {(row.term, "breakout") for row in result.rising.itertuples()
+                 if row.trend_class == "breakout"}
+    assert {(alert.term, alert.kind) for alert in result.alerts} == expected
+    assert result.alerts_sent == result.alerts  # a fresh topic: all new
+    assert sorted(a.alert_id for a in read_alerts(lake_settings, ALERTS_TOPIC)) == sorted(
+        a.alert_id for a in result.alerts)
+    assert publish_alerts(lake_settings, result.alerts, ALERTS_TOPIC) == []  # never twice
+    assert result.metrics["n_alerts"] == len(result.alerts)
 
 
 def test_forecasts_dataset_schema_band_and_no_missing_days(result: ForecastResult) -> None:

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pytest
 import uvicorn
 
+from glamcast.core.events import TrendAlert
 from glamcast.core.names import EVENTS_COL, FORECASTS, LOOKS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
 from glamcast.core.settings import Settings
 from glamcast.platform import lake
@@ -57,10 +58,28 @@ RUN_ID = "d" * 32
 TERMS = [
     ("shade_family", "coral", "rising", 0.74, 2.2, "spike"),
     ("hashtag", "glassskin", "rising", 0.52, 1.6, None),
+    ("hashtag", "blackfriday", "seasonal_spike", 0.40, 1.0, None),
     ("finish", "metallic", "fading", -0.61, 0.5, None),
     ("brand", "velvetco", "fading", -0.38, 0.7, None),
     ("category", "lipstick", "steady", 0.05, 1.0, None),
 ]
+#: The trust label of each term's row (the job computes it; the page shows it as it is).
+TRUST = {"velvetco": ("weak", "band too narrow: 2 % coverage"),
+         "blackfriday": ("weak", "error too large: MASE 27.20 ≥ 1; band too narrow: 2 % coverage")}
+TRUSTED_REASON = "auto_ets MASE 0.80 < 1, beats seasonal naive (1.10), 80 % band coverage"
+
+
+def _alert(kind: str, direction: str, term: str, hour: int, detail: str) -> TrendAlert:
+    from glamcast.platform.alerts import alert_id
+
+    return TrendAlert(alert_id=alert_id(kind, direction, "hashtag", term, ORIGIN),
+                      ts=datetime(2026, 11, 23, hour, 5, tzinfo=UTC), kind=kind, direction=direction,
+                      term_type="hashtag", term=term, origin=ORIGIN, run_id=RUN_ID,
+                      trend_class="rising", detail=detail)
+
+
+ALERTS = [_alert("band_exit", "up", "coral", 6, "4 of the last 7 days above the forecast band"),
+          _alert("breakout", "up", "mochaglaze", 7, "breakout: +20% in 2 weeks, +900% in 4 weeks")]
 LOOK_SHADES = {"lips": "#E8735A", "eyes": "#8A6F5C", "cheeks": "#F2A48C", "brows": "#4A3426"}
 LIVE_TERMS = {("shade_family", "coral"): 9.0, ("hashtag", "glassskin"): 3.0, ("finish", "matte"): 1.0}
 
@@ -92,14 +111,22 @@ def forecast_rows(rng: np.random.Generator) -> pd.DataFrame:
 
 def ranked_list() -> dict:
     rows = []
-    for rank_in_class, (term_type, term, cls, score, _, anomaly) in enumerate(TERMS, start=1):
+    for rank_in_class, (term_type, term, cls, score, change, anomaly) in enumerate(TERMS, start=1):
         rows.append({column: None for column in RISING_COLUMNS} | {
             "rank": 1 + sum(1 for other in TERMS[:rank_in_class - 1] if other[2] == cls),
             "term_type": term_type, "term": term, "trend_class": cls, "growth_score": score,
             "anomaly": anomaly, "anomaly_outside": 4 if anomaly else 0, "prophet_mase": 0.8,
             "seasonal_naive_mase": 1.1, "naive_mase": 1.4, "prophet_smape": 12.0,
             "seasonal_naive_smape": 15.0, "naive_smape": 19.0, "prophet_coverage": 0.8,
-            "beats_seasonal_naive": term != "velvetco", "n_periods": 200, "n_filled": 0})
+            "beats_seasonal_naive": term != "velvetco", "n_periods": 200, "n_filled": 0,
+            "growth_2w": 0.1 * (change - 1), "growth_4w": 0.5 * (change - 1),
+            "growth_8w": change - 1, "trend_change": 0.2 * (change - 1),
+            "chosen_model": "auto_ets", "chosen_mase": 0.8, "chosen_coverage": 0.8,
+            "runner_up_model": "prophet", "runner_up_mase": 0.85,
+            "trust": TRUST.get(term, ("trusted",))[0],
+            "trust_reason": TRUST.get(term, ("", TRUSTED_REASON))[1]}
+            | ({"holiday": "black_friday+cyber_monday", "holiday_start": "2026-11-17",
+                "holiday_end": "2026-12-02", "holiday_lift": 9.5} if cls == "seasonal_spike" else {}))
     return {"source": "trend_counts", "since": str(ORIGIN - timedelta(days=199)), "until": str(ORIGIN),
             "run_id": RUN_ID, "terms": rows}
 
@@ -137,9 +164,12 @@ def write_lake(settings: Settings, rng: np.random.Generator) -> None:
 class Serving:
     """The app under uvicorn in a thread, on a free port."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, alerts_topic: str | None = None) -> None:
         self.port = free_port()
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
+        app = create_app(settings)
+        if alerts_topic:
+            app.state.alerts_topic = alerts_topic
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -218,7 +248,11 @@ def dashboard_url(stack_settings: Settings, tmp_path_factory: pytest.TempPathFac
         "mlflow_tracking_uri": tracking_uri(stack_settings),
         "look_gan_model_name": NO_LOOK_GAN})
     write_lake(settings, np.random.default_rng(3))
-    with Serving(settings) as url:
+    from glamcast.platform.alerts import publish_alerts
+
+    topic = f"test.alerts.{uuid.uuid4().hex[:10]}"
+    publish_alerts(settings, ALERTS, topic)
+    with Serving(settings, alerts_topic=topic) as url:
         yield f"{url}/dashboard".replace("://", f"://marketing:{MARKETING_KEY}@")  # Basic
 
 
@@ -226,17 +260,98 @@ def test_dashboard_renders_every_chart_in_chromium(dashboard_url: str) -> None:
     page = parse(chromium("--dump-dom", dashboard_url))
     forecasts = page.by_id("chart-forecast")
     assert [(chart["attrs"]["data-term"], chart["attrs"]["data-class"]) for chart in forecasts] == [
-        ("coral", "rising"), ("glassskin", "rising"), ("metallic", "fading"), ("velvetco", "fading")]
+        ("coral", "rising"), ("glassskin", "rising"), ("blackfriday", "seasonal_spike"),
+        ("metallic", "fading"), ("velvetco", "fading")]
     charts = [*page.by_id("chart-growth"), *forecasts, *page.by_id("chart-trending-now")]
-    assert page.body.get("data-charts-rendered") == str(len(charts)) == "6"
+    assert page.body.get("data-charts-rendered") == str(len(charts)) == "7"
     for chart in charts:
         assert "main-svg" in chart["inner"], f"{chart['attrs']['id']} has no Plotly SVG"
     for chart in forecasts:  # band, forecast line, actuals; holiday windows or the origin line
         assert chart["inner"].count("trace") >= 4 and "shapelayer" in chart["inner"]
-    assert len(page.by_id("table-rising")) == len(page.by_id("table-fading")) == 1
+    for cls in ("rising", "seasonal_spike", "steady", "fading"):
+        assert len(page.by_id(f"table-{cls}")) == 1, cls
+    assert not page.by_id("table-breakout")  # no breakout in this run: no empty table
     assert len(page.by_id("look-palette")) == 3 and len(page.by_id("swatch")) == 12
     notes = {element["testid"] for element in page.found if element["testid"].startswith("note-")}
     assert notes == {"note-looks"}  # only the look GAN is missing: curated looks shown instead
+
+
+class Texts(HTMLParser):
+    """The text inside each element with a data-testid (nested ones included), in page order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[tuple[str, dict, list[str]]] = []
+        self._open: list[int | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        index = None
+        if "data-testid" in attributes:
+            index = len(self.texts)
+            self.texts.append((attributes["data-testid"], attributes, []))
+        if tag not in Elements.VOID:  # an <input> holds no text and has no end tag
+            self._open.append(index)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in Elements.VOID and self._open:
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for index in self._open:
+            if index is not None:
+                self.texts[index][2].append(data)
+
+    def text(self, testid: str) -> list[tuple[dict, str]]:
+        return [(attrs, " ".join("".join(parts).split())) for tid, attrs, parts in self.texts
+                if tid == testid]
+
+
+def test_classes_evidence_and_trust_reasons_are_on_the_page(dashboard_url: str) -> None:
+    texts = Texts()
+    texts.feed(chromium("--dump-dom", dashboard_url))
+    rows = texts.text("term-row")
+    assert [(attrs["data-term"], attrs["data-class"]) for attrs, _ in rows] == [
+        ("coral", "rising"), ("glassskin", "rising"), ("blackfriday", "seasonal_spike"),
+        ("lipstick", "steady"), ("metallic", "fading"), ("velvetco", "fading")]
+    reasons = {attrs["data-term"]: text for attrs, text in rows}
+    assert "weak band too narrow: 2 % coverage" in reasons["velvetco"]
+    assert f"trusted {TRUSTED_REASON}" in reasons["coral"]
+    assert "black friday+cyber monday 2026-11-17–2026-12-02 (×10.5)" in reasons["blackfriday"]
+    assert "auto_ets (0.80) · prophet (0.85)" in reasons["coral"]  # the choice and the runner-up
+    assert "+60% / +120%" in reasons["coral"]  # growth over 4 and 8 weeks (×2.2 over 8)
+    chart_reasons = [text for _, text in texts.text("chart-trust")]  # beside each chart
+    assert len(chart_reasons) == 5
+    assert chart_reasons[2] == "weak error too large: MASE 27.20 ≥ 1; band too narrow: 2 % coverage"
+    filters = {testid: attrs for testid, attrs, _ in texts.texts if testid.startswith("filter-")}
+    assert set(filters) == {"filter-type", "filter-class", "filter-search", "filter-horizon"}
+    options = next(text for _, text in texts.text("filter-class"))
+    assert "Breakout" in options and "Seasonal spike" in options
+    assert [attrs["href"] for attrs, _ in texts.text("download-table")] == ["/dashboard/trends.csv"]
+    alerts = [(attrs["data-term"], text) for attrs, text in texts.text("alert")]
+    assert alerts == [  # newest first, each once, with its time
+        ("mochaglaze", ("2026-11-23 07:05 breakout ↑ mochaglaze (hashtag) 2026-11-22 "
+                        "breakout: +20% in 2 weeks, +900% in 4 weeks")),
+        ("coral", ("2026-11-23 06:05 band exit ↑ coral (hashtag) 2026-11-22 "
+                   "4 of the last 7 days above the forecast band"))]
+    links = [attrs["href"] for attrs, _ in texts.text("download-term")]
+    assert links[0] == "/dashboard/forecast.csv?term=coral&term_type=shade_family&horizon_days=28"
+
+
+def test_dashboard_csv_downloads_under_the_page_credentials(dashboard_url: str) -> None:
+    import httpx
+
+    base = dashboard_url.rsplit("/", 1)[0]
+    table = httpx.get(f"{base}/dashboard/trends.csv", params={"status": "fading"}, timeout=60)
+    assert table.status_code == 200 and table.headers["content-type"].startswith("text/csv")
+    lines = table.text.strip().splitlines()
+    assert [line.split(",")[3] for line in lines[1:]] == ["metallic", "velvetco"]
+    forecast = httpx.get(f"{base}/dashboard/forecast.csv",
+                         params={"term": "coral", "term_type": "shade_family", "horizon_days": 7,
+                                 "history_days": 14}, timeout=60)
+    assert forecast.status_code == 200 and len(forecast.text.strip().splitlines()) == 1 + 14 + 7
+    anonymous = base.replace(f"marketing:{MARKETING_KEY}@", "")
+    assert httpx.get(f"{anonymous}/dashboard/trends.csv", timeout=60).status_code == 401
 
 
 def test_dashboard_screenshot_is_saved(dashboard_url: str) -> None:
@@ -273,7 +388,7 @@ def test_empty_lake_shows_a_note_for_each_part(stack_settings: Settings, tmp_pat
     page = parse(answer.text)
     notes = {element["testid"] for element in page.found if element["testid"].startswith("note-")}
     assert notes == {"note-trends", "note-rising", "note-fading", "note-forecasts",
-                     "note-trending-now", "note-looks"}
+                     "note-trending-now", "note-looks", "note-alerts"}
     assert not page.by_id("chart-forecast") and not page.by_id("chart-growth")
     assert "No curated looks in the lake yet" in answer.text
 

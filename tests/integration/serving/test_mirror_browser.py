@@ -4,8 +4,9 @@ The app (`create_app`) runs under uvicorn on the session's embedded broker, over
 a small catalogue (no recommender champion: the person gets the trending feed). The page opens
 for one person, picks scikit-image's astronaut (served from the installed package: no face photo
 is kept in git), finds the face and its attributes with the SDK in the browser, draws the feed's
-lipstick on the face, and posts the taps (try, like) to the ingest gateway, which accepts them
-(202). The network log of the whole visit proves that no request carries image bytes: the only
+look on the face (brows, blush, eyeshadow, a lipstick, then a second lipstick over the first)
+and posts every tap (four try-ons, a shade swap, a like) to the ingest gateway, which accepts
+each (202). The network log of the whole visit proves that no request carries image bytes: the only
 request bodies are JSON arrays of try-on events that pass the gateway's contract, each below
 `MAX_BODY_BYTES`, and no URL is long enough to smuggle an image. A screenshot of the made-up face
 goes to test-artifacts/mirror.png (the README's picture).
@@ -42,6 +43,8 @@ CHROMIUM = "/usr/bin/chromium"
 MAX_BODY_BYTES = 4_096  # a tap's events; an image would be hundreds of kilobytes
 MAX_URL_CHARS = 512
 IMAGE_MARKERS = (b"\x89PNG", b"\xff\xd8\xff", b"data:image", b"RIFF", b"base64")
+#: tapped "Try" in this order: brows, cheeks, eyes, a lipstick, then another lipstick (a swap)
+TRIES = ["mirror-brow-1", "mirror-cheek-1", "mirror-eye-1", "mirror-lip-2", "mirror-lip-1"]
 CATALOGUE = [  # (product_id, category, shade, finish, price)
     ("mirror-lip-1", "lipstick", "#B0303F", "matte", 19.0),
     ("mirror-lip-2", "lipstick", "#E8735A", "gloss", 24.0),
@@ -136,16 +139,16 @@ def test_the_mirror_makes_up_a_face_in_the_browser_and_sends_only_events(mirror_
         assert "% sure" in page.inner_text("#skin-tone-confidence")
 
         wait_for(page, "document.querySelectorAll('#feed li').length === 5", 30)
-        lipstick = page.locator("#feed li[data-key='mirror-lip-1']")
-        before = page.evaluate("document.getElementById('face').toDataURL()")
-        renders = int(page.evaluate("document.body.dataset.renders"))
         page.check("[data-testid=consent]")
-        lipstick.locator("button[data-action=try]").click()
-        wait_for(page, f"Number(document.body.dataset.renders) > {renders}", 10)
-        wait_for(page, "Number(document.body.dataset.eventsAccepted) >= 1", 20)
-        assert page.evaluate("document.getElementById('face').toDataURL()") != before
-        lipstick.locator("button[data-action=like]").click()
-        wait_for(page, "Number(document.body.dataset.eventsAccepted) >= 2", 20)
+        # a full look, one region at a time, then another lipstick over the first (a swap)
+        for taps, product in enumerate(TRIES, start=1):
+            before = page.evaluate("document.getElementById('face').toDataURL()")
+            item = page.locator(f"#feed li[data-key='{product}']")
+            item.locator("button[data-action=try]").click()
+            wait_for(page, f"Number(document.body.dataset.eventsAccepted) >= {taps}", 20)
+            assert page.evaluate("document.getElementById('face').toDataURL()") != before, product
+        page.locator("#feed li[data-key='mirror-lip-1'] button[data-action=like]").click()
+        wait_for(page, f"Number(document.body.dataset.eventsAccepted) >= {len(TRIES) + 1}", 20)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "mirror.png"))
         browser.close()
@@ -153,8 +156,8 @@ def test_the_mirror_makes_up_a_face_in_the_browser_and_sends_only_events(mirror_
 
     # every tap reached the gateway and was accepted
     posts = [request for request in requests if request.method != "GET"]
-    assert ingest_statuses == [202, 202]
-    assert [request.url for request in posts] == [f"{mirror_url}/v1/events/tryon"] * 2
+    assert ingest_statuses == [202] * (len(TRIES) + 1)
+    assert [request.url for request in posts] == [f"{mirror_url}/v1/events/tryon"] * (len(TRIES) + 1)
     sent = []
     for request in posts:
         body = body_of(request)
@@ -165,7 +168,8 @@ def test_the_mirror_makes_up_a_face_in_the_browser_and_sends_only_events(mirror_
             assert not isinstance(decoded, Rejection), decoded
             sent.append(decoded)
     assert [(event.action, event.product_id, event.user_id) for event in sent] == [
-        ("try_on", "mirror-lip-1", person), ("like", "mirror-lip-1", person)]
+        *[("try_on", product, person) for product in TRIES[:-1]],
+        ("shade_swap", "mirror-lip-1", person), ("like", "mirror-lip-1", person)]
     assert all(event.face is not None and event.face.skin_tone == tone for event in sent)  # consent
     # nothing else carried a body, and no URL could hold an image
     for request in requests:

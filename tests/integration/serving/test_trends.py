@@ -51,7 +51,7 @@ def run(spark, lake_settings: Settings, tmp_path_factory: pytest.TempPathFactory
     config = ForecastTrendsConfig(
         model=TrendForecastConfig(horizon=HORIZON, uncertainty_samples=100, n_cutoffs=2,
                                   backtest_uncertainty_samples=20),
-        since=FIRST_DAY, until=LAST_DAY, top_plots=0,
+        since=FIRST_DAY, until=LAST_DAY, top_plots=0, publish_alerts=False,
         report_dir=tmp_path_factory.mktemp("trends-api-report"),  # not the app's: read from MLflow
     )
     return forecast_trends(spark, lake_settings, config)

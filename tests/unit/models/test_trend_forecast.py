@@ -11,12 +11,12 @@ import pytest
 
 from models.beauty_calendar import (
     BLACK_FRIDAY,
-    SPIKE_WINDOW,
     CHINESE_NEW_YEAR,
     CYBER_MONDAY,
-    SINGLES_DAY,
     HOLIDAY_COLUMNS,
     MOTHERS_DAY,
+    SINGLES_DAY,
+    SPIKE_WINDOW,
     VALENTINES_DAY,
     beauty_holidays,
     holiday_date,
@@ -35,8 +35,10 @@ from models.trend_forecast import (
     TRUSTED,
     WEAK,
     HolidayEvidence,
+    ModelChoice,
     TrendForecastConfig,
     anomaly_alert,
+    choose_model,
     classify,
     classify_trend,
     coverage,
@@ -185,7 +187,7 @@ def test_growth_compares_the_last_week_with_the_week_k_weeks_earlier() -> None:
     assert growth_over_weeks(weeks, 2) == (pytest.approx(50 / 30 - 1), 0.0)
     assert growth_over_weeks(weeks, 4) == (pytest.approx(50 / 10 - 1), 0.0)
     assert growth_over_weeks(weeks, 8) == (None, None)  # needs 63 days
-    change, noise = growth_over_weeks(weeks, 4, noise_sd=7.0)
+    _, noise = growth_over_weeks(weeks, 4, noise_sd=7.0)
     assert noise == pytest.approx(7.0 * math.sqrt(2 / 7) / 10)  # standard error of the growth
 
 
@@ -258,6 +260,20 @@ def test_trust_needs_all_three_checks_and_names_each_failure() -> None:
     assert trust_label(0.5, 0.9, 1.0, config) == (WEAK, "band too wide: 100 % coverage")
     assert trust_label(0.5, 0.9, 0.65, config)[0] == TRUSTED  # the bounds are inside
     assert trust_label(math.nan, 0.9, 0.8, config)[0] == WEAK
+
+
+def test_the_model_with_the_lowest_backtest_mase_forecasts_the_term() -> None:
+    summary = pd.DataFrame({"mase": [1.2, 1.1, 1.5, 0.9, 0.95], "smape": 10.0,
+                            "coverage": [0.5, math.nan, math.nan, 0.8, 0.7]},
+                           index=["prophet", "seasonal_naive", "naive", "auto_ets", "auto_theta"])
+    config = TrendForecastConfig()
+    assert choose_model(summary, config) == ModelChoice("auto_ets", 0.9, 0.8, "auto_theta", 0.95)
+    # seasonal naive is a baseline, never the choice; a peer that could not fit is no candidate
+    summary.loc["auto_ets", "mase"] = math.nan
+    assert choose_model(summary, config) == ModelChoice("auto_theta", 0.95, 0.7, "prophet", 1.2)
+    assert choose_model(summary, TrendForecastConfig(peers=())).model == "prophet"
+    with pytest.raises(ValueError, match="unknown peers"):
+        TrendForecastConfig(peers=("auto_lstm",))
 
 
 def test_config_rejects_inconsistent_values() -> None:
@@ -348,7 +364,9 @@ def test_forecast_frame_schema_band_order_and_no_missing_days() -> None:
     assert int(frame["is_forecast"].sum()) == FAST.horizon
     assert frame.loc[frame["is_forecast"], "y"].isna().all()
     assert result.backtest["cutoff"].nunique() == 3
-    assert set(result.backtest["model"]) == {"prophet", "seasonal_naive", "naive"}
+    assert set(result.backtest["model"]) == {"prophet", "seasonal_naive", "naive", "auto_ets",
+                                             "auto_theta"}
+    assert result.choice.model in ("prophet", "auto_ets", "auto_theta")
 
 
 def test_holiday_spike_lands_in_the_holidays_component() -> None:

@@ -38,6 +38,8 @@ PROBES: dict[tuple[str, str], tuple[str, dict, int]] = {
     ("GET", "/v1/trends.csv"): ("/v1/trends.csv", {}, 404),
     ("GET", "/v1/trends/{term}/forecast.csv"): ("/v1/trends/coral/forecast.csv", {}, 404),
     ("GET", "/dashboard"): ("/dashboard", {}, 200),
+    ("GET", "/dashboard/trends.csv"): ("/dashboard/trends.csv", {}, 404),  # no run yet
+    ("GET", "/dashboard/forecast.csv"): ("/dashboard/forecast.csv", {"params": {"term": "coral"}}, 404),
     ("GET", "/dashboard/assets/{name}"): ("/dashboard/assets/dashboard.css", {}, 200),
     ("DELETE", "/v1/people/{user_id}"): ("/v1/people/" + "x" * 129, {}, 422),  # id too long
     ("GET", "/metrics"): ("/metrics", {}, 200),

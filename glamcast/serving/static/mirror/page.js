@@ -13,7 +13,7 @@ const sessionId = `web-${Date.now().toString(36)}`;
 const MAX_SIDE = 640; // photos are analysed and drawn at most this large
 const INTENSITY = 0.9;
 
-const state = { mirror: null, source: null, face: null, look: {}, triedAt: {}, feed: [], products: {}, accepted: 0 };
+const state = { mirror: null, source: null, face: null, full: document.createElement("canvas"), look: {}, triedAt: {}, feed: [], products: {}, accepted: 0 };
 
 function setStatus(text, pageState) {
   $("status").textContent = text;
@@ -29,7 +29,15 @@ function draw() {
   const items = Object.values(state.look).map(({ product }) => ({
     region: REGION_OF_CATEGORY[product.category], shade_hex: product.shade_hex,
     finish: product.finish, intensity: INTENSITY }));
-  state.mirror.render($("face"), state.source, state.face, items);
+  state.mirror.render(state.full, state.source, state.face, items);
+  // the mirror shows the face: a square around it, made up at the photo's full resolution
+  const [x, y, w, h] = state.face.box;
+  const side = Math.min(Math.max(w, h) * 2, state.full.width, state.full.height);
+  const left = Math.min(Math.max(0, x + w / 2 - side / 2), state.full.width - side);
+  const top = Math.min(Math.max(0, y + h * 0.45 - side / 2), state.full.height - side);
+  const canvas = $("face");
+  canvas.width = canvas.height = 512;
+  canvas.getContext("2d").drawImage(state.full, left, top, side, side, 0, 0, 512, 512);
   document.body.dataset.renders = String(Number(document.body.dataset.renders) + 1);
 }
 

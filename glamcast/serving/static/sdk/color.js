@@ -97,8 +97,9 @@ export function lchFromLab([lightness, a, b]) {
 
 const rad = (deg) => (deg * Math.PI) / 180;
 
-/** CIEDE2000 difference of two [L*, a*, b*] colours (Sharma, Wu & Dalal 2005). */
-export function deltaE2000([l1, a1, b1], [l2, a2, b2]) {
+/** CIEDE2000 difference of two [L*, a*, b*] colours (Sharma, Wu & Dalal 2005); kL is the
+ *  standard's parametric lightness factor (1 by default; 2 for textured samples such as textiles). */
+export function deltaE2000([l1, a1, b1], [l2, a2, b2], kL = 1) {
   const cMean = (Math.hypot(a1, b1) + Math.hypot(a2, b2)) / 2;
   const g = 0.5 * (1 - Math.sqrt(cMean ** 7 / (cMean ** 7 + 25 ** 7)));
   const a1p = (1 + g) * a1, a2p = (1 + g) * a2;
@@ -124,6 +125,6 @@ export function deltaE2000([l1, a1, b1], [l2, a2, b2]) {
   const sC = 1 + 0.045 * cpMean;
   const sH = 1 + 0.015 * cpMean * t;
   const rT = -Math.sin(rad(2 * dTheta)) * rC;
-  const tl = (l2 - l1) / sL, tc = (c2p - c1p) / sC, th = dH / sH;
+  const tl = (l2 - l1) / (kL * sL), tc = (c2p - c1p) / sC, th = dH / sH;
   return Math.sqrt(tl * tl + tc * tc + th * th + rT * tc * th);
 }
