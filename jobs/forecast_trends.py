@@ -10,10 +10,13 @@ Reads
 Does
     Fills missing days explicitly (zero for counts, or linear interpolation for levels), sets
     aside terms with too little or too sparse history (each with its reason), then per term in
-    ``groupBy(term_type, term).applyInPandas``: a rolling-origin backtest of Prophet against
-    seasonal-naive and naive forecasts (MASE, sMAPE, band coverage), a final fit with the beauty
-    holiday calendar, a forecast with its band, a growth score and class (rising, steady, fading)
-    and an anomaly alert (models/trend_forecast.py holds the per-term logic).
+    ``groupBy(term_type, term).applyInPandas``: a rolling-origin backtest of Prophet and the
+    statsforecast peers (AutoETS, AutoTheta) against seasonal-naive and naive forecasts (MASE,
+    sMAPE, band coverage), a final fit with the beauty holiday calendar, a forecast with its band
+    from the model the backtest ranks best, the class (breakout, rising, seasonal spike, steady,
+    fading) with its evidence, the trust label of the chosen model, and an anomaly alert
+    (models/trend_forecast.py holds the per-term logic). New breakouts and band exits are
+    published to the alerts topic (`glamcast.platform.alerts`), each once.
 
 Writes
     Lake dataset `forecasts` at ``forecasts/date=<until>/source=<source>/`` (replaced when the
@@ -27,8 +30,9 @@ Logs (MLflow experiment `forecast_experiment` of the settings, default `trend_fo
     params: every field of the config, the data window and source; metrics: row counts
     (input rows, series rows, forecast rows), n_terms, n_forecast, n_set_aside, n_failed,
     share_beating_seasonal_naive, mean/median MASE and mean sMAPE per model, mean band coverage,
-    n_rising/n_steady/n_fading, n_anomalies, fit_seconds; artifacts: backtest.csv,
-    backtest_summary.csv, rising.csv, rising.json, set_aside.csv, config.json and plots/*.png
+    n_<class>, n_trusted, n_chosen_<model>, mean_mase_chosen, n_alerts, n_alerts_sent,
+    n_anomalies, fit_seconds; artifacts: backtest.csv, backtest_summary.csv, rising.csv,
+    rising.json, set_aside.csv, alerts.json, config.json and plots/*.png
     (one per top rising/fading term, and overview.png).
 
 Entry points: ``glamcast forecast ...`` and ``spark-submit jobs/forecast_trends.py ...`` (the same
