@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -15,6 +16,7 @@ from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNT
 from glamcast.platform import broker, lake
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from kafka.producer.future import RecordMetadata
 
     from glamcast.core.settings import Settings
@@ -180,3 +182,30 @@ def write_trend_counts(root: str, frame: pd.DataFrame) -> None:
     for day, rows in frame.groupby(frame[lake.HOUR_COL].dt.date):
         table = pa.Table.from_pandas(rows.reset_index(drop=True), schema=schema, preserve_index=False)
         lake.write_file(root, f"{lake.partition_dir(TREND_COUNTS, day)}/sim-p0-0-0.parquet", table)
+
+
+class ServedApp:
+    """An app under uvicorn in a thread on a free port, for a real browser:
+    ``with ServedApp(create_app(settings)) as url: ...``."""
+
+    def __init__(self, app: FastAPI) -> None:
+        import uvicorn
+
+        from glamcast.platform.stack import free_port
+
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)

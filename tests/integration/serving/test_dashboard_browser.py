@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-import uvicorn
+from testkit import ServedApp
 
 from glamcast.core.events import TrendAlert
 from glamcast.core.names import EVENTS_COL, FORECASTS, LOOKS, TERM_COL, TERM_TYPE_COL, TREND_COUNTS
@@ -35,7 +33,6 @@ from glamcast.core.settings import Settings
 from glamcast.platform import lake
 from glamcast.platform.forecasts import FORECAST_DATASET_COLUMNS, RISING_COLUMNS
 from glamcast.platform.model_registry import tracking_uri
-from glamcast.platform.stack import free_port
 from glamcast.serving.app import create_app
 from models.beauty_calendar import holiday_names_by_day
 from models.look_space import LOOK_COLUMNS
@@ -161,31 +158,6 @@ def write_lake(settings: Settings, rng: np.random.Generator) -> None:
                     pa.Table.from_pandas(pd.DataFrame(looks), preserve_index=False))
 
 
-class Serving:
-    """The app under uvicorn in a thread, on a free port."""
-
-    def __init__(self, settings: Settings, alerts_topic: str | None = None) -> None:
-        self.port = free_port()
-        app = create_app(settings)
-        if alerts_topic:
-            app.state.alerts_topic = alerts_topic
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
 def chromium(*args: str) -> str:
     command = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                "--hide-scrollbars", "--virtual-time-budget=30000", *args]
@@ -252,7 +224,9 @@ def dashboard_url(stack_settings: Settings, tmp_path_factory: pytest.TempPathFac
 
     topic = f"test.alerts.{uuid.uuid4().hex[:10]}"
     publish_alerts(settings, ALERTS, topic)
-    with Serving(settings, alerts_topic=topic) as url:
+    app = create_app(settings)
+    app.state.alerts_topic = topic
+    with ServedApp(app) as url:
         yield f"{url}/dashboard".replace("://", f"://marketing:{MARKETING_KEY}@")  # Basic
 
 

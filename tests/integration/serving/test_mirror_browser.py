@@ -15,7 +15,6 @@ goes to test-artifacts/mirror.png (the README's picture).
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,15 +22,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, Request, sync_playwright
+from testkit import ServedApp
 
 from glamcast.core import topics
 from glamcast.core.events import CatalogEvent, Rejection, TryOnEvent, decode_event
 from glamcast.core.names import CATALOG
 from glamcast.core.settings import Settings
 from glamcast.platform import lake
-from glamcast.platform.stack import free_port
 from glamcast.serving.app import create_app
 from streams.app import ensure_topics
 
@@ -52,29 +50,6 @@ CATALOGUE = [  # (product_id, category, shade, finish, price)
     ("mirror-cheek-1", "blush", "#F2A48C", "satin", 21.0),
     ("mirror-brow-1", "brow", "#4A3426", "matte", 17.0),
 ]
-
-
-class Serving:
-    """The app under uvicorn in a thread, on a free port."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
-                                log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 def write_catalogue(settings: Settings) -> None:
@@ -98,7 +73,7 @@ def mirror_url(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactor
         "look_gan_model_name": f"no-look-gan-{unique}"})
     write_catalogue(settings)
     ensure_topics(settings)
-    with Serving(settings) as url:
+    with ServedApp(create_app(settings)) as url:
         yield url
 
 
