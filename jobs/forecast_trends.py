@@ -66,7 +66,6 @@ from glamcast.core.names import (
 )
 from glamcast.core.progress import ProgressCallback
 from glamcast.core.settings import Settings
-from glamcast.core.topics import ALERTS
 from glamcast.platform import lake
 from glamcast.platform.commands import (
     Opt,
@@ -137,7 +136,7 @@ class ForecastTrendsConfig:
     tasks_per_core: int = 4  # fit tasks per Spark core: balance and progress granularity
     write_lake: bool = True  # write the `forecasts` dataset
     publish_alerts: bool = True  # send new breakouts and band exits to the alerts topic (broker)
-    alerts_topic: str = ALERTS  # that topic (tests use their own)
+    alerts_topic: str | None = None  # that topic; unset: the settings' (prefixed) alerts topic
     report_dir: Path | None = None  # None: <state_dir>/reports/forecast_trends/<until>-<source>
     experiment: str | None = None  # MLflow experiment; default: settings.forecast_experiment
     verbose_stan: bool = False  # let cmdstan/Prophet log to the console

@@ -30,9 +30,11 @@ def alert_id(kind: str, direction: str, term_type: str, term: str, origin: objec
     return str(uuid.uuid5(ALERT_NAMESPACE, f"{kind}|{direction}|{term_type}|{term}|{origin}"))
 
 
-def read_alerts(settings: Settings, topic: str = topics.ALERTS,
+def read_alerts(settings: Settings, topic: str | None = None,
                 idle_ms: int = READ_IDLE_MS) -> list[TrendAlert]:
-    """Every alert on the topic, one per id (the newest record wins), newest first."""
+    """Every alert on the topic (None: the settings' alerts topic, with their prefix), one per id
+    (the newest record wins), newest first."""
+    topic = topic or settings.topic_name(topics.ALERTS)
     latest: dict[str, TrendAlert] = {}
     for record in broker.read_all(settings, [topic], idle_ms=idle_ms):
         alert = TrendAlert.model_validate_json(record.value)
@@ -40,9 +42,10 @@ def read_alerts(settings: Settings, topic: str = topics.ALERTS,
     return sorted(latest.values(), key=lambda alert: (alert.ts, alert.alert_id), reverse=True)
 
 
-def publish_alerts(settings: Settings, alerts: Iterable[TrendAlert], topic: str = topics.ALERTS,
+def publish_alerts(settings: Settings, alerts: Iterable[TrendAlert], topic: str | None = None,
                    cooldown_days: int = COOLDOWN_DAYS) -> list[TrendAlert]:
     """Send the alerts that are new (see the module docstring); returns those sent."""
+    topic = topic or settings.topic_name(topics.ALERTS)
     spec = topics.TopicSpec(topic, partitions=1, key="alert_id", compacted=True)
     broker.create_topics(settings, [spec])
     seen = read_alerts(settings, topic)

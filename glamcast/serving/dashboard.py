@@ -42,7 +42,6 @@ from fastapi.templating import Jinja2Templates
 
 from glamcast.core.names import DATE_COL, TREND_COUNTS
 from glamcast.core.settings import Settings
-from glamcast.core.topics import ALERTS
 from glamcast.core.trend_terms import HOUR_S, hourly_weights, trending_now
 from glamcast.platform import lake
 from glamcast.platform.model_registry import champion_version, load_model
@@ -176,7 +175,7 @@ class TrendingNowCache:
 # --- alerts -------------------------------------------------------------------------------------
 
 
-def alerts_section(settings: Settings, topic: str) -> dict[str, Any]:
+def alerts_section(settings: Settings, topic: str | None = None) -> dict[str, Any]:
     """The newest alerts on the topic (one per alert), or a note saying why there are none."""
     from glamcast.platform.alerts import read_alerts
 
@@ -198,7 +197,7 @@ class AlertsCache:
     computed_at: float = -math.inf
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, settings: Settings, topic: str) -> dict[str, Any]:
+    def get(self, settings: Settings, topic: str | None = None) -> dict[str, Any]:
         with self.lock:
             if self.section is None or time.monotonic() - self.computed_at >= ALERTS_TTL_S:
                 self.section, self.computed_at = alerts_section(settings, topic), time.monotonic()
@@ -328,7 +327,7 @@ def dashboard(request: Request) -> HTMLResponse:
             "trending_now": _cache(request, "trending_now_cache", TrendingNowCache).get(settings),
             "looks": looks_section(settings, _cache(request, "looks_cache", LooksCache)),
             "alerts": _cache(request, "alerts_cache", AlertsCache).get(
-                settings, getattr(request.app.state, "alerts_topic", ALERTS)),
+                settings, getattr(request.app.state, "alerts_topic", None)),
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
     return TEMPLATES.TemplateResponse(request, "dashboard.html", {"data": data})
 

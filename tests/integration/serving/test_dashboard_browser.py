@@ -355,7 +355,8 @@ def test_empty_lake_shows_a_note_for_each_part(stack_settings: Settings, tmp_pat
     settings = stack_settings.model_copy(update={
         "state_dir": tmp_path, "lake_uri": str(tmp_path / "lake"),
         "mlflow_tracking_uri": tracking_uri(stack_settings),
-        "look_gan_model_name": NO_LOOK_GAN})
+        "look_gan_model_name": NO_LOOK_GAN,
+        "topic_prefix": f"empty-{uuid.uuid4().hex[:8]}."})  # no alerts topic either
     with TestClient(create_app(settings), headers={"X-API-Key": MARKETING_KEY}) as client:
         answer = client.get("/dashboard")
     assert answer.status_code == 200
