@@ -1,10 +1,11 @@
 """Are the right terms called rising? Trend classes against the simulator's planted truth.
 
 For each seed: the simulator's world (`glamcast.simulator`, the demo's 60 days ending
-`--end`) plants hashtags and brands of seven shapes (`glamcast.simulator.trends`: steady rise,
+`--end`) plants hashtags, brands, shade families and finishes of seven shapes (`glamcast.simulator.trends`: steady rise,
 breakout, saturating rise, fade, holiday spike, weekly-seasonal flat, random walk); its social
 posts are counted per term and day with the streams' weight (`glamcast.core.trend_terms`:
-hashtags and brands normalized, engagement-weighted), and every term is forecast, backtested and
+hashtags and brands normalized, engagement-weighted), its try-ons per shade family and finish
+(weighted by action), and every term is forecast, backtested and
 classified with the demo's per-term config (`glamcast.demo.forecast_model_config`), through
 `models.trend_forecast.forecast_term` — the function the Spark job runs per term.
 
@@ -43,7 +44,10 @@ from rich.table import Table
 
 from glamcast.core.trend_terms import (
     BRAND,
+    FINISH,
     HASHTAG,
+    SHADE_FAMILY,
+    TRYON_ACTION_WEIGHTS,
     normalize_brand,
     normalize_hashtag,
     social_weight,
@@ -59,6 +63,7 @@ from glamcast.simulator.trends import (
     SATURATING_RISE,
     STEADY_RISE,
 )
+from glamcast.simulator.tryon_sessions import ACTIONS
 from models.trend_forecast import (
     BREAKOUT,
     FADING,
@@ -100,6 +105,17 @@ def daily_series(world: World) -> dict[tuple[str, str], np.ndarray]:
                 series[(HASHTAG, tag)][day] += weight
             for brand in {normalize_brand(brand) for brand in brands} - {None}:
                 series[(BRAND, brand)][day] += weight
+    # Try-ons: each event's shade family and finish, weighted by its action (streams/trend_counts.py;
+    # the catalogue's family is the CIELAB family of its shade_hex).
+    action_weight = np.array([TRYON_ACTION_WEIGHTS[action.value] for action in ACTIONS])
+    terms = {SHADE_FAMILY: world.catalog["shade_family"].to_numpy(),
+             FINISH: world.catalog["finish"].to_numpy()}
+    for day in range(days):
+        tryons = world.tryon_day(day)
+        weight = action_weight[tryons.action]
+        for term_type, of_product in terms.items():
+            for term, total in pd.Series(weight).groupby(of_product[tryons.product]).sum().items():
+                series[(term_type, str(term))][day] += total
     return dict(series)
 
 
@@ -122,12 +138,15 @@ def _fit(args: tuple[str, str, pd.DataFrame, pd.Timestamp]) -> dict:
             "trust_reason": reason}
 
 
-def run_seed(seed: int, end: date, workers: int) -> pd.DataFrame:
-    """Every truth term of one seed's world with its predicted class and backtest."""
+def run_seed(seed: int, end: date, workers: int,
+             term_types: list[str] | None = None) -> pd.DataFrame:
+    """Every truth term (of `term_types`) of one seed's world with its predicted class and backtest."""
     days = forecast_days()
     world = World.build(SimulationConfig(users=300, days=days, seed=seed,
                                          start=end - timedelta(days=days - 1)))
     truth = world.truth["trend_shapes"]
+    if term_types:
+        truth = truth[truth["term_type"].isin(term_types)]
     series = daily_series(world)
     ds = pd.date_range(world.config.start_date, periods=days, freq="D")
     jobs = [(row.term_type, row.term,
@@ -187,12 +206,14 @@ def main() -> None:
                         help="last simulated day (default: the demo's window as of 2026-12-06)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--save", help="write the per-term table to this CSV")
+    parser.add_argument("--term-type", action="append", dest="term_types",
+                        help="only truth terms of this type (repeatable; default: all)")
     args = parser.parse_args()
     console = Console(width=160)
     started = time.perf_counter()
     frames = []
     for seed in args.seeds:
-        frame = run_seed(seed, args.end, args.workers)
+        frame = run_seed(seed, args.end, args.workers, args.term_types)
         frames.append(frame)
         console.print(f"seed {seed}: {len(frame)} terms, {headline(frame)}")
         wrong = frame[frame["expected"] != frame["predicted"]]

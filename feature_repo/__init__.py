@@ -19,6 +19,7 @@ from feature_repo.data_sources import (
     USER_ACTIVITY_TABLE,
     USER_EMBEDDINGS_TABLE,
     USER_HISTORY_TABLE,
+    USER_PREFERENCES_TABLE,
     build_data_sources,
     table_path,
 )
@@ -33,6 +34,7 @@ from glamcast.core.features import (
     USER_EMBEDDING_FEATURES,
     USER_FEATURES,
     USER_HISTORY_FEATURES,
+    USER_PREFERENCE_FEATURES,
     feature_schema,
 )
 from glamcast.core.names import PRODUCT_COL, TERM_COL, USER_COL
@@ -63,5 +65,6 @@ def offline_tables(profile: str) -> dict[str, pa.Schema]:
             PRODUCT_COL, ITEM_EMBEDDING_FEATURES, EMBEDDING_COLUMNS
         ),
         USER_HISTORY_TABLE: feature_schema(USER_COL, USER_HISTORY_FEATURES),
+        USER_PREFERENCES_TABLE: feature_schema(USER_COL, USER_PREFERENCE_FEATURES),
     }
     return {table_path(profile, table): schema for table, schema in tables.items()}

@@ -20,6 +20,7 @@ from glamcast.core.features import (
     USER_ACTIVITY_PUSH_SOURCE,
     USER_EMBEDDING_FEATURES,
     USER_HISTORY_PUSH_SOURCE,
+    USER_PREFERENCES_PUSH_SOURCE,
 )
 from glamcast.core.names import EVENT_TIMESTAMP_COL
 
@@ -29,6 +30,7 @@ USER_ACTIVITY_TABLE = "features/user_activity"
 PRODUCT_POPULARITY_TABLE = "features/product_popularity"
 TERM_TRENDS_TABLE = "features/term_trends"
 USER_HISTORY_TABLE = "features/user_history"
+USER_PREFERENCES_TABLE = "features/user_preferences"
 #: Written by jobs/train_recommender when the champion changes (one file per model version).
 USER_EMBEDDINGS_TABLE = "embeddings/users"
 ITEM_EMBEDDINGS_TABLE = "embeddings/items"
@@ -39,6 +41,7 @@ SOURCE_NAMES = {
     USER_EMBEDDINGS_TABLE: "user_embeddings_source",
     ITEM_EMBEDDINGS_TABLE: "item_embeddings_source",
     USER_HISTORY_TABLE: "user_history_source",
+    USER_PREFERENCES_TABLE: "user_preferences_source",
 }
 #: Tables kept as single files in `local`.
 SINGLE_FILE_TABLES = (
@@ -46,6 +49,7 @@ SINGLE_FILE_TABLES = (
     PRODUCT_POPULARITY_TABLE,
     TERM_TRENDS_TABLE,
     USER_HISTORY_TABLE,
+    USER_PREFERENCES_TABLE,
 )
 
 
@@ -62,6 +66,7 @@ class DataSources:
     user_embeddings_source: DataSource
     item_embeddings_source: DataSource
     user_history_push_source: PushSource
+    user_preferences_push_source: PushSource
 
     def all(self) -> list[DataSource]:
         return [
@@ -71,6 +76,7 @@ class DataSources:
             self.user_embeddings_source,
             self.item_embeddings_source,
             self.user_history_push_source,
+            self.user_preferences_push_source,
         ]
 
 
@@ -124,5 +130,9 @@ def build_data_sources(profile: str, lake_root: str) -> DataSources:
         user_history_push_source=PushSource(
             name=USER_HISTORY_PUSH_SOURCE,
             batch_source=_batch_source(profile, lake_root, USER_HISTORY_TABLE),
+        ),
+        user_preferences_push_source=PushSource(
+            name=USER_PREFERENCES_PUSH_SOURCE,
+            batch_source=_batch_source(profile, lake_root, USER_PREFERENCES_TABLE),
         ),
     )

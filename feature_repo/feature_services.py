@@ -18,8 +18,9 @@ def build_feature_services(views: FeatureViews) -> list[FeatureService]:
             views.user_embedding_fv,
             views.item_embedding_fv,
             views.user_history_fv,
+            views.user_preferences_fv,
         ],
         description="Features of GET /v1/feed/{user_id}: user activity, product popularity, "
-        "user and item embeddings, products bought.",
+        "user and item embeddings, products bought, explicit preferences.",
     )
     return [feed_ranking_v1]

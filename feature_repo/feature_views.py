@@ -18,6 +18,8 @@ from glamcast.core.features import (
     USER_EMBEDDING_FEATURES,
     USER_FEATURES,
     USER_HISTORY_FEATURES,
+    USER_PREFERENCE_FEATURES,
+    USER_PREFERENCES_VIEW,
 )
 
 _TYPES = {
@@ -43,6 +45,7 @@ class FeatureViews:
     user_embedding_fv: FeatureView
     item_embedding_fv: FeatureView
     user_history_fv: FeatureView
+    user_preferences_fv: FeatureView
 
     def all(self) -> list[FeatureView]:
         return [
@@ -52,6 +55,7 @@ class FeatureViews:
             self.user_embedding_fv,
             self.item_embedding_fv,
             self.user_history_fv,
+            self.user_preferences_fv,
         ]
 
 
@@ -113,5 +117,15 @@ def build_feature_views(sources: DataSources) -> FeatureViews:
             online=True,
             description="Products bought in the 7 d window (streams/feed_updates); the feed "
             "filters them.",
+        ),
+        user_preferences_fv=FeatureView(
+            name=USER_PREFERENCES_VIEW,
+            entities=[user_entity],
+            ttl=timedelta(days=3650),  # a preference holds until the person changes it
+            schema=_fields(USER_PREFERENCE_FEATURES),
+            source=sources.user_preferences_push_source,
+            online=True,
+            description="A person's latest explicit preferences: natural ↔ bold, price cap, "
+            "categories never to show (glamcast.preference.v1, streams/user_preferences).",
         ),
     )

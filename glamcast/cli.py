@@ -165,14 +165,16 @@ def demo(
     quick: Annotated[bool, typer.Option(help="A small world, for a first look in a few minutes.")] = False,
     serve: Annotated[bool, typer.Option(help="Serve the API and dashboard after the batch part, until Ctrl-C.")] = True,
 ) -> None:
-    """The main job end to end on the local stack, with a summary at the end; then serves."""
-    from glamcast.demo import DemoConfig, run_demo
+    """The main job end to end on the local stack, with a summary at the end; then serves, with
+    the stream workers live (events posted while serving reach the lake, features and feeds)."""
+    from glamcast.demo import DemoConfig, live_streams, run_demo
 
     settings = get_settings()
     run_demo(settings, DemoConfig.quick() if quick else DemoConfig(), console)
     if serve:
         console.print("serving until Ctrl-C (`glamcast demo --no-serve` stops after the summary)")
-        _serve(settings, settings.api_host, settings.api_port)
+        with live_streams(settings, console):
+            _serve(settings, settings.api_host, settings.api_port)
 
 
 @app.command()

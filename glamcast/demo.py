@@ -8,7 +8,10 @@ recommender → train the look GAN → forecast the trend terms → materialize 
 → rank one person's feed as the API would.
 Each stage is a function of `(settings, config, console, summary)` that adds rows to the closing
 summary, so a stage joins the list without touching the others. Serving (`glamcast demo` without
-`--no-serve`) starts after the summary.
+`--no-serve`) starts after the summary, inside `live_streams`: a stream worker with every stage
+(lake sink, features, feed updates) runs for as long as the demo serves, so an event posted to
+the gateway (a tap in /mirror) reaches the lake, the person's online features and their feed,
+and a live line every 10 s says how many events arrive and how fresh their features are.
 
 Re-running is safe: the stack is reused when it is up, topic creation and `feast apply` are
 idempotent, the simulator's event ids are deterministic (downstream dedup absorbs a second run),
@@ -17,17 +20,34 @@ and a second training run registers a new version that takes `champion` only whe
 
 from __future__ import annotations
 
+import json
+import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
+from kafka import TopicPartition
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from glamcast.core import topics
-from glamcast.core.names import CATALOG, COMMERCE, EVENT_ID_COL, SOCIAL, TREND_COUNTS, TRYON, TS_COL
+from glamcast.core.names import (
+    CATALOG,
+    COMMERCE,
+    EVENT_ID_COL,
+    SOCIAL,
+    TREND_COUNTS,
+    TRYON,
+    TS_COL,
+    USER_COL,
+)
 from glamcast.core.settings import Settings
 from glamcast.platform import broker, lake, stack
 from glamcast.platform.commands import build_config, run_spark_job
@@ -36,6 +56,9 @@ from glamcast.simulator.looks import write_looks_dataset
 from glamcast.simulator.world import World
 from glamcast.simulator.writers import simulate_to_kafka
 from models.trend_forecast import TrendForecastConfig
+
+if TYPE_CHECKING:
+    from streams.worker import WorkerProcess
 
 
 @dataclass(frozen=True)
@@ -320,3 +343,158 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
     for title, seconds in summary.seconds.items():
         table.add_row("time", title, f"{seconds:.1f} s")
     console.print(table)
+
+
+# --- serving live: the stream workers keep running while the demo serves ------------------------
+
+#: Seconds between two lines of the live summary while the demo serves.
+LIVE_EVERY_S = 10.0
+#: Longest the live summary waits for a try-on event's features to be online before it counts
+#: the event as stale (then it says so); a worker starting on a busy machine takes ~30-60 s.
+FRESHNESS_GIVE_UP_S = 120.0
+
+
+class LiveMonitor(threading.Thread):
+    """The live line of a serving demo, every `every_s`: try-on events that arrived and the
+    events the lake sink committed per second, and their freshness.
+
+    Freshness is measured on the events themselves, none is injected: a consumer outside any group
+    tails the try-on topic; for each event that arrived after the monitor started, the time from
+    its broker timestamp (the gateway's produce time) to the first online read of its person's
+    `last_event_ms` that includes it (polled every `poll_s`). An event older than its person's
+    latest known one cannot be told apart this way; live taps carry the time they happen."""
+
+    def __init__(self, settings: Settings, console: Console, workers: list[WorkerProcess], *,
+                 every_s: float = LIVE_EVERY_S, poll_s: float = 0.05) -> None:
+        super().__init__(name="glamcast-live", daemon=True)
+        self.settings, self.console, self.workers = settings, console, workers
+        self.every_s, self.poll_s = every_s, poll_s
+        self.stop = threading.Event()
+        self.started_at = time.time()
+        self.pending: dict[str, tuple[float, int]] = {}  # user → (produced at, event ts ms)
+        self.freshness: list[float] = []  # seconds, since the last line
+        self.arrived = 0  # try-on events since the last line
+        self.stale = 0  # events given up on since the last line
+        self.lines: list[str] = []  # every line printed (tests read them)
+        self.tail: Any = None  # the try-on topic's tail, placed by `start`
+        self.idle = False  # the last line said nothing happened
+
+    def start(self) -> None:
+        """Place the tail at the topic's end now, before anything is posted, then run."""
+        self.tail = broker.consumer(self.settings, group_id=None, auto_offset_reset="latest")
+        name = self.settings.topic_name(topics.TRYON)
+        partitions = [TopicPartition(name, p)
+                      for p in sorted(self.tail.partitions_for_topic(name) or ())]
+        self.tail.assign(partitions)
+        self.tail.seek_to_end(*partitions)
+        for partition in partitions:  # resolves the (lazy) seek here, not in the thread
+            self.tail.position(partition)
+        super().start()
+
+    def run(self) -> None:
+        from glamcast.platform.features import feature_store
+        from streams.ingestion import committed_offsets
+
+        admin = broker.admin_client(self.settings)
+        tail = self.tail
+        try:
+            store = feature_store(self.settings)
+            landed = sum(committed_offsets(self.settings, admin).values())
+            last_line = time.monotonic()
+            while not self.stop.is_set():
+                self._read(tail)
+                self._probe(store)
+                if time.monotonic() - last_line >= self.every_s:
+                    now_landed = sum(committed_offsets(self.settings, admin).values())
+                    elapsed, last_line = time.monotonic() - last_line, time.monotonic()
+                    self._line(elapsed, now_landed - landed)
+                    landed = now_landed
+                self.stop.wait(self.poll_s)
+        except Exception as exc:  # noqa: BLE001 — the line is a report: serving goes on without it
+            self.console.print(f"  live summary stopped: {type(exc).__name__}: {exc}")
+        finally:
+            tail.close()
+            admin.close()
+
+    def _read(self, tail: Any) -> None:
+        for records in tail.poll(timeout_ms=0, max_records=10_000).values():
+            for record in records:
+                if record.timestamp / 1000 < self.started_at:  # before serving
+                    continue
+                try:
+                    event = json.loads(record.value)
+                    ts_ms = int(pd.Timestamp(event["ts"]).timestamp() * 1000)
+                    user = str(event["user_id"])
+                except (ValueError, KeyError, TypeError):  # the workers dead-letter it
+                    continue
+                self.arrived += 1
+                known = self.pending.get(user)
+                if known is None or ts_ms >= known[1]:  # the person's latest event counts
+                    self.pending[user] = (known[0] if known else record.timestamp / 1000, ts_ms)
+
+    def _probe(self, store: Any) -> None:
+        if not self.pending:
+            return
+        users = list(self.pending)
+        try:
+            values = store.get_online_features(
+                features=["user_activity_fv:last_event_ms"],
+                entity_rows=[{USER_COL: user} for user in users]).to_dict()
+        except sqlite3.OperationalError:  # the worker is writing (local SQLite): read again
+            return
+        now = time.time()
+        for user, last_ms in zip(values[USER_COL], values["last_event_ms"], strict=True):
+            produced, ts_ms = self.pending[user]
+            if last_ms is not None and last_ms >= ts_ms:
+                self.freshness.append(now - produced)
+                del self.pending[user]
+            elif now - produced > FRESHNESS_GIVE_UP_S:
+                self.stale += 1
+                del self.pending[user]
+
+    def _line(self, elapsed: float, landed: int) -> None:
+        dead = [w for w in self.workers if w.process.poll() is not None]
+        line = (f"live: {self.arrived / elapsed:.1f} try-on events/s in, "
+                f"{landed / elapsed:.1f} events/s into the lake")
+        if self.freshness:
+            p50, p95 = np.percentile(self.freshness, [50, 95])
+            line += (f"; features online {p50:.2f} s (p50), {p95:.2f} s (p95) after arrival, "
+                     f"{len(self.freshness)} people")
+        if self.stale:
+            line += f"; {self.stale} not online after {FRESHNESS_GIVE_UP_S:.0f} s"
+        if dead:
+            line += f"; stream worker exited ({dead[0].process.returncode}), see {dead[0].log}"
+        idle = not (self.arrived or landed or self.freshness or self.stale or dead)
+        self.freshness, self.arrived, self.stale = [], 0, 0
+        if idle and self.idle:  # said once until something happens
+            return
+        self.idle = idle
+        line = "live: idle, no events since the last line (workers running)" if idle else line
+        self.lines.append(line)
+        self.console.print(f"  {line}")
+
+
+@contextmanager
+def live_streams(settings: Settings, console: Console, *, every_s: float = LIVE_EVERY_S,
+                 log_dir: Path | None = None) -> Iterator[LiveMonitor]:
+    """Stream workers with every stage (lake sink, features, feed updates) and the live line,
+    for as long as the demo serves: an event posted to the gateway (a tap in /mirror) reaches the
+    lake, the person's features and their feed. Stops both on the way out (Ctrl-C)."""
+    from streams.app import ensure_topics
+    from streams.worker import start_workers, stop_workers
+
+    live = settings.model_copy(update={"streams_ingest": True, "streams_features": True,
+                                       "streams_feed": True})
+    ensure_topics(live)
+    workers = start_workers(live, 1, loglevel="warn", log_dir=log_dir or settings.state_path / "logs")
+    console.print(f"  stream worker pid {workers[0].pid} (lake, features, feed) stays live while "
+                  f"serving; log {workers[0].log}")
+    monitor = LiveMonitor(live, console, workers, every_s=every_s)
+    monitor.start()
+    try:
+        yield monitor
+    finally:
+        monitor.stop.set()
+        monitor.join(timeout=10)
+        stop_workers(workers)
+        console.print("  stream worker stopped")

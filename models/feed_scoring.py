@@ -30,11 +30,16 @@ A feed for a person is built in three steps:
    A look scores as the mean affinity of its matched products, their highest trend, freshness 1.
    Products bought (user_history_fv, 7 d) or seen in the recommender's training are dropped, and
    so is every look that contains a bought product.
+
+   Explicit preferences (user_preferences_fv) hide products of a "never show me" category or
+   above the price cap (and looks holding one), and the natural ↔ bold slider moves the score
+   toward items of matching boldness (`shade_boldness`, `boldness_shift`).
 3. **Reasons**: "because you tried coral lipsticks" (favourite family and/or most tried
    category), "rising: coral" (a term at ≥ feed_rising_trend_score (1.5) × its baseline),
    "new in" (freshness ≥ feed_new_in_freshness (0.8)), "matches your taste" (taste percentile
    ≥ feed_taste_reason_percentile (0.9): the recommender's top decile), "generated for your
-   undertone", "trending now" for a cold person's trending items.
+   undertone", "bold, as you asked" / "natural, as you asked", "within your €25 budget",
+   "trending now" for a cold person's trending items.
 """
 
 from __future__ import annotations
@@ -49,9 +54,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from glamcast.core.features import CATEGORIES, PURCHASED_FEATURE
+from glamcast.core.features import CATEGORIES, PREFERENCE_FEATURES, PURCHASED_FEATURE
 from glamcast.core.settings import Settings
-from glamcast.core.shades import shade_families_from_hex_array
+from glamcast.core.shades import lab_from_hex_array, lch_from_lab, shade_families_from_hex_array
 from glamcast.core.trend_terms import BRAND, CATEGORY, FINISH, SHADE_FAMILY, normalize_brand
 
 #: `user_activity_fv` features the ranking reads (`user_signals`); the engine reads them online.
@@ -148,6 +153,10 @@ class FeedWeights:
     rising_trend_score: float = _setting("feed_rising_trend_score")  # "rising: <term>" from here
     taste_reason_pct: float = _setting("feed_taste_reason_percentile")  # "matches your taste"
     new_in_freshness: float = _setting("feed_new_in_freshness")  # "new in" from this freshness
+    # explicit preferences (user_preferences_fv)
+    boldness: float = _setting("feed_weight_boldness")  # weight of the boldness match at a slider end
+    bold_reason: float = _setting("feed_boldness_reason")  # "bold, as you asked" from this boldness
+    currency: str = _setting("feed_currency_symbol")  # "within your €25 budget"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedWeights:
@@ -199,6 +208,8 @@ class FeedSnapshot:
     category_code: np.ndarray = field(default_factory=lambda: np.empty(0, np.int16))
     finish_code: np.ndarray = field(default_factory=lambda: np.empty(0, np.int16))
     codes: dict[str, int] = field(default_factory=dict)  # family / finish name → code
+    price: np.ndarray = field(default_factory=lambda: np.empty(0))  # (n,) float, NaN: unknown
+    boldness: np.ndarray = field(default_factory=lambda: np.empty(0))  # (n,) float in [0, 1]
 
     @property
     def n_items(self) -> int:
@@ -326,6 +337,8 @@ def build_snapshot(
             str(u): i for i, u in enumerate(recommender.user_ids)},
         family_code=_codes(family, names), category_code=_codes(frame["category"], _CATEGORY_CODE),
         finish_code=_codes(frame["finish"], names), codes=names,
+        price=pd.to_numeric(pd.Series(column("price")), errors="coerce").to_numpy(float),
+        boldness=shade_boldness(shade, frame["finish"].to_numpy()),
     )
 
 
@@ -334,6 +347,35 @@ _CATEGORY_CODE = {name: i for i, name in enumerate(CATEGORIES)}
 
 def _codes(values: Any, codes: dict[str, int]) -> np.ndarray:
     return np.array([codes.get(value, -1) for value in values], dtype=np.int16)
+
+
+#: How bold each finish reads, 0 to 1: metallic, shimmer and gloss catch the light and draw the
+#: eye; satin barely, matte not at all.
+FINISH_BOLDNESS = {"matte": 0.0, "satin": 0.25, "gloss": 0.6, "shimmer": 0.8, "metallic": 1.0}
+#: CIELAB chroma that counts as fully colourful (a pure red lipstick is about 60-70).
+BOLD_CHROMA = 60.0
+#: CIELAB lightness from which a shade counts as deep (and at which depth reaches 0 and 1).
+DEEP_FROM_L, DEEPEST_L = 75.0, 25.0
+
+
+def shade_boldness(shades: Any, finishes: Any) -> np.ndarray:
+    """How bold each item reads, in [0, 1] (0 natural, 1 bold)::
+
+        boldness = 0.5 * min(C* / 60, 1) + 0.25 * clip((75 - L*) / 50, 0, 1) + 0.25 * finish
+
+    colourfulness (CIELAB chroma) counts most, then depth (a dark shade is bolder than a pale
+    one), then the finish (`FINISH_BOLDNESS`). Without a shade its colour counts 0.5 of each
+    part; an unknown finish counts 0.5."""
+    shades = np.asarray(shades, dtype=object)
+    n = len(shades)
+    chroma, depth = np.full(n, 0.5), np.full(n, 0.5)
+    known = np.array([isinstance(value, str) for value in shades], dtype=bool)
+    if known.any():
+        lch = lch_from_lab(lab_from_hex_array(shades[known].tolist()))
+        chroma[known] = np.minimum(lch[:, 1] / BOLD_CHROMA, 1.0)
+        depth[known] = np.clip((DEEP_FROM_L - lch[:, 0]) / (DEEP_FROM_L - DEEPEST_L), 0.0, 1.0)
+    finish = np.array([FINISH_BOLDNESS.get(value, 0.5) for value in finishes], dtype=float)
+    return 0.5 * chroma + 0.25 * depth + 0.25 * finish
 
 
 def _looks(frame: pd.DataFrame | None, index: dict[str, int]) -> Looks:
@@ -375,6 +417,7 @@ def user_signals(features: Mapping[str, Any] | None) -> dict[str, Any]:
     share = dict(zip(CATEGORIES, (tries / total) if total else tries, strict=True))
     purchased = features.get(PURCHASED_FEATURE) or []
     tone = features.get("skin_tone")
+    bold, cap, never = (features.get(name) for name in PREFERENCE_FEATURES)
     return {
         "family": features.get("fav_shade_family_7d") or None,
         "finish": features.get("fav_finish_7d") or None,
@@ -384,14 +427,66 @@ def user_signals(features: Mapping[str, Any] | None) -> dict[str, Any]:
         "undertone": features.get("undertone") or None,
         "purchased": [str(p) for p in purchased],
         "active": bool(total) or _present(features.get("last_event_ms")),
+        # explicit preferences (user_preferences_fv); None / empty: not set
+        "boldness": float(bold) if _present(bold) else None,
+        "price_cap": float(cap) if _present(cap) else None,
+        "never": [str(category) for category in never] if never is not None else [],
     }
+
+
+def preference_blocked(snapshot: FeedSnapshot, signals: Mapping[str, Any]) -> np.ndarray:
+    """(n_items,) bool: what the person's preferences hide, a "never show me" category or a
+    price above their cap (an unknown price is not above it)."""
+    blocked = np.zeros(snapshot.n_items, dtype=bool)
+    never = [_CATEGORY_CODE[name] for name in signals.get("never", ()) if name in _CATEGORY_CODE]
+    if never:
+        blocked |= np.isin(snapshot.category_code, never)
+    cap = signals.get("price_cap")
+    if cap is not None and len(snapshot.price) == snapshot.n_items:
+        with np.errstate(invalid="ignore"):
+            blocked |= snapshot.price > cap
+    return blocked
+
+
+def boldness_shift(scores: np.ndarray, boldness: np.ndarray, slider: float | None,
+                   weights: FeedWeights) -> np.ndarray:
+    """Scores moved toward the items whose boldness matches the natural ↔ bold slider::
+
+        score' = (1 - w * s) * score + w * s * match,  s = |2 * slider - 1|,
+        match  = boldness (slider above 0.5) or 1 - boldness (below)
+
+    (w = feed_weight_boldness); at 0.5, or without a slider, nothing moves."""
+    if slider is None or slider == 0.5 or len(boldness) != len(scores):
+        return scores
+    strength = weights.boldness * abs(2 * slider - 1)
+    match = boldness if slider > 0.5 else 1.0 - boldness
+    return (1 - strength) * scores + strength * match
+
+
+def _money(amount: float, currency: str) -> str:
+    return f"{currency}{amount:,.0f}" if float(amount).is_integer() else f"{currency}{amount:,.2f}"
+
+
+def _preference_reasons(snapshot: FeedSnapshot, i: int, signals: Mapping[str, Any],
+                        weights: FeedWeights) -> list[str]:
+    reasons = []
+    slider = signals.get("boldness")
+    if slider is not None and len(snapshot.boldness) == snapshot.n_items:
+        if slider > 0.5 and snapshot.boldness[i] >= weights.bold_reason:
+            reasons.append("bold, as you asked")
+        elif slider < 0.5 and snapshot.boldness[i] <= 1 - weights.bold_reason:
+            reasons.append("natural, as you asked")
+    cap = signals.get("price_cap")
+    if cap is not None and len(snapshot.price) == snapshot.n_items and snapshot.price[i] <= cap:
+        reasons.append(f"within your {_money(cap, weights.currency)} budget")
+    return reasons
 
 
 def candidate_indices(snapshot: FeedSnapshot, user_id: str, signals: Mapping[str, Any]
                       ) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """(candidate item indices, taste per item or None, known to the recommender)."""
     n = snapshot.n_items
-    blocked = np.zeros(n, dtype=bool)
+    blocked = preference_blocked(snapshot, signals)
     for product in signals["purchased"]:
         position = snapshot.index.get(product)
         if position is not None:
@@ -436,6 +531,7 @@ def _product_reasons(snapshot: FeedSnapshot, i: int, signals: Mapping[str, Any],
         reasons.append(f"rising: {snapshot.trend_term[i]}")
     if snapshot.freshness[i] >= weights.new_in_freshness:
         reasons.append("new in")
+    reasons += _preference_reasons(snapshot, i, signals, weights)
     if not reasons:
         reasons.append("popular now" if personalized else "trending now")
     return reasons
@@ -469,6 +565,7 @@ def rank_feed(
     scores = (weights.affinity * affinity_all[candidates]
               + weights.trend * snapshot.trend[candidates]
               + weights.freshness * snapshot.freshness[candidates])
+    scores = boldness_shift(scores, snapshot.boldness[candidates], signals["boldness"], weights)
     entries: list[tuple[float, int, FeedItem]] = []
     order = np.lexsort((candidates, -scores))[:k]
     for position in order:
@@ -498,13 +595,17 @@ def _look_entries(snapshot: FeedSnapshot, signals: Mapping[str, Any], affinity: 
     if chosen is None:
         return []
     purchased = {snapshot.index[p] for p in signals["purchased"] if p in snapshot.index}
+    hidden = preference_blocked(snapshot, signals)
     entries = []
     for look in chosen:
         products = looks.products[int(look)]
-        if purchased & set(products.tolist()):
+        if purchased & set(products.tolist()) or hidden[products].any():
             continue
         score = (weights.affinity * float(affinity[products].mean())
                  + weights.trend * float(snapshot.trend[products].max()) + weights.freshness)
+        if len(snapshot.boldness) == snapshot.n_items:
+            score = float(boldness_shift(np.array([score]), snapshot.boldness[products].mean(
+                keepdims=True), signals.get("boldness"), weights)[0])
         reasons = ["generated for your undertone", "generated for your skin tone"]
         best = int(products[np.argmax(snapshot.trend_raw[products])])
         if snapshot.trend_raw[best] >= weights.rising_trend_score and snapshot.trend_term[best]:

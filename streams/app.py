@@ -95,7 +95,8 @@ def ensure_topics(settings: Settings) -> dict[str, str]:
             settings.topic_name(name), spec.partitions, spec.key, spec.compacted, spec.configs
         )
         for name, spec in topics.TOPICS.items()
-        if name in (*topics.INPUT_TOPICS, topics.DLQ, topics.FEED, topics.ERASURE)
+        if name in (*topics.INPUT_TOPICS, topics.PREFERENCE, topics.DLQ, topics.FEED,
+                    topics.ERASURE)
     ]
     specs.append(topics.TopicSpec(increments_topic(settings), partitions=1, key="term"))
     return create_topics(settings, specs)

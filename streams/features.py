@@ -84,6 +84,7 @@ from glamcast.platform.features import feast_dir, feature_store, write_offline, 
 from streams import metrics
 from streams.batch_stage import RECORD_ERRORS, BatchStage, Records
 from streams.ingestion import committed_offsets
+from streams.user_preferences import register_user_preferences
 from streams.validated_events import validate_records
 
 log = logging.getLogger(__name__)
@@ -600,9 +601,12 @@ class FeaturesService(BatchStage[FeatureRows]):
 
 
 def register_features(app: faust.App, settings: Settings) -> FeaturesService | None:
-    """Add the feature stage to a worker app when `features_enabled`; returns the service."""
+    """Add the feature stage to a worker app when `features_enabled`, with the preference stage
+    (streams/user_preferences: explicit preferences → `user_preferences_fv`); returns the
+    feature service."""
     if not features_enabled(settings):
         return None
     service = FeaturesService(app, settings)
     app.service(service)
+    register_user_preferences(app, settings)
     return service

@@ -249,12 +249,14 @@ class FeedUpdatesService(BatchStage[list[str]]):
         except Exception:  # the published feed filters them anyway
             log.exception("could not push user history for %d people", len(history))
         bought = history.set_index(USER_COL)[PURCHASED_FEATURE]
+        preferences = self.engine.user_preferences([str(user) for user in activity.index])
         feeds = {}
         for user in activity.index:
             features = activity.loc[user].to_dict()
             features = {name: (None if _missing(value) else value)
                         for name, value in features.items()}
             features[PURCHASED_FEATURE] = bought.get(user, [])
+            features.update(preferences.get(str(user), {}))
             feeds[user] = self.engine.feed(user, FEED_TOPIC_K, features=features)
         return feeds
 

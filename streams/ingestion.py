@@ -100,8 +100,9 @@ def committed_offsets(
 
 
 def input_topics(settings: Settings) -> list[str]:
-    """The input topics as named on the broker."""
-    return [settings.topic_name(name) for name in topics.INPUT_TOPICS]
+    """The topics the lake sink lands, as named on the broker: the input topics and the
+    preference topic (the explicit preferences' history; the topic keeps only the latest)."""
+    return [settings.topic_name(name) for name in (*topics.INPUT_TOPICS, topics.PREFERENCE)]
 
 
 class _PhaseClock:

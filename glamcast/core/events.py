@@ -262,6 +262,25 @@ class CatalogEvent(Event):
     launched_at: Timestamp
 
 
+class PreferenceEvent(Event):
+    """A person's explicit feed preferences, set in the mirror; keyed by `user_id` on a compacted
+    topic. Each event carries the whole set and replaces the one before (a field left out is its
+    default: no shift, no cap, nothing hidden)."""
+
+    TOPIC: ClassVar[str] = topics.PREFERENCE
+
+    ts: Timestamp
+    user_id: Id
+    boldness: float = Field(
+        0.5, ge=0, le=1, allow_inf_nan=False,
+        description="The natural ↔ bold slider: 0 natural, 1 bold, 0.5 no preference.")
+    price_cap: Price | None = Field(
+        None, description="Highest price to show, in the shop's currency; none: no cap.")
+    never_categories: list[Category] = Field(
+        default_factory=list, max_length=len(Category),
+        description="Categories never to show.")
+
+
 class DeadLetter(Event):
     """A rejected input record, with everything needed to inspect and replay it."""
 
@@ -351,7 +370,7 @@ class TrendAlert(BaseModel):
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
     model.TOPIC: model
     for model in (TryOnEvent, SocialEvent, CommerceEvent, CatalogEvent, DeadLetter, FeedUpdate,
-                  ErasureRequest, TrendAlert)
+                  ErasureRequest, TrendAlert, PreferenceEvent)
 }
 
 

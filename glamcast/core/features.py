@@ -21,6 +21,10 @@ way: ``product_tries_<w>``, ``product_likes_<w>``, ``product_carts_<w>``,
 ``product_purchases_<w>`` for 24 h and 7 d, and ``product_conversion_7d`` =
 purchases / tries over 7 d (0 without tries).
 
+Per user, explicit (`user_preferences_fv`, streams/user_preferences): the latest
+`PreferenceEvent`'s ``boldness`` (0 natural … 1 bold), ``price_cap`` (null: none) and
+``never_categories``; the feed filters and ranks by them (`models.feed_scoring`).
+
 The aggregates themselves are `models.activity_features` (all events at once) and the feature
 stage's incremental state (`streams/features.py`); the Feast store is `glamcast.platform.features`.
 """
@@ -45,6 +49,10 @@ PRODUCT_POPULARITY_PUSH_SOURCE = "product_popularity_push_source"
 #: Pushed by the feed stage (streams/feed_updates): what a person bought, for the feed's filter.
 USER_HISTORY_PUSH_SOURCE = "user_history_push_source"
 FEED_RANKING_SERVICE = "feed_ranking_v1"
+#: Pushed by the preference stage (streams/user_preferences): a person's latest explicit
+#: preferences (glamcast.preference.v1), which the feed filters and ranks by.
+USER_PREFERENCES_PUSH_SOURCE = "user_preferences_push_source"
+USER_PREFERENCES_VIEW = "user_preferences_fv"
 
 #: Windows of the user features, (suffix, length).
 USER_WINDOWS: tuple[tuple[str, timedelta], ...] = (
@@ -107,6 +115,14 @@ TERM_FEATURES: dict[str, str] = {"trend_score": "Float64", "trend_weight": "Floa
 #: the feed filters them out.
 PURCHASED_FEATURE = "purchased_products_7d"
 USER_HISTORY_FEATURES: dict[str, str] = {PURCHASED_FEATURE: "Array(String)"}
+#: The natural ↔ bold slider (0..1), the price cap (null: none) and the "never show me"
+#: categories of a person's latest `PreferenceEvent`.
+USER_PREFERENCE_FEATURES: dict[str, str] = {
+    "boldness": "Float64",
+    "price_cap": "Float64",
+    "never_categories": "Array(String)",
+}
+PREFERENCE_FEATURES = tuple(USER_PREFERENCE_FEATURES)
 #: Embedding views read the champion recommender's tables (jobs/train_recommender) as written:
 #: feature name → (Feast type, column in the table).
 USER_EMBEDDING_FEATURES: dict[str, str] = {

@@ -31,7 +31,9 @@ TREND_COUNTS = "trend_counts"
 FORECASTS = "forecasts"
 RECOMMENDATIONS = "recommendations"
 LOOKS = "looks"  # the curated look catalogue (simulator) that the look GAN learns from
-DATASETS = (TRYON, SOCIAL, COMMERCE, CATALOG, TREND_COUNTS, FORECASTS, RECOMMENDATIONS, LOOKS)
+PREFERENCE = "preference"  # explicit preferences (glamcast.preference.v1), every version kept
+DATASETS = (TRYON, SOCIAL, COMMERCE, CATALOG, TREND_COUNTS, FORECASTS, RECOMMENDATIONS, LOOKS,
+            PREFERENCE)
 
 # --- model registry ----------------------------------------------------------------------------
 

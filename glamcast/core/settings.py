@@ -375,6 +375,20 @@ class Settings(BaseSettings):
         description="Freshness from which a product gets the reason `new in` (0.8: launched "
         "in the last 9.7 days at a 30-day half-life).",
     )
+    feed_weight_boldness: float = Field(
+        0.3, ge=0, le=1,
+        description="Most weight, at a slider end (0 or 1), of how well an item's boldness "
+        "matches the person's natural ↔ bold slider: score = (1 - w·s)·blend + w·s·match, "
+        "s = |2·slider - 1| (0.5: no shift).",
+    )
+    feed_boldness_reason: float = Field(
+        0.6,
+        description="Item boldness (0..1) from which an item gets `bold, as you asked` when the "
+        "slider is above 0.5 (and at most 1 minus it, `natural, as you asked`, below 0.5).",
+    )
+    feed_currency_symbol: str = Field(
+        "€", description="Currency sign of prices in feed reasons (`within your €25 budget`).",
+    )
     feed_debounce_s: float = Field(
         2.0,
         description="The feed stage recomputes a person's feed this long after their last "

@@ -15,6 +15,7 @@ DLQ = "glamcast.dlq.v1"
 FEED = "glamcast.feed.v1"
 ERASURE = "glamcast.erasure.v1"
 ALERTS = "glamcast.alerts.v1"  # trend alerts of the forecast job (band exits, breakouts)
+PREFERENCE = "glamcast.preference.v1"  # a person's explicit feed preferences (the mirror's sliders)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec(ERASURE, partitions=1, key="user_id", compacted=True),
         # Trend alerts, one record per alert (compacted: a re-sent alert replaces itself).
         TopicSpec(ALERTS, partitions=1, key="alert_id", compacted=True),
+        # Explicit preferences: each event is a person's whole set, so the latest is all that counts.
+        TopicSpec(PREFERENCE, partitions=4, key="user_id", compacted=True),
     )
 }
 

@@ -13,7 +13,8 @@
    `local`'s offline feature tables, the embedding tables), each affected file replaced
    atomically; from the online store (`features.delete_online`: every user-keyed view); from the
    recommender's model versions (`redact_models`); and tombstones their key on
-   `glamcast.feed.v1` (a null value: the latest feed of the person is none);
+   `glamcast.feed.v1` (a null value: the latest feed of the person is none) and on
+   `glamcast.preference.v1` (their explicit preferences);
 4. records the request again as ``completed`` with its receipt: what was removed where.
 
 Idempotent: the receipt of a person's first completed erasure is kept on the topic (compacted:
@@ -62,6 +63,7 @@ LAKE = "lake"
 ONLINE_STORE = "online_store"
 MODEL = "model"
 FEED_TOPIC = "feed_topic"
+PREFERENCE_TOPIC = "preference_topic"
 #: The saved factors inside a logged recommender (`models.recommender_pyfunc`).
 FACTORS_ARTIFACT = "artifacts/recommender.npz"
 MAX_ID_CHARS = 128
@@ -386,10 +388,13 @@ def erase(settings: Settings, user_ids: Iterable[str], requested_by: str = "cli"
         # A null value on the feed topic: the person's latest feed is none (compaction drops
         # their feeds); written on a repeat too, after anything a stage published meanwhile.
         _publish(producer, settings.topic_name(topics.FEED), [(user, None) for user in ids])
+        # and on the preference topic: their explicit preferences are gone once compacted
+        _publish(producer, settings.topic_name(topics.PREFERENCE), [(user, None) for user in ids])
         receipts = {
             user: request.model_copy(update={
                 "status": "completed", "completed_at": datetime.now(UTC),
-                "removed": {**dict(sorted(found.get(user, {}).items())), FEED_TOPIC: 1}})
+                "removed": {**dict(sorted(found.get(user, {}).items())), FEED_TOPIC: 1,
+                            PREFERENCE_TOPIC: 1}})
             for user, request in requests.items()
         }
         _publish(producer, erasure_topic(settings),

@@ -25,7 +25,12 @@ from typing import Any
 
 import pandas as pd
 
-from glamcast.core.features import FEED_RANKING_SERVICE, PURCHASED_FEATURE
+from glamcast.core.features import (
+    FEED_RANKING_SERVICE,
+    PREFERENCE_FEATURES,
+    PURCHASED_FEATURE,
+    USER_PREFERENCES_VIEW,
+)
 from glamcast.core.names import CATALOG, USER_COL
 from glamcast.core.settings import Settings
 from glamcast.platform import lake
@@ -46,6 +51,7 @@ log = logging.getLogger(__name__)
 USER_REFS = (
     *(f"user_activity_fv:{name}" for name in ACTIVITY_FEATURES),
     f"user_history_fv:{PURCHASED_FEATURE}",
+    *(f"{USER_PREFERENCES_VIEW}:{name}" for name in PREFERENCE_FEATURES),
 )
 #: Product popularity read into the pools (trending order of a cold feed).
 POPULARITY_REF = "product_popularity_fv:product_tries_24h"
@@ -112,6 +118,21 @@ class FeedEngine:
         self.store_error = None
         row = {name.split("__")[-1]: column[0] for name, column in values.items()}
         return row
+
+    def user_preferences(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The explicit preferences (`user_preferences_fv`) of several people in one online read,
+        for the feed stage, which computes the other features itself ({} on a store error)."""
+        refs = [ref for ref in USER_REFS if ref.startswith(f"{USER_PREFERENCES_VIEW}:")]
+        try:
+            values = self.store.get_online_features(
+                features=refs, entity_rows=[{USER_COL: user} for user in user_ids]).to_dict()
+        except Exception as exc:  # noqa: BLE001 — the feed ranks without them meanwhile
+            log.warning("preferences of %d people unavailable: %s", len(user_ids), exc)
+            return {}
+        names = {ref.split(":", 1)[1] for ref in refs}
+        columns = {key.split("__")[-1]: column for key, column in values.items()}
+        return {user: {name: columns[name][i] for name in names}
+                for i, user in enumerate(user_ids)}
 
     def online_store_ready(self) -> bool:
         """Whether the online store answers and knows the feed's feature service."""

@@ -48,6 +48,7 @@ from glamcast.core.names import (
     DATE_COL,
     EVENT_ID_COL,
     EVENTS_COL,
+    PREFERENCE,
     SOCIAL,
     TERM_COL,
     TERM_TYPE_COL,
@@ -66,6 +67,7 @@ TOPIC_DATASETS: dict[str, str] = {
     topics.SOCIAL: SOCIAL,
     topics.COMMERCE: COMMERCE,
     topics.CATALOG: CATALOG,
+    topics.PREFERENCE: PREFERENCE,
 }
 
 PARTITION_COL = "kafka_partition"
@@ -146,6 +148,17 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("finish", _STR),
             ("price", pa.float64()),
             ("launched_at", TIMESTAMP),
+            *_PROVENANCE,
+        ]
+    ),
+    PREFERENCE: pa.schema(
+        [
+            pa.field(EVENT_ID_COL, _STR, nullable=False),
+            pa.field(TS_COL, TIMESTAMP, nullable=False),
+            ("user_id", _STR),
+            ("boldness", pa.float64()),
+            ("price_cap", pa.float64()),
+            ("never_categories", pa.list_(_STR)),
             *_PROVENANCE,
         ]
     ),

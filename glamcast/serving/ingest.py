@@ -24,6 +24,7 @@ from glamcast.core import topics
 from glamcast.core.events import (
     CommerceEvent,
     Event,
+    PreferenceEvent,
     Rejection,
     SocialEvent,
     TryOnEvent,
@@ -41,12 +42,14 @@ class EventKind(StrEnum):
     TRYON = "tryon"
     SOCIAL = "social"
     COMMERCE = "commerce"
+    PREFERENCE = "preference"
 
 
 KIND_MODELS: dict[EventKind, type[Event]] = {
     EventKind.TRYON: TryOnEvent,
     EventKind.SOCIAL: SocialEvent,
     EventKind.COMMERCE: CommerceEvent,
+    EventKind.PREFERENCE: PreferenceEvent,
 }
 
 

@@ -10,6 +10,9 @@ Two kinds of terms:
 - **background hashtags** (`#makeup`, `#redlips`...): drawn 1–8 per post by weight (Gumbel
   top-k), each weight a mild log random walk (`FLAT_VOLATILITY`). Their truth shape is
   `random_walk`.
+- **planted try-on terms** (`PLANTED_TRYON_TERMS`: shade families and finishes, issue 19): a
+  rising or fading curve (the shapes below) multiplies the family's or finish's try-on pull, so
+  people's choices drift toward or away from its products and the try-on counts follow.
 - **planted terms** (`PLANTED_TERMS`: hashtags and social-only brands): each post mentions each
   planted term independently with probability rate × curve(day), so one term's boom never takes
   share from the others (a Gumbel draw would: ten rising terms would make every other term fade).
@@ -42,7 +45,14 @@ import numpy as np
 import pandas as pd
 
 from glamcast.core.shades import SHADE_FAMILIES
-from glamcast.core.trend_terms import BRAND, HASHTAG, normalize_brand, normalize_hashtag
+from glamcast.core.trend_terms import (
+    BRAND,
+    FINISH,
+    HASHTAG,
+    SHADE_FAMILY,
+    normalize_brand,
+    normalize_hashtag,
+)
 from glamcast.simulator.catalog import CATEGORIES, FINISHES
 from glamcast.simulator.rhythms import holiday_bumps, holiday_dates
 
@@ -66,6 +76,11 @@ FLAT_VOLATILITY = 0.03
 #: than its share of posts says (a trend is what people talk about), against background tags'
 #: draw weights.
 PLANTED_PULL = 4.0
+#: Exponent on a planted shade family's or finish's curve (÷ its mean) in the family's or
+#: finish's try-on multiplier: with the default `trend_influence` 0.6 a small family's share of
+#: try-ons follows its curve to the power 0.9 (less for one that already holds much of its
+#: category, as satin does).
+TRYON_PULL = 3.5
 #: Days before and after a holiday's date that its truth window spans (the simulated ramp).
 HOLIDAY_TRUTH_WINDOW = (-12, 4)
 
@@ -75,7 +90,7 @@ class TrendTerm:
     term: str  # as posted: "#coralcrush", or a brand's display name
     weight: float  # background: weight in hashtag draws; planted: share of posts at the peak
     shape: str = RANDOM_WALK  # one of SHAPES
-    term_type: str = HASHTAG  # hashtag or brand
+    term_type: str = HASHTAG  # hashtag, brand, shade_family or finish
     holiday: str | None = None  # holiday_spike: the holiday of `rhythms.holiday_dates`
     families: tuple[str, ...] = ()  # shade families it pulls toward
     categories: tuple[str, ...] = ()  # categories it pulls toward
@@ -160,11 +175,25 @@ PLANTED_BRANDS: tuple[TrendTerm, ...] = (
     _T("Drift Cosmetics", 0.05, RANDOM_WALK, BRAND),
     _T("Wander Lash", 0.04, RANDOM_WALK, BRAND),
 )
+#: Planted shade families and finishes: no posts name them; their curve shifts everyone's
+#: try-on choices toward (or away from) the family's or finish's products (`TRYON_PULL`), so
+#: the try-on counts of `streams/trend_counts.py` show the shape. The weight is unused (1).
+#: Few, and chosen so that they do not pull against each other or against `#coralcrush`'s coral:
+#: mauve rises in coral's categories (lipstick, blush, gloss) while pink, the largest lip family,
+#: fades in them; a fading plum was hidden by its metallic eyeshadows; a rising satin finish
+#: (a fifth of the catalogue) barely moved its own share. Tuned on seeds 101–103.
+PLANTED_TRYON_TERMS: tuple[TrendTerm, ...] = (
+    _T("mauve", 1.0, STEADY_RISE, SHADE_FAMILY),
+    _T("gold", 1.0, BREAKOUT, SHADE_FAMILY),
+    _T("pink", 1.0, FADE, SHADE_FAMILY),
+    _T("metallic", 1.0, STEADY_RISE, FINISH),
+)
 #: Every hashtag, background first: the order of `TrendCurves.weights`.
 TREND_TERMS: tuple[TrendTerm, ...] = BACKGROUND_TERMS + PLANTED_HASHTAGS
 TERMS: tuple[str, ...] = tuple(term.term for term in TREND_TERMS)
-#: Every planted term (hashtags, then brands): the rows of the truth table.
-PLANTED_TERMS: tuple[TrendTerm, ...] = PLANTED_HASHTAGS + PLANTED_BRANDS
+#: Every planted term (hashtags, brands, then shade families and finishes): the rows of the
+#: truth table.
+PLANTED_TERMS: tuple[TrendTerm, ...] = PLANTED_HASHTAGS + PLANTED_BRANDS + PLANTED_TRYON_TERMS
 N_BACKGROUND = len(BACKGROUND_TERMS)
 
 #: Columns of the truth table `TrendCurves.planted`.
@@ -260,6 +289,8 @@ def _multipliers(levels: dict[str, list[tuple[np.ndarray, np.ndarray]]],
 
 def trend_term_name(term: TrendTerm) -> str:
     """The trend term the streams count it under (`glamcast.core.trend_terms`)."""
+    if term.term_type in (SHADE_FAMILY, FINISH):
+        return term.term
     name = normalize_hashtag(term.term) if term.term_type == HASHTAG else normalize_brand(term.term)
     assert name is not None
     return name
@@ -295,15 +326,26 @@ def make_trend_curves(start: date, days: int, rng: np.random.Generator) -> Trend
                           None if window is None else start + timedelta(days=window[0]),
                           None if window is None else start + timedelta(days=window[1]),
                           float(shape.factor), float(term.weight)))
+    family = _multipliers(by_family, SHADE_FAMILIES, days)
+    finish_names = tuple(f.value for f in FINISHES)
+    finish = _multipliers(by_finish, finish_names, days)
+    # Drawn after every hashtag and brand, so their draws are those of a world without these.
+    for term in PLANTED_TRYON_TERMS:
+        shape = _shape(term, start, days, bumps, rng)
+        rows, names = (family, SHADE_FAMILIES) if term.term_type == SHADE_FAMILY else (finish, finish_names)
+        rows[names.index(term.term)] *= (shape.curve / shape.reference) ** TRYON_PULL
+        window = shape.window
+        truth.append((term.term_type, trend_term_name(term), term.term, term.shape, term.holiday,
+                      None if window is None else start + timedelta(days=window[0]),
+                      None if window is None else start + timedelta(days=window[1]),
+                      float(shape.factor), float("nan")))
     planted = pd.DataFrame(truth, columns=list(PLANTED_COLUMNS))
     for column in ("window_start", "window_end"):
         planted[column] = pd.to_datetime(planted[column])
     return TrendCurves(
-        weights=weights, brand_rates=brand_rates,
-        family=_multipliers(by_family, SHADE_FAMILIES, days),
+        weights=weights, brand_rates=brand_rates, family=family,
         category=_multipliers(by_category, tuple(c.value for c in CATEGORIES), days),
-        finish=_multipliers(by_finish, tuple(f.value for f in FINISHES), days),
-        planted=planted,
+        finish=finish, planted=planted,
     )
 
 

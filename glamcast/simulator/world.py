@@ -30,7 +30,7 @@ from glamcast.simulator.rhythms import activity_multipliers, posting_multipliers
 from glamcast.simulator.social_posts import Authors, SocialDay, generate_social_day, make_authors
 from glamcast.simulator.tastes import Tastes, make_tastes
 from glamcast.simulator.trends import TREND_TERMS, TrendCurves, background_truth, make_trend_curves
-from glamcast.simulator.tryon_sessions import generate_tryon_day
+from glamcast.simulator.tryon_sessions import TryOnDay, generate_tryon_day
 from glamcast.simulator.users import make_users
 
 DAY_MS = 86_400_000
@@ -185,6 +185,10 @@ class World:
 
     # --- the stream ----------------------------------------------------------------------------
 
+    def tryon_day(self, day: int) -> TryOnDay:
+        """The try-on sessions of one simulated day (the same draws as in `records()`)."""
+        return generate_tryon_day(self, day, _rng(self.config.seed, "tryon", day))
+
     def social_day(self, day: int) -> SocialDay:
         """The social posts of one simulated day (the same draws as in `records()`)."""
         return generate_social_day(self, day, _rng(self.config.seed, "social", day))
@@ -192,7 +196,7 @@ class World:
     def day_batches(self, day: int, encoder: RecordEncoder) -> EncodedBatch:
         """All records of one simulated day, encoded, not yet in time order."""
         seed = self.config.seed
-        tryons = generate_tryon_day(self, day, _rng(seed, "tryon", day))
+        tryons = self.tryon_day(day)
         commerce = generate_commerce_day(self, tryons, day, _rng(seed, "commerce", day))
         social = self.social_day(day)
         return EncodedBatch.concat([

@@ -277,3 +277,68 @@ def test_moving_the_champion_alias_reloads_the_model(feed_stack: FeedStack) -> N
     eventually(lambda: client.get(f"/v1/feed/{user}").json()["model_version"] == 2, 30,
              "model version 2 in the feed")
     assert client.app.state.feed_engine.snapshot.recommender.dim == 4
+
+
+def test_a_posted_preference_filters_and_reranks_the_feed_with_its_reasons(
+    feed_stack: FeedStack,
+) -> None:
+    """POST /v1/events/preference → glamcast.preference.v1 → the preference stage →
+    user_preferences_fv → GET /v1/feed: no lipstick, nothing above the cap, bold first."""
+    settings, client = feed_stack.settings, feed_stack.client
+    prices = lake.read_dataset(settings, CATALOG).set_index("product_id")["price"]
+    user = str(feed_stack.recommender.user_ids[3])
+    before = client.get(f"/v1/feed/{user}", params={"k": 20}).json()
+    categories = feed_stack.catalog.set_index("product_id")["category"]
+    assert any(categories[p] == "lipstick" for p in ids(before) if p in categories)
+    cap = float(np.median(prices))
+    assert any(prices[p] > cap for p in ids(before) if p in prices)
+    preference = {"event_id": f"pref-{user}-{time.time_ns()}", "ts": datetime.now(UTC).isoformat(),
+                  "user_id": user, "boldness": 1.0, "price_cap": cap,
+                  "never_categories": ["lipstick"]}
+    posted = client.post("/v1/events/preference", json=preference,
+                         headers={"X-API-Key": "dev-ingest"})
+    assert posted.status_code == 202 and posted.json()["accepted"] == 1, posted.text
+
+    eventually(lambda: online(feed_stack, user)["boldness"] == 1.0, 60,
+               "the preference in the online store")
+    assert online(feed_stack, user)["never_categories"] == ["lipstick"]
+    after = client.get(f"/v1/feed/{user}", params={"k": 20}).json()
+    products = [item for item in after["items"] if item.get("product_id")]
+    assert len(products) == 20
+    assert not [item for item in products if categories[item["product_id"]] == "lipstick"]
+    assert all(prices[item["product_id"]] <= cap for item in products)
+    budget = f"within your €{cap:,.0f} budget" if cap.is_integer() else \
+        f"within your €{cap:,.2f} budget"
+    assert all(budget in item["reasons"] for item in products)
+    assert any("bold, as you asked" in item["reasons"] for item in products)
+    # the lake keeps the preference too (the sink lands the topic as the `preference` dataset)
+    eventually(lambda: user in set(lake.read_dataset(settings, "preference")["user_id"]), 60,
+               "the preference in the lake")
+
+    # the feed stage's next feed for this person (after a tap) honours the preference too
+    catalog = feed_stack.catalog.assign(price=prices.reindex(feed_stack.catalog["product_id"])
+                                        .to_numpy())
+    blush = catalog[(catalog["category"] == "blush") & (catalog["price"] <= cap)].iloc[0]
+    produce(settings, [tryon(user, blush, "like", 0)])
+    reader = broker.consumer(settings, group_id=None, consumer_timeout_ms=1_000)
+    partitions = [TopicPartition(settings.topic_name(topics.FEED), p)
+                  for p in sorted(reader.partitions_for_topic(settings.topic_name(topics.FEED)))]
+    reader.assign(partitions)
+    reader.seek_to_beginning(*partitions)
+
+    def published_with_budget() -> dict | None:
+        for record in reader:
+            message = json.loads(record.value)
+            if message["user_id"] == user and all(budget in item["reasons"]
+                                                  for item in message["items"]):
+                return message
+        return None
+
+    try:
+        message = eventually(published_with_budget, 60, "a feed within budget on the topic",
+                             every_s=0)
+    finally:
+        reader.close()
+    assert len(message["items"]) == 20
+    assert all(categories[item["product_id"]] != "lipstick" and prices[item["product_id"]] <= cap
+               for item in message["items"])

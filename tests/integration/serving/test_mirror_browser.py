@@ -7,7 +7,8 @@ is kept in git), finds the face and its attributes with the SDK in the browser, 
 look on the face (brows, blush, eyeshadow, a lipstick, then a second lipstick over the first)
 and posts every tap (four try-ons, a shade swap, a like) to the ingest gateway, which accepts
 each (202). The network log of the whole visit proves that no request carries image bytes: the only
-request bodies are JSON arrays of try-on events that pass the gateway's contract, each below
+request bodies are JSON arrays of try-on events, and the one preference event (bold, a price cap,
+never blush) the page's preference controls send, that pass the gateway's contract, each below
 `MAX_BODY_BYTES`, and no URL is long enough to smuggle an image. A screenshot of the made-up face
 goes to test-artifacts/mirror.png (the README's picture).
 """
@@ -26,7 +27,13 @@ from playwright.sync_api import Page, Request, sync_playwright
 from testkit import ServedApp
 
 from glamcast.core import topics
-from glamcast.core.events import CatalogEvent, Rejection, TryOnEvent, decode_event
+from glamcast.core.events import (
+    CatalogEvent,
+    PreferenceEvent,
+    Rejection,
+    TryOnEvent,
+    decode_event,
+)
 from glamcast.core.names import CATALOG
 from glamcast.core.settings import Settings
 from glamcast.platform import lake
@@ -124,6 +131,12 @@ def test_the_mirror_makes_up_a_face_in_the_browser_and_sends_only_events(mirror_
             assert page.evaluate("document.getElementById('face').toDataURL()") != before, product
         page.locator("#feed li[data-key='mirror-lip-1'] button[data-action=like]").click()
         wait_for(page, f"Number(document.body.dataset.eventsAccepted) >= {len(TRIES) + 1}", 20)
+        # explicit preferences: bold, at most 25, never blush (one preference event)
+        page.fill("[data-testid=boldness]", "1")
+        page.fill("[data-testid=price-cap]", "25")
+        page.check("[data-testid=never-blush]")
+        page.click("[data-testid=save-preferences]")
+        wait_for(page, "document.body.dataset.preferencesAccepted === '1'", 20)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "mirror.png"))
         browser.close()
@@ -131,17 +144,22 @@ def test_the_mirror_makes_up_a_face_in_the_browser_and_sends_only_events(mirror_
 
     # every tap reached the gateway and was accepted
     posts = [request for request in requests if request.method != "GET"]
-    assert ingest_statuses == [202] * (len(TRIES) + 1)
-    assert [request.url for request in posts] == [f"{mirror_url}/v1/events/tryon"] * (len(TRIES) + 1)
-    sent = []
+    assert ingest_statuses == [202] * (len(TRIES) + 2)
+    assert [request.url for request in posts] == [
+        *[f"{mirror_url}/v1/events/tryon"] * (len(TRIES) + 1), f"{mirror_url}/v1/events/preference"]
+    sent, preferences = [], []
     for request in posts:
         body = body_of(request)
         assert request.headers["content-type"] == "application/json"
         assert len(body) <= MAX_BODY_BYTES, f"{len(body)} bytes posted"
-        for item in json.loads(body):
-            decoded = decode_event(TryOnEvent, json.dumps(item).encode())
+        model = PreferenceEvent if request.url.endswith("/preference") else TryOnEvent
+        items = json.loads(body)
+        for item in items if isinstance(items, list) else [items]:
+            decoded = decode_event(model, json.dumps(item).encode())
             assert not isinstance(decoded, Rejection), decoded
-            sent.append(decoded)
+            (preferences if model is PreferenceEvent else sent).append(decoded)
+    assert [(p.user_id, p.boldness, p.price_cap, p.never_categories) for p in preferences] == [
+        (person, 1.0, 25.0, ["blush"])]
     assert [(event.action, event.product_id, event.user_id) for event in sent] == [
         *[("try_on", product, person) for product in TRIES[:-1]],
         ("shade_swap", "mirror-lip-1", person), ("like", "mirror-lip-1", person)]

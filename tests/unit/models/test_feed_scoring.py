@@ -17,6 +17,7 @@ from models.feed_scoring import (
     build_snapshot,
     candidate_indices,
     rank_feed,
+    shade_boldness,
     snapshot_trend_terms,
     user_signals,
 )
@@ -308,3 +309,90 @@ def test_trend_and_reason_thresholds_come_from_the_weights() -> None:
     top_only = {item.product_id: item.reasons for item in rank_feed(
         snapshot, "u1", {}, k=6, weights=replace(WEIGHTS, taste_reason_pct=1.0), now=NOW).items}
     assert top_only["p2"][0] == "matches your taste" and top_only["p5"] == ["popular now"]
+
+
+# --- explicit preferences (user_preferences_fv) ----------------------------------------------
+
+PRICED = CATALOG.assign(price=[12.0, 30.0, 18.0, 25.0, 40.0, 9.5])
+# boldness = 0.5 min(C*/60, 1) + 0.25 clip((75 - L*)/50, 0, 1) + 0.25 finish; L*, C* of the hexes:
+# coral 63.789, 60.865; red 37.938, 66.108; nude 72.641, 23.924; #101010 4.680, 0
+BOLD = {
+    "p1": 0.5 + 0.25 * (75 - 63.789) / 50,  # coral matte ≈ 0.556
+    "p2": 0.5 + 0.25 * (75 - 37.938) / 50 + 0.25 * 0.25,  # red satin ≈ 0.748
+    "p3": 0.5 * 23.924 / 60 + 0.25 * (75 - 72.641) / 50,  # nude matte ≈ 0.211
+    "p4": 0.5 + 0.25 * (75 - 63.789) / 50,  # coral matte blush
+    "p5": 0.5 * 23.924 / 60 + 0.25 * (75 - 72.641) / 50 + 0.25 * 0.25,  # nude satin ≈ 0.274
+    "p6": 0.25 + 0.25 * 0.6,  # black (no chroma, fully deep) gloss = 0.4
+}
+
+
+def test_shade_boldness_counts_chroma_depth_and_finish() -> None:
+    snapshot = build_snapshot(PRICED, None, now=NOW)
+    by_id = dict(zip(snapshot.item_ids, snapshot.boldness, strict=True))
+    assert by_id == {p: pytest.approx(value, abs=1e-4) for p, value in BOLD.items()}
+    assert shade_boldness(["#FFFFFF", "#FFFFFF", None], ["metallic", "matte", "unknown"]) == (
+        pytest.approx([0.25, 0.0, 0.5], abs=1e-6))  # white: no chroma, no depth
+
+
+def test_never_shown_categories_and_the_price_cap_filter_with_a_budget_reason() -> None:
+    snapshot = build_snapshot(PRICED, None, now=NOW)
+    features = {"never_categories": ["blush"], "price_cap": 25.0}
+    feed = rank_feed(snapshot, "x", features, k=10, weights=WEIGHTS, now=NOW)
+    reasons = {item.product_id: item.reasons for item in feed.items}
+    # p4, p5: blush; p2: 30 > 25; p1 (12), p3 (18), p6 (9.5) stay
+    assert reasons == {"p1": ["new in", "within your €25 budget"],
+                       "p3": ["within your €25 budget"], "p6": ["within your €25 budget"]}
+    assert [item.product_id for item in rank_feed(
+        snapshot, "x", {"price_cap": 25.0}, k=10, weights=WEIGHTS, now=NOW).items] == [
+        "p1", "p3", "p4", "p6"]  # a product at the cap (p4, 25) is within it; ties by index
+    cents = rank_feed(snapshot, "x", {"price_cap": 12.5}, k=1, weights=WEIGHTS, now=NOW)
+    assert cents.items[0].reasons == ["new in", "within your €12.50 budget"]
+
+
+def test_bold_slider_moves_bold_items_up_with_exact_scores_and_reasons() -> None:
+    snapshot = build_snapshot(PRICED, None, now=NOW)
+    weights = replace(WEIGHTS, bold_reason=0.65)
+    plain = {item.product_id: item.score
+             for item in rank_feed(snapshot, "x", None, k=10, weights=weights, now=NOW).items}
+    assert plain == {"p1": pytest.approx(0.15), "p2": pytest.approx(0.075),  # scores: 6 decimals
+                     **{p: pytest.approx(0.15 * OLD, abs=1e-6) for p in ("p3", "p4", "p5", "p6")}}
+    bold = rank_feed(snapshot, "x", {"boldness": 1.0}, k=10, weights=weights, now=NOW)
+    assert [item.product_id for item in bold.items][:2] == ["p2", "p1"]  # was p1, p2
+    for item in bold.items:  # score' = (1 - 0.3) score + 0.3 boldness
+        assert item.score == pytest.approx(0.7 * plain[item.product_id]
+                                           + 0.3 * BOLD[item.product_id], abs=1e-4)
+    assert [item.product_id for item in bold.items if "bold, as you asked" in item.reasons] == [
+        "p2"]
+    natural = rank_feed(snapshot, "x", {"boldness": 0.25}, k=10, weights=weights, now=NOW)
+    for item in natural.items:  # s = |2·0.25 - 1| = 0.5: score' = 0.85 score + 0.15 (1 - boldness)
+        assert item.score == pytest.approx(0.85 * plain[item.product_id]
+                                           + 0.15 * (1 - BOLD[item.product_id]), abs=1e-4)
+    assert sorted(item.product_id for item in natural.items
+                  if "natural, as you asked" in item.reasons) == ["p3", "p5"]
+    middle = rank_feed(snapshot, "x", {"boldness": 0.5}, k=10, weights=weights, now=NOW)
+    assert {item.product_id: item.score for item in middle.items} == plain
+
+
+def test_looks_with_a_hidden_product_are_dropped() -> None:
+    looks = pd.DataFrame({
+        "condition_tone": [5, 5, 5, 5], "condition_undertone": ["warm"] * 4,
+        "look": [0, 0, 1, 1], "look_id": ["L0", "L0", "L1", "L1"],
+        "product_id": ["p1", "p4", "p2", "p3"],
+    })
+    snapshot = build_snapshot(PRICED, None, now=NOW, looks=looks, look_version=3)
+    face = {"skin_tone": 5, "undertone": "warm"}
+    def look_ids(**preferences: object) -> list[str]:
+        feed = rank_feed(snapshot, "x", {**face, **preferences}, k=20, weights=WEIGHTS, now=NOW)
+        return [item.look_id for item in feed.items if item.look_id]
+    assert look_ids() == ["L0", "L1"]
+    assert look_ids(never_categories=["blush"]) == ["L1"]  # L0 holds blush p4
+    assert look_ids(price_cap=25.0) == ["L0"]  # L1 holds p2 at 30
+
+
+def test_user_signals_read_preferences_as_feast_returns_them() -> None:
+    signals = user_signals({"boldness": 0.8, "price_cap": math.nan,
+                            "never_categories": np.array(["blush", "mascara"], dtype=object)})
+    assert (signals["boldness"], signals["price_cap"], signals["never"]) == (
+        0.8, None, ["blush", "mascara"])
+    unset = user_signals({"boldness": None, "price_cap": None, "never_categories": None})
+    assert (unset["boldness"], unset["price_cap"], unset["never"]) == (None, None, [])

@@ -38,4 +38,7 @@ def test_one_online_read_holds_every_feature_the_ranking_reads() -> None:
         "user_activity_fv:last_event_ms",
         *(f"user_activity_fv:tries_7d_{category}" for category in CATEGORIES),
         "user_history_fv:purchased_products_7d",
+        "user_preferences_fv:boldness",
+        "user_preferences_fv:price_cap",
+        "user_preferences_fv:never_categories",
     )

@@ -15,6 +15,8 @@ if (request.lab) answers.rgb = request.lab.map((lab) => color.rgbFromLab(...lab)
 if (request.pairs) answers.deltaE = request.pairs.map(([p, q]) => color.deltaE2000(p, q));
 if (request.monk) answers.monk = request.monk.map((lab) => attributes.monkTone(lab).value);
 if (request.undertone) answers.undertone = request.undertone.map((lab) => attributes.undertone(lab).value);
+if (request.undertoneDetail) answers.undertoneDetail = request.undertoneDetail.map((lab) => attributes.undertone(lab));
+if (request.monkDetail) answers.monkDetail = request.monkDetail.map((lab) => attributes.monkTone(lab));
 if (request.meshes) answers.shapes = request.meshes.map((mesh) => attributes.faceShape(mesh));
 if (request.polygons) {
   answers.pixels = request.polygons.map(({ polygon, width, height }) => {
@@ -29,5 +31,9 @@ if (request.shadePixel) {
 }
 if (request.events) {
   answers.events = request.events.map((spec) => events.tryOnEvent({ ...spec, now: new Date(spec.now) }));
+}
+if (request.preferences) {
+  answers.preferences = request.preferences.map((spec) => events.preferenceEvent({ ...spec, now: new Date(spec.now) }));
+  answers.categories = events.CATEGORIES;
 }
 process.stdout.write(JSON.stringify(answers));

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glamcast.core.events import Rejection, TryOnEvent, decode_event
+from glamcast.core.events import Category, PreferenceEvent, Rejection, TryOnEvent, decode_event
 from glamcast.core.shades import delta_e_2000, lab_from_rgb, rgb_from_lab
 
 PROBE = Path(__file__).with_name("mirror_sdk_probe.mjs")
@@ -62,6 +62,22 @@ def test_each_monk_swatch_is_its_own_tone_and_undertone_follows_the_hue() -> Non
                     "undertone": [*turned[-12].tolist(), *turned[0].tolist(), *turned[12].tolist()]})
     assert answer["monk"] == list(range(1, 11))
     assert answer["undertone"] == ["cool"] * 10 + ["neutral"] * 10 + ["warm"] * 10
+
+
+def test_confidences_are_probabilities_and_fall_where_the_evidence_is_thin() -> None:
+    swatches = monk_lab()
+    chroma, hue = np.hypot(swatches[:, 1], swatches[:, 2]), np.arctan2(swatches[:, 2], swatches[:, 1])
+    warm = np.stack([swatches[:, 0], chroma * np.cos(hue + math.radians(12)),
+                     chroma * np.sin(hue + math.radians(12))], axis=1)
+    answer = probe({"undertoneDetail": warm.tolist(), "monkDetail": swatches.tolist()})
+    confidences = [u["confidence"] for u in answer["undertoneDetail"]]
+    assert all(u["value"] == "warm" for u in answer["undertoneDetail"])
+    assert all(0 < c < 1 for c in confidences)  # never "100 % sure"
+    # the same 12° turn is fewer a*b* units on pale, low-chroma skin: less sure there
+    assert confidences[0] < confidences[5] and confidences[1] < confidences[6]
+    for k, monk in enumerate(answer["monkDetail"]):
+        assert monk["value"] == k + 1 and 0.3 < monk["confidence"] < 1
+        assert sum(1 for d in monk["distances"] if d < monk["distances"][k]) == 0
 
 
 def test_face_shape_ratios_do_not_change_with_scale_rotation_or_mirroring() -> None:
@@ -123,3 +139,16 @@ def test_try_on_events_pass_the_gateways_contract_and_carry_a_face_only_with_con
     assert "face" not in first and first["dwell_ms"] == 1234 and first["ts"] == "2026-12-06T05:00:00.000Z"
     assert second["face"] == face and second["look_id"] == "look-7" and second["action"] == "like"
     assert first["event_id"] != second["event_id"]
+
+
+def test_preference_events_pass_the_gateways_contract() -> None:
+    specs = [{"userId": "u-1", "boldness": 0.85, "priceCap": 25, "never": ["blush", "blush", "mascara"],
+              "now": "2026-12-06T05:00:00Z"},
+             {"userId": "u-1", "boldness": 3, "now": "2026-12-06T05:00:01Z"}]
+    answers = probe({"preferences": specs})
+    assert answers["categories"] == [category.value for category in Category]
+    capped, plain = answers["preferences"]
+    decoded = [decode_event(PreferenceEvent, json.dumps(event).encode()) for event in (capped, plain)]
+    assert [(e.user_id, e.boldness, e.price_cap, e.never_categories) for e in decoded] == [
+        ("u-1", 0.85, 25.0, ["blush", "mascara"]), ("u-1", 1.0, None, [])]  # clamped; no cap
+    assert "price_cap" not in plain and capped["event_id"] != plain["event_id"]

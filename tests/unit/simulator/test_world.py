@@ -222,6 +222,29 @@ def test_trends_pull_try_ons_toward_the_rising_family(frames):
     assert last_week > 1.25 * first_week
 
 
+def test_planted_shade_families_and_finishes_show_in_try_ons(world: World, frames):
+    shapes = world.truth["trend_shapes"].set_index(["term_type", "term"])["shape"]
+    assert shapes.loc[("shade_family", "mauve")] == "steady_rise"
+    assert shapes.loc[("shade_family", "gold")] == "breakout"
+    assert shapes.loc[("shade_family", "pink")] == "fade"
+    assert shapes.loc[("finish", "metallic")] == "steady_rise"
+    tries = frames[topics.TRYON]
+    tries = tries[tries["action"] == "try_on"]
+    first, last = tries["day"] < "2025-01-27", tries["day"] >= "2025-02-17"
+    mauve, pink = tries["family"] == "mauve", tries["family"] == "pink"
+    metallic = tries["finish"] == "metallic"
+    # ×3–×5 curves over 35 days, raised to the pull: shares move by more than ×1.5
+    assert mauve[last].mean() > 1.5 * mauve[first].mean()
+    assert metallic[last].mean() > 1.5 * metallic[first].mean()
+    assert pink[first].mean() > 1.5 * pink[last].mean()
+    jump = world.truth["trend_shapes"].set_index("term").loc["gold", "window_start"]
+    gold = tries["family"] == "gold"
+    days = pd.to_datetime(tries["day"])
+    before = gold[days < jump].mean()
+    after = gold[days > jump + pd.Timedelta(days=4)].mean()
+    assert after > 4 * before
+
+
 def test_truth_tables_describe_every_person_and_product(world: World):
     truth = world.truth
     assert set(truth) == {"users", "utility", "products", "trends", "trend_shapes"}

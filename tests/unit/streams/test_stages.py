@@ -16,6 +16,7 @@ from streams.batch_stage import BatchStage
 from streams.features import FeaturesService
 from streams.feed_updates import FeedUpdatesService
 from streams.ingestion import IngestionService
+from streams.user_preferences import UserPreferencesService
 
 
 def services(settings: Settings) -> set[type]:
@@ -70,7 +71,7 @@ def test_each_stage_reads_in_its_own_group_with_its_own_fetch_settings(tmp_path:
         IngestionService: (
             "app-ingest",
             ["x.glamcast.tryon.v1", "x.glamcast.social.v1", "x.glamcast.commerce.v1",
-             "x.glamcast.catalog.v1"],
+             "x.glamcast.catalog.v1", "x.glamcast.preference.v1"],
             100,
             {"max_partition_fetch_bytes": 4 * 1024 * 1024, "fetch_max_bytes": 64 * 1024 * 1024},
         ),
@@ -86,9 +87,16 @@ def test_each_stage_reads_in_its_own_group_with_its_own_fetch_settings(tmp_path:
             100,
             {"fetch_max_wait_ms": LOW_LATENCY_FETCH_WAIT_MS},
         ),
+        UserPreferencesService: (  # runs with the feature stage
+            "app-preferences",
+            ["x.glamcast.preference.v1"],
+            50,
+            {"fetch_max_wait_ms": LOW_LATENCY_FETCH_WAIT_MS},
+        ),
     }
     assert {kind: stage.lands_in_background for kind, stage in stages.items()} == {
-        IngestionService: True, FeaturesService: True, FeedUpdatesService: False
+        IngestionService: True, FeaturesService: True, FeedUpdatesService: False,
+        UserPreferencesService: True,
     }
 
 

@@ -1,7 +1,9 @@
 // The /mirror page: the SDK on a selfie, a sample face or the camera; the person's feed drawn
 // on their face; each tap posted as a try-on event. No image is ever sent.
 
-import { REGION_OF_CATEGORY, createMirror, faceField, postTryOns, tryOnEvent } from "/sdk/mirror.js";
+import {
+  CATEGORIES, REGION_OF_CATEGORY, createMirror, faceField, postPreference, postTryOns, preferenceEvent, tryOnEvent,
+} from "/sdk/mirror.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -145,7 +147,7 @@ function renderFeed(feed) {
         if (action === "try") return tryItem(item);
         await send(action, item);
         if (action === "dismiss") li.remove();
-        setTimeout(refreshFeed, 500); // the stream updates the feed: show the new reasons
+        followFeed(); // the stream workers update the feed: show the new reasons
       };
       actions.append(button);
     }
@@ -156,6 +158,24 @@ function renderFeed(feed) {
   $("feed-note").textContent = feed.personalized ? `Ranked for you at ${feed.generated_at}`
     : "Trending now (your taps make it yours)";
   document.body.dataset.feedGeneratedAt = feed.generated_at;
+}
+
+// After a tap the stream workers update the person's features within about a second (docs/mirror.md):
+// read the feed every FOLLOW_EVERY_MS until it changes (items or reasons), for at most FOLLOW_MS.
+const FOLLOW_EVERY_MS = 200;
+const FOLLOW_MS = 5000;
+const feedKey = (items) => JSON.stringify(items.map((item) => [keyOf(item), item.reasons]));
+let following = 0;
+
+async function followFeed() {
+  const mine = ++following; // a newer tap takes over
+  const before = feedKey(state.feed);
+  const until = performance.now() + FOLLOW_MS;
+  while (mine === following && performance.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, FOLLOW_EVERY_MS));
+    await refreshFeed();
+    if (feedKey(state.feed) !== before) break;
+  }
 }
 
 async function refreshFeed() {
@@ -190,6 +210,27 @@ $("use-sample").onclick = async () => useImage(await (await fetch($("sample").va
 $("upload").onchange = async (event) => event.target.files[0] && useImage(event.target.files[0]);
 $("camera").onclick = () => startCamera().catch((error) => setStatus(`No camera: ${error.message}`));
 $("refresh").onclick = () => refreshFeed();
+
+// Explicit preferences: the whole set is one event (glamcast.preference.v1); the feed filters and
+// re-ranks once the stream workers have pushed it to the feature store.
+const NO_CAP = 105; // the price slider's last step
+const priceCap = () => (Number($("price-cap").value) >= NO_CAP ? null : Number($("price-cap").value));
+$("price-cap").oninput = () => {
+  $("price-cap-shown").textContent = priceCap() === null ? "no cap" : `€${priceCap()}`;
+};
+for (const category of CATEGORIES) {
+  const label = document.createElement("label");
+  label.innerHTML = `<input type="checkbox" value="${category}" data-testid="never-${category}"> ${category.replace("_", " ")}`;
+  $("never").append(label);
+}
+$("save-preferences").onclick = async () => {
+  const never = [...$("never").querySelectorAll("input:checked")].map((input) => input.value);
+  const event = preferenceEvent({ userId: $("user").value, boldness: Number($("boldness").value), priceCap: priceCap(), never });
+  const answer = await postPreference("", apiKey, event);
+  if (answer.status !== 202) return setStatus(`The gateway refused the preferences (${answer.status}).`);
+  document.body.dataset.preferencesAccepted = String(Number(document.body.dataset.preferencesAccepted || 0) + 1);
+  followFeed();
+};
 for (const id of ["skin-tone", "undertone", "face-shape"]) $(id).onchange = () => draw();
 
 createMirror().then((mirror) => {

@@ -2,7 +2,7 @@
 // a confidence in 0–1. Pure functions of { data, width, height } (RGBA bytes, as ImageData) and
 // the mesh; docs/mirror.md explains each step and how it was checked.
 
-import { LINEAR_OF_CODE, deltaE2000, labFromHex, labFromLinear, lchFromLab } from "./color.js";
+import { LINEAR_OF_CODE, deltaE2000, labFromHex, labFromLinear, lchFromLab, linearFromLab } from "./color.js";
 import { CHIN, EYES, FACE_TOP, WIDTHS, distance, eyeCentres, forEachPixelIn, forEachSkinPixel,
   pick } from "./regions.js";
 
@@ -30,12 +30,31 @@ export const ATTRIBUTE_CONFIG = {
   exposureStrength: 0, // 0: exposure not corrected; 1: fully, to scleraTarget
   maxExposureGain: 1.5, // the exposure correction stays within this factor either way
   trim: [0.15, 0.9], // skin pixels kept between these lightness quantiles (shadows, highlights out)
-  monkTemperature: 1.5, // softmax temperature over CIEDE2000 distances for the Monk confidence
-  // CIEDE2000's kL for the nearest swatch: lightness counts half, as for textured samples (a
-  // photo's skin lightness follows exposure more than its hue and chroma do). Chosen on the
-  // development set: within ±1 0.94 → 0.97, worst Monk group 0.60 → 0.82 (kL 1 → 2).
-  monkLightnessWeight: 2,
-  undertoneBand: 6, // degrees of hue off the Monk swatch of the same depth that make cool or warm
+  // Chosen on the development set (docs/mirror.md, "Round 2"): softmax temperature over the Monk
+  // distances, the NLL optimum (1.25–2 within 0.015); mean confidence 0.70 against 0.69 exact.
+  monkTemperature: 1.5,
+  // The lightness term's kL in the Monk distance (monkDistance): lightness counts 1/1.5, as for
+  // textured samples (a photo's skin lightness follows exposure more than its colour does).
+  // Development set: kL 1.5, 2, 3 gave worst group 0.867, 0.864, 0.79 (kL 3 with round-1 settings).
+  monkLightnessWeight: 1.5,
+  // Monk distance on the skin's chromaticity brought to each swatch's luminance, plus the
+  // lightness term (false: plain CIEDE2000 with kL, as in round 1).
+  matchedLuminance: true,
+  clipCode: 250, // a skin pixel with a channel at or above this code has lost its colour to clipping
+  // Eyes that disagree (`scleraAgreement`) still balance, on the geometric mean of the two whites
+  // (round 1 left such photos unbalanced: 9 of the 22 development faces, whose cast then stayed).
+  scleraFallback: true,
+  // Gains scaled so the smallest is 1, as a camera's raw white balance is: a coloured light that
+  // dimmed two channels gets them back (round 1 kept the sclera's luminance, so 3,000 K light left
+  // the skin 14 L* darker). Exposure itself (×0.7, ×1.3) stays uncorrected.
+  gainsAtLeastOne: true,
+  skinBelowMouth: true, // the skin sample includes the chin and jaw below the mouth corners
+  undertoneReference: "monk", // hue reference: the Monk swatch found ("depth": nearest in L*, C*)
+  undertoneBand: 6, // degrees of hue off the reference swatch that make cool or warm
+  // The a*b* noise of a skin measurement, for the undertone's confidence (its hue noise is this
+  // over the chroma): 3 on the development set (NLL 1.20, minimum 1.18 at 4; mean confidence 0.63
+  // against accuracy 0.67). Round 1's tanh margin said 0.91 on average for 0.58 right.
+  undertoneNoise: 3,
 };
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
@@ -90,14 +109,23 @@ export function scleraWhite(pixels, mesh, config = ATTRIBUTE_CONFIG) {
       : { rgb: [0, 1, 2].map((c) => median(bright.map(([, value]) => value[c]))), pixels };
   });
   const pixelCount = eyes.reduce((n, eye) => n + (eye ? eye.pixels : 0), 0);
-  if (!eyes[0] || !eyes[1]) return { rgb: null, luminance: NaN, pixels: pixelCount };
+  const valid = eyes.filter(Boolean);
+  if (!valid.length) return { rgb: null, luminance: NaN, pixels: pixelCount };
   const chromaticity = (rgb) => rgb.map((v) => Math.max(v, 1e-4) / Math.max(luminanceOf(rgb), 1e-4));
-  const [right, left] = eyes.map((eye) => chromaticity(eye.rgb));
-  const disagreement = Math.max(...right.map((v, c) => Math.abs(Math.log(v / left[c]))));
-  const agreement = Math.exp(disagreement);
-  if (agreement > config.scleraAgreement) return { rgb: null, luminance: NaN, pixels: pixelCount, agreement };
-  const rgb = [0, 1, 2].map((c) => (eyes[0].rgb[c] + eyes[1].rgb[c]) / 2);
-  return { rgb, luminance: luminanceOf(rgb), pixels: pixelCount, agreement };
+  let agreement = NaN;
+  if (valid.length === 2) {
+    const [right, left] = valid.map((eye) => chromaticity(eye.rgb));
+    agreement = Math.exp(Math.max(...right.map((v, c) => Math.abs(Math.log(v / left[c])))));
+  }
+  if (valid.length === 2 && agreement > config.scleraAgreement && !config.scleraFallback) {
+    return { rgb: null, luminance: NaN, pixels: pixelCount, agreement };
+  }
+  // eyes that agree: their mean; eyes that disagree (a reflection, a shadow on one side): the
+  // per-channel geometric mean, and the Planckian fit (scleraGains) keeps only a light's colour
+  const rgb = valid.length === 1 ? valid[0].rgb
+    : agreement <= config.scleraAgreement ? [0, 1, 2].map((c) => (valid[0].rgb[c] + valid[1].rgb[c]) / 2)
+      : [0, 1, 2].map((c) => Math.sqrt(valid[0].rgb[c] * valid[1].rgb[c]));
+  return { rgb, luminance: luminanceOf(rgb), pixels: pixelCount, agreement, eyes: valid.length };
 }
 
 const luminanceOf = ([r, g, b]) => 0.2126729 * r + 0.7151522 * g + 0.072175 * b;
@@ -110,9 +138,15 @@ const luminanceOf = ([r, g, b]) => 0.2126729 * r + 0.7151522 * g + 0.072175 * b;
 export function scleraGains(pixels, mesh, config = ATTRIBUTE_CONFIG) {
   const white = scleraWhite(pixels, mesh, config);
   if (!white.rgb || !(white.luminance > 0)) return [1, 1, 1];
-  const gains = white.rgb.map((v, c) => (white.luminance * config.scleraTint[c]) / Math.max(v, 1e-4));
+  let gains = white.rgb.map((v, c) => (white.luminance * config.scleraTint[c]) / Math.max(v, 1e-4));
   // a cast stronger than warm 2,700 K light gives is not a white eye
   if (Math.max(...gains) / Math.min(...gains) > config.maxCast) return [1, 1, 1];
+  if (config.gainsAtLeastOne) {
+    // as a camera's white balance does (raw multipliers scaled so the smallest is 1): no channel
+    // is darkened, so a coloured light that dimmed the others gets them back
+    const least = Math.min(...gains);
+    gains = gains.map((gain) => gain / least);
+  }
   const exposure = Math.min(config.maxExposureGain, Math.max(1 / config.maxExposureGain,
     (config.scleraTarget / white.luminance) ** config.exposureStrength));
   return gains.map((gain) => gain * exposure);
@@ -123,21 +157,38 @@ export function scleraGains(pixels, mesh, config = ATTRIBUTE_CONFIG) {
  *  Returns { lab, spread (lightness interquartile range), pixels (count kept) }. */
 export function skinLab(pixels, mesh, gains, config = ATTRIBUTE_CONFIG) {
   const { data, width, height } = pixels;
-  const labs = [];
+  const samples = []; // [L*, r, g, b (balanced linear), clipped]
   forEachSkinPixel(mesh, width, height, (x, y) => {
     const i = 4 * (y * width + x);
-    labs.push(labFromLinear(LINEAR_OF_CODE[data[i]] * gains[0], LINEAR_OF_CODE[data[i + 1]] * gains[1],
-      LINEAR_OF_CODE[data[i + 2]] * gains[2]));
-  });
-  if (!labs.length) return { lab: [NaN, NaN, NaN], spread: NaN, pixels: 0 };
-  const lightness = Float64Array.from(labs, (lab) => lab[0]).sort();
+    const rgb = [0, 1, 2].map((c) => LINEAR_OF_CODE[data[i + c]] * gains[c]);
+    const clipped = Math.max(data[i], data[i + 1], data[i + 2]) >= config.clipCode;
+    samples.push([labFromLinear(rgb[0], rgb[1], rgb[2])[0], rgb, clipped]);
+  }, { belowMouth: config.skinBelowMouth });
+  if (!samples.length) return { lab: [NaN, NaN, NaN], spread: NaN, pixels: 0 };
+  const lightness = Float64Array.from(samples, (sample) => sample[0]).sort();
   const [lo, hi] = config.trim.map((q) => quantile(lightness, q));
-  const kept = labs.filter((lab) => lab[0] >= lo && lab[0] <= hi);
+  const kept = samples.filter(([l]) => l >= lo && l <= hi);
+  // the colour (chromaticity) from the pixels no channel of which is clipped: a clipped pixel
+  // has lost its colour towards white; its luminance still counts
+  const unclipped = kept.filter((sample) => !sample[2]);
+  const chromaSource = unclipped.length >= Math.max(20, 0.05 * kept.length) ? unclipped : kept;
+  const chroma = [0, 1, 2].map((c) => median(chromaSource.map(([, rgb]) => rgb[c] / Math.max(luminanceOf(rgb), 1e-6))));
+  const luminance = median(kept.map(([, rgb]) => luminanceOf(rgb)));
+  const scale = luminance / Math.max(luminanceOf(chroma), 1e-6);
   return {
-    lab: [0, 1, 2].map((c) => median(kept.map((lab) => lab[c]))),
+    lab: labFromLinear(chroma[0] * scale, chroma[1] * scale, chroma[2] * scale),
     spread: quantile(lightness, 0.75) - quantile(lightness, 0.25),
     pixels: kept.length,
+    clipped: 1 - unclipped.length / kept.length,
   };
+}
+
+/** The standard normal distribution function (Abramowitz & Stegun 7.1.26, error < 1.5e-7). */
+export function normalCdf(z) {
+  const x = Math.abs(z) / Math.SQRT2, t = 1 / (1 + 0.3275911 * x);
+  const erf = 1 - t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    * Math.exp(-x * x);
+  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
 }
 
 /** Softmax of -distance / temperature: the weight of each candidate. */
@@ -151,10 +202,27 @@ export function softmin(distances, temperature) {
 /** Monk tone of a skin colour: the nearest swatch by CIEDE2000 (ITA° bands alone cannot tell
  *  Monk 1–4 apart). { value: 1–10, confidence, distances }. */
 export function monkTone(lab, config = ATTRIBUTE_CONFIG) {
-  const distances = MONK_LAB.map((swatch) => deltaE2000(lab, swatch, config.monkLightnessWeight));
+  const distances = MONK_LAB.map((swatch) => monkDistance(lab, swatch, config));
   const weights = softmin(distances, config.monkTemperature);
   const index = distances.indexOf(Math.min(...distances));
   return { value: index + 1, confidence: weights[index], distances };
+}
+
+/** The distance of a skin colour to a swatch: CIEDE2000 of the skin brought to the swatch's
+ *  luminance (its chromaticity kept: exposure scales linear RGB and leaves chromaticity alone),
+ *  combined with the lightness difference weighted down by `monkLightnessWeight` (CIEDE2000's
+ *  own lightness term with kL = that weight). */
+export function monkDistance(lab, swatch, config = ATTRIBUTE_CONFIG) {
+  const kL = config.monkLightnessWeight;
+  if (!config.matchedLuminance) return deltaE2000(lab, swatch, kL);
+  const rgb = linearFromLab(lab[0], lab[1], lab[2]).map((v) => Math.max(v, 0));
+  const target = linearFromLab(swatch[0], 0, 0)[1];
+  const y = Math.max(luminanceOf(rgb), 1e-6);
+  const matched = labFromLinear(...rgb.map((v) => (v * target) / y));
+  const colour = deltaE2000(matched, swatch, 1);
+  const meanL = (lab[0] + swatch[0]) / 2;
+  const sL = 1 + (0.015 * (meanL - 50) ** 2) / Math.sqrt(20 + (meanL - 50) ** 2);
+  return Math.hypot(colour, (lab[0] - swatch[0]) / (kL * sL));
 }
 
 /** Undertone from the skin's hue angle, against the hue of the Monk swatch of the same depth
@@ -164,16 +232,25 @@ export function monkTone(lab, config = ATTRIBUTE_CONFIG) {
  *  { value, confidence, hueOffset, reference (Monk 1–10 whose hue is the reference) }. */
 export function undertone(lab, config = ATTRIBUTE_CONFIG) {
   const [lightness, chroma, hue] = lchFromLab(lab);
-  const depth = MONK_LAB.map((swatch) => {
-    const [l, c] = lchFromLab(swatch);
-    return Math.hypot(l - lightness, c - chroma);
-  });
-  const reference = depth.indexOf(Math.min(...depth));
+  let reference;
+  if (config.undertoneReference === "monk") {
+    reference = monkTone(lab, config).value - 1;
+  } else {
+    const depth = MONK_LAB.map((swatch) => {
+      const [l, c] = lchFromLab(swatch);
+      return Math.hypot(l - lightness, c - chroma);
+    });
+    reference = depth.indexOf(Math.min(...depth));
+  }
   const offset = ((hue - lchFromLab(MONK_LAB[reference])[2] + 540) % 360) - 180;
   const band = config.undertoneBand;
   const value = offset < -band ? "cool" : offset > band ? "warm" : "neutral";
-  const margin = value === "neutral" ? band - Math.abs(offset) : Math.abs(offset) - band;
-  return { value, confidence: 0.5 + 0.5 * Math.tanh(margin / (band / 2)), hueOffset: offset, reference: reference + 1 };
+  // the measured hue is the true one plus noise of `undertoneNoise` a*b* units, i.e. that many
+  // over the chroma in radians: the probability that the true offset lies in the chosen class
+  const sigma = Math.max(1e-3, (config.undertoneNoise / Math.max(chroma, 1e-3)) * (180 / Math.PI));
+  const below = normalCdf((-band - offset) / sigma), above = 1 - normalCdf((band - offset) / sigma);
+  const confidence = value === "cool" ? below : value === "warm" ? above : 1 - below - above;
+  return { value, confidence, hueOffset: offset, reference: reference + 1, chroma };
 }
 
 /** Width and length ratios of the face, all relative to the cheekbone width, so that scale,

@@ -53,3 +53,36 @@ export async function postTryOns(base, apiKey, events) {
   });
   return { status: response.status, body: await response.json() };
 }
+
+/** Every product category (the `Category` vocabulary of glamcast/core/events.py). */
+export const CATEGORIES = ["lipstick", "lip_gloss", "lip_liner", "eyeshadow", "eyeliner", "mascara",
+  "brow", "blush", "bronzer", "highlighter", "foundation", "concealer"];
+
+/** A preference event (glamcast.preference.v1, the PreferenceEvent contract): the person's whole
+ *  set of explicit preferences, replacing the one before. boldness: 0 natural … 1 bold (0.5: no
+ *  preference); priceCap: the highest price to show, or null for none; never: categories never
+ *  to show. */
+export function preferenceEvent({ userId, boldness = 0.5, priceCap = null, never = [], now = new Date() }) {
+  const unknown = never.filter((category) => !CATEGORIES.includes(category));
+  if (unknown.length) throw new Error(`unknown categories ${unknown.join(", ")}`);
+  const event = {
+    event_id: newId(),
+    ts: now.toISOString(),
+    user_id: userId,
+    boldness: Math.min(1, Math.max(0, Number(boldness))),
+    never_categories: [...new Set(never)],
+  };
+  if (priceCap !== null && priceCap !== undefined) event.price_cap = Number(priceCap);
+  return event;
+}
+
+/** POST one preference event to the gateway (`{base}/v1/events/preference`) as a JSON object;
+ *  resolves to the gateway's answer { status, body }. */
+export async function postPreference(base, apiKey, event) {
+  const response = await fetch(`${base}/v1/events/preference`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-API-Key": apiKey },
+    body: JSON.stringify(event),
+  });
+  return { status: response.status, body: await response.json() };
+}

@@ -95,7 +95,7 @@ export function scaledPolygon(polygon, factor) {
 /** Where skin is sampled for its tone: the cheeks, nose and forehead — the face oval (shrunk a
  *  little, off the hairline and the background) above the mouth corners, without the eyes, the
  *  brows and the lips (each grown, off lashes, brow hairs and lip liner). Chin and jaw are left
- *  out: beard and the shadow under the jaw. Returns { keep: polygon, cut: [polygons],
+ *  out unless `belowMouth` (forEachSkinPixel; the lightness trim drops their shadow). Returns { keep: polygon, cut: [polygons],
  *  below: the y above which pixels count, per x, as a line [[x0, y0], [x1, y1]] }. */
 export function skinSampleRegion(mesh) {
   const { right, left } = { right: mesh[LIPS_OUTER[0]], left: mesh[LIPS_OUTER[10]] };
@@ -110,14 +110,15 @@ export function skinSampleRegion(mesh) {
   };
 }
 
-/** Calls visit(x, y) for every pixel of the skin sample region (skinSampleRegion). */
-export function forEachSkinPixel(mesh, width, height, visit) {
+/** Calls visit(x, y) for every pixel of the skin sample region (skinSampleRegion); with
+ *  `belowMouth`, also the pixels below the mouth corners' line (chin and jaw). */
+export function forEachSkinPixel(mesh, width, height, visit, { belowMouth = false } = {}) {
   const { keep, cut, mouthLine: [[x0, y0], [x1, y1]] } = skinSampleRegion(mesh);
   const excluded = polygonMask(cut, width, height);
   const slope = (y1 - y0) / (x1 - x0 || 1e-6);
   forEachPixelIn(keep, width, height, (x, y) => {
     if (excluded[y * width + x]) return;
-    if (y + 0.5 > y0 + slope * (x + 0.5 - x0)) return; // below the mouth corners' line
+    if (!belowMouth && y + 0.5 > y0 + slope * (x + 0.5 - x0)) return; // below the mouth corners' line
     visit(x, y);
   });
 }
