@@ -181,10 +181,10 @@ PLANTED_BRANDS: tuple[TrendTerm, ...] = (
 #: Few, and chosen so that they do not pull against each other or against `#coralcrush`'s coral:
 #: mauve rises in coral's categories (lipstick, blush, gloss) while pink, the largest lip family,
 #: fades in them; a fading plum was hidden by its metallic eyeshadows; a rising satin finish
-#: (a fifth of the catalogue) barely moved its own share. Tuned on seeds 101–103.
+#: (a fifth of the catalogue) barely moved its own share; a breakout gold family (×50 in share)
+#: swamped taste, so the recommender's per-skin-tone bound failed. Tuned on seeds 101–103.
 PLANTED_TRYON_TERMS: tuple[TrendTerm, ...] = (
     _T("mauve", 1.0, STEADY_RISE, SHADE_FAMILY),
-    _T("gold", 1.0, BREAKOUT, SHADE_FAMILY),
     _T("pink", 1.0, FADE, SHADE_FAMILY),
     _T("metallic", 1.0, STEADY_RISE, FINISH),
 )
