@@ -15,7 +15,7 @@ export const MONK_LAB = MONK_SWATCHES.map(labFromHex);
 export const ATTRIBUTE_CONFIG = {
   irisMargin: 1.15, // sclera pixels lie this many iris radii or more from the iris centre
   scleraKeep: 0.4, // the brightest share of the eye's pixels taken as sclera
-  minScleraPixels: 3, // fewer sclera pixels in an eye than this: no white balance
+  minScleraPixels: 3, // fewer sclera pixels in an eye than this: that eye is not used
   scleraSupersample: 4, // each eye sampled on a grid this many times finer than the pixels
   scleraAgreement: 1.35, // the two eyes' whites may differ by this factor in any channel's share
   // The sclera as measured here in camera-balanced photos, relative (luminance 1): warm, as the
@@ -43,7 +43,8 @@ export const ATTRIBUTE_CONFIG = {
   matchedLuminance: true,
   clipCode: 250, // a skin pixel with a channel at or above this code has lost its colour to clipping
   // Eyes that disagree (`scleraAgreement`) still balance, on the geometric mean of the two whites
-  // (round 1 left such photos unbalanced: 9 of the 22 development faces, whose cast then stayed).
+  // and one eye too small leaves the other (round 1 left both unbalanced: 10 of the 22
+  // development faces, whose light's cast then stayed).
   scleraFallback: true,
   // Gains scaled so the smallest is 1, as a camera's raw white balance is: a coloured light that
   // dimmed two channels gets them back (round 1 kept the sclera's luminance, so 3,000 K light left
@@ -77,10 +78,11 @@ export function irisCircles(mesh) {
 
 /** The whites of the eyes: the sclera of each eye (its contour minus a margin around the
  *  iris), its brightest part (`scleraKeep`: lashes, lid shadow and the skin at the corners are
- *  darker), per-channel median in linear RGB, then the mean of the two eyes. Returns { rgb,
- *  luminance, pixels }; rgb is null when an eye has fewer than `minScleraPixels` (closed, a tiny
- *  face) or the two eyes disagree in colour by more than `scleraAgreement` (a reflection, a
- *  shadow, tinted glasses): then the photo has no trustworthy white. */
+ *  darker), per-channel median in linear RGB, then the mean of the two eyes; when they disagree
+ *  in colour by more than `scleraAgreement` (a reflection, a shadow on one side), their geometric
+ *  mean (with `scleraFallback`; without it, no white). An eye with fewer than `minScleraPixels`
+ *  (closed, a tiny face) is left out. Returns { rgb, luminance, pixels, agreement, eyes }; rgb is
+ *  null when neither eye counts. */
 export function scleraWhite(pixels, mesh, config = ATTRIBUTE_CONFIG) {
   const { data, width, height } = pixels;
   const irises = irisCircles(mesh);
@@ -154,8 +156,9 @@ export function scleraGains(pixels, mesh, config = ATTRIBUTE_CONFIG) {
 }
 
 /** The skin's colour: CIELAB of the white-balanced pixels of cheeks, nose and forehead,
- *  trimmed by lightness (shadow, hair and highlight out), then the per-channel median.
- *  Returns { lab, spread (lightness interquartile range), pixels (count kept) }. */
+ *  trimmed by lightness (shadow, hair and highlight out): the median luminance, with the median
+ *  chromaticity of the kept pixels that have no channel clipped (`clipCode`). Returns { lab,
+ *  spread (lightness interquartile range), pixels (count kept), clipped (share left out) }. */
 export function skinLab(pixels, mesh, gains, config = ATTRIBUTE_CONFIG) {
   const { data, width, height } = pixels;
   const samples = []; // [L*, r, g, b (balanced linear), clipped]
@@ -200,7 +203,7 @@ export function softmin(distances, temperature) {
   return weights.map((w) => w / total);
 }
 
-/** Monk tone of a skin colour: the nearest swatch by CIEDE2000 (ITA° bands alone cannot tell
+/** Monk tone of a skin colour: the nearest swatch by monkDistance (ITA° bands alone cannot tell
  *  Monk 1–4 apart). { value: 1–10, confidence, distances }. */
 export function monkTone(lab, config = ATTRIBUTE_CONFIG) {
   const distances = MONK_LAB.map((swatch) => monkDistance(lab, swatch, config));
@@ -226,11 +229,12 @@ export function monkDistance(lab, swatch, config = ATTRIBUTE_CONFIG) {
   return Math.hypot(colour, (lab[0] - swatch[0]) / (kL * sL));
 }
 
-/** Undertone from the skin's hue angle, against the hue of the Monk swatch of the same depth
- *  (nearest in lightness and chroma: the scale's own hue drifts from 89° at Monk 3 to 49° at
- *  Monk 8, so one absolute hue threshold would call every deep skin cool). More than
- *  `undertoneBand` degrees redder is cool, more than that yellower is warm.
- *  { value, confidence, hueOffset, reference (Monk 1–10 whose hue is the reference) }. */
+/** Undertone from the skin's hue angle, against the hue of the Monk swatch the skin matches
+ *  (monkTone; `undertoneReference: "depth"`: nearest in lightness and chroma): the scale's own hue
+ *  drifts from 89° at Monk 3 to 49° at Monk 8, so one absolute hue threshold would call every
+ *  deep skin cool. More than `undertoneBand` degrees redder is cool, more than that yellower is
+ *  warm. Confidence: the probability of the chosen class under `undertoneNoise` a*b* units of
+ *  measurement noise. { value, confidence, hueOffset, reference (Monk 1–10), chroma }. */
 export function undertone(lab, config = ATTRIBUTE_CONFIG) {
   const [lightness, chroma, hue] = lchFromLab(lab);
   let reference;

@@ -128,4 +128,3 @@ export function deltaE2000([l1, a1, b1], [l2, a2, b2], kL = 1) {
   const tl = (l2 - l1) / (kL * sL), tc = (c2p - c1p) / sC, th = dH / sH;
   return Math.sqrt(tl * tl + tc * tc + th * th + rT * tc * th);
 }
-
