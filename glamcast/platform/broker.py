@@ -170,6 +170,8 @@ def read_all(
             for name in topic_names
             for index in sorted(reader.partitions_for_topic(name) or ())
         ]
+        if not partitions:  # no such topic (yet): nothing in it
+            return
         reader.assign(partitions)
         reader.seek_to_beginning(*partitions)
         yield from reader
