@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -209,3 +209,20 @@ class ServedApp:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+#: Debian's Chromium, which the browser tests drive (Playwright never downloads a browser here).
+CHROMIUM = "/usr/bin/chromium"
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Headless Debian Chromium under Playwright (`playwright.sync_api.sync_playwright()`)."""
+    from pathlib import Path
+
+    assert Path(CHROMIUM).exists(), "chromium missing: run infra/system-deps.sh (root, apt)"
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+
+
+def wait_for(page: Any, condition: str, timeout_s: float) -> None:
+    """Until the JavaScript `condition` holds in `page` (Playwright's own polling)."""
+    page.wait_for_function(condition, timeout=timeout_s * 1000)

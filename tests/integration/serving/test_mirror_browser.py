@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Request, sync_playwright
-from testkit import ServedApp
+from playwright.sync_api import Request, sync_playwright
+from testkit import CHROMIUM, ServedApp, launch_chromium, wait_for
 
 from glamcast.core import topics
 from glamcast.core.events import (
@@ -44,7 +44,6 @@ pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 MAX_BODY_BYTES = 4_096  # a tap's events; an image would be hundreds of kilobytes
 MAX_URL_CHARS = 512
 IMAGE_MARKERS = (b"\x89PNG", b"\xff\xd8\xff", b"data:image", b"RIFF", b"base64")
@@ -88,18 +87,13 @@ def body_of(request: Request) -> bytes:
     return request.post_data_buffer or b""
 
 
-def wait_for(page: Page, condition: str, timeout_s: float) -> None:
-    page.wait_for_function(condition, timeout=timeout_s * 1000)
-
-
 def test_the_mirror_makes_up_a_face_in_the_browser_and_sends_only_events(mirror_url: str) -> None:
     started = time.monotonic()
     person = f"u-mirror-{uuid.uuid4().hex[:6]}"
     requests: list[Request] = []
     ingest_statuses: list[int] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu"])
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 760})
         page.on("request", lambda request: requests.append(request))
         page.on("response", lambda response: ingest_statuses.append(response.status)

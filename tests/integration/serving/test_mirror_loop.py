@@ -34,9 +34,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
-from testkit import ServedApp, eventually, log_tail, produce, worker_exited
+from playwright.sync_api import sync_playwright
+from testkit import (
+    CHROMIUM,
+    ServedApp,
+    eventually,
+    launch_chromium,
+    log_tail,
+    produce,
+    wait_for,
+    worker_exited,
+)
 
 from glamcast.core import topics
 from glamcast.core.events import CatalogEvent
@@ -50,7 +59,6 @@ from streams.worker import WorkerProcess, start_workers, stop_workers
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
 LIKES = 20
 #: What the test accepts: the page stops following the feed 5 s after a tap.
 FOLLOW_S = 5.0
@@ -147,18 +155,13 @@ def stages_live(settings: Settings, user_id: str) -> bool:
     return any(record.key == user_id.encode() for record in feeds)
 
 
-def wait_for(page: Page, condition: str, timeout_s: float) -> None:
-    page.wait_for_function(condition, timeout=timeout_s * 1000)
-
-
 def test_a_like_in_the_mirror_reaches_the_lake_and_changes_the_feed(loop_stack: LoopStack) -> None:
     started = time.monotonic()
     person = f"u-loop-{uuid.uuid4().hex[:6]}"
     posted: list[dict] = []
     seconds: list[float] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=["--no-sandbox", "--disable-gpu"])
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 760})
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
