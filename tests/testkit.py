@@ -226,3 +226,21 @@ def launch_chromium(playwright: Any) -> Any:
 def wait_for(page: Any, condition: str, timeout_s: float) -> None:
     """Until the JavaScript `condition` holds in `page` (Playwright's own polling)."""
     page.wait_for_function(condition, timeout=timeout_s * 1000)
+
+
+def write_catalogue(settings: Settings, rows: Iterable[tuple[str, str, str, str, float]]) -> None:
+    """Catalogue products ``(product_id, category, shade_hex, finish, price)`` into the lake, as
+    the stream's lake sink lands catalog events (brand "Glam", launched now)."""
+    from datetime import UTC, datetime
+
+    from glamcast.core import topics
+    from glamcast.core.events import CatalogEvent
+    from glamcast.core.names import CATALOG
+
+    now = datetime.now(UTC)
+    events = [CatalogEvent(event_id=f"cat-{product}", ts=now, product_id=product, brand="Glam",
+                           name=f"{category} {shade}", category=category, shade_hex=shade,
+                           finish=finish, price=price, launched_at=now)
+              for product, category, shade, finish, price in rows]
+    table = lake.table_from_events(CATALOG, events, partition=0, offsets=list(range(len(events))))
+    lake.write_event_batch(settings.lake_root, CATALOG, topics.CATALOG, 0, table)

@@ -19,24 +19,19 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Request, sync_playwright
-from testkit import CHROMIUM, ServedApp, launch_chromium, wait_for
+from testkit import CHROMIUM, ServedApp, launch_chromium, wait_for, write_catalogue
 
-from glamcast.core import topics
 from glamcast.core.events import (
-    CatalogEvent,
     PreferenceEvent,
     Rejection,
     TryOnEvent,
     decode_event,
 )
-from glamcast.core.names import CATALOG
 from glamcast.core.settings import Settings
-from glamcast.platform import lake
 from glamcast.serving.app import create_app
 from streams.app import ensure_topics
 
@@ -58,16 +53,6 @@ CATALOGUE = [  # (product_id, category, shade, finish, price)
 ]
 
 
-def write_catalogue(settings: Settings) -> None:
-    now = datetime.now(UTC)
-    events = [CatalogEvent(event_id=f"cat-{product}", ts=now, product_id=product, brand="Glam",
-                           name=f"{category} {shade}", category=category, shade_hex=shade,
-                           finish=finish, price=price, launched_at=now)
-              for product, category, shade, finish, price in CATALOGUE]
-    table = lake.table_from_events(CATALOG, events, partition=0, offsets=list(range(len(events))))
-    lake.write_event_batch(settings.lake_root, CATALOG, topics.CATALOG, 0, table)
-
-
 @pytest.fixture(scope="module")
 def mirror_url(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert Path(CHROMIUM).exists(), "chromium missing: run infra/system-deps.sh (root, apt)"
@@ -77,7 +62,7 @@ def mirror_url(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactor
         "topic_prefix": f"mirror{unique}.", "lake_uri": str(root / "lake"),
         "recommender_model_name": f"no-recommender-{unique}",
         "look_gan_model_name": f"no-look-gan-{unique}"})
-    write_catalogue(settings)
+    write_catalogue(settings, CATALOGUE)
     ensure_topics(settings)
     with ServedApp(create_app(settings)) as url:
         yield url

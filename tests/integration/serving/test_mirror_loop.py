@@ -45,11 +45,11 @@ from testkit import (
     produce,
     wait_for,
     worker_exited,
+    write_catalogue,
 )
 
 from glamcast.core import topics
-from glamcast.core.events import CatalogEvent
-from glamcast.core.names import CATALOG, TRYON
+from glamcast.core.names import TRYON
 from glamcast.core.settings import Settings
 from glamcast.core.shades import shade_family
 from glamcast.platform import broker, features, lake
@@ -95,16 +95,6 @@ class LoopStack:
     workers: list[WorkerProcess]
 
 
-def write_catalogue(settings: Settings) -> None:
-    now = datetime.now(UTC)
-    events = [CatalogEvent(event_id=f"cat-{product}", ts=now, product_id=product, brand="Glam",
-                           name=f"{category} {shade}", category=category, shade_hex=shade,
-                           finish=finish, price=price, launched_at=now)
-              for product, category, shade, finish, price in CATALOGUE]
-    table = lake.table_from_events(CATALOG, events, partition=0, offsets=list(range(len(events))))
-    lake.write_event_batch(settings.lake_root, CATALOG, topics.CATALOG, 0, table)
-
-
 @pytest.fixture(scope="module")
 def loop_stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[LoopStack]:
@@ -119,7 +109,7 @@ def loop_stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactor
         "feed_debounce_s": 0.3,
         "recommender_model_name": f"no-recommender-{unique}",
         "look_gan_model_name": f"no-look-gan-{unique}"})
-    write_catalogue(settings)
+    write_catalogue(settings, CATALOGUE)
     ensure_topics(settings)
     features.apply(settings)
     workers = start_workers(settings, 1, loglevel="info", log_dir=root / "logs")
