@@ -10,13 +10,18 @@ STAMP  := $(VENV)/.glamcast-installed
 NODE_STAMP := web/node_modules/.glamcast-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test unit lint install system-deps bench clean
+.PHONY: demo test test-prod unit lint install system-deps bench clean
 
 demo: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/glamcast demo $(DEMO_ARGS)
 
 test: $(STAMP) system-deps $(NODE_STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The prod-local profile end to end (Spark standalone, S3 server, PostgreSQL, Redis): not yet in
+# `make test` (docs/runbook.md, "prod-local").
+test-prod: $(STAMP) system-deps $(NODE_STAMP) lint
+	$(PY) -m pytest -m prod tests/integration/prod $(PYTEST_ARGS)
 
 # The service-free tier (tests/unit): no broker, Spark session or server; for the edit-test loop.
 unit: $(STAMP) lint
@@ -48,6 +53,7 @@ $(NODE_STAMP): web/package.json web/package-lock.json
 	touch $(NODE_STAMP)
 
 bench: $(STAMP) $(NODE_STAMP)
+	$(PY) -m pip install --quiet -e ".[dev,bench]"  # the recommender's peers (cornac, implicit)
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:

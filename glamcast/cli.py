@@ -80,8 +80,28 @@ def print_parts(parts: list[stack.PartStatus]) -> None:
 
 
 @app.command()
-def up() -> None:
-    """Start the embedded broker and MLflow server (or use the configured external ones)."""
+def up(
+    profile: Annotated[str, typer.Option(
+        help="local: the embedded broker and MLflow server. prod-local: the prod profile on "
+        "real processes (Spark master + worker, S3 server, MLflow on PostgreSQL + S3, the "
+        "machine's PostgreSQL and Redis, the embedded broker) under <state_dir>/prod-local; "
+        "prints the environment of its prod settings.")] = "local",
+) -> None:
+    """Start the embedded broker and MLflow server (or use the configured external ones); with
+    `--profile prod-local`, the prod profile on real processes (docs/runbook.md, prod-local)."""
+    if profile == "prod-local":
+        from glamcast.platform import prod_local
+
+        started = prod_local.up(get_settings().state_path / "prod-local",
+                                on_event=lambda part, msg: console.print(f"{part}: {msg}"))
+        console.print(f"Spark master {started.spark_master} (UI {started.spark_master_ui}), "
+                      f"S3 {started.s3_endpoint}, MLflow {started.mlflow_tracking_uri}, "
+                      f"broker {started.kafka_bootstrap}, lake {started.lake_uri}")
+        for key, value in started.env().items():
+            print(f"export {key}='{value}'")
+        return
+    if profile != "local":
+        raise typer.BadParameter("--profile must be local or prod-local")
     parts = stack.up(get_settings(), on_event=lambda part, msg: console.print(f"{part}: {msg}"))
     print_parts(parts)
 
@@ -96,9 +116,17 @@ def status() -> None:
 
 
 @app.command()
-def down(purge: Annotated[bool, typer.Option(help="Also delete the state dir.")] = False) -> None:
+def down(purge: Annotated[bool, typer.Option(help="Also delete the state dir.")] = False,
+         profile: Annotated[str, typer.Option(help="local or prod-local (what `up` started)."
+                                              )] = "local") -> None:
     """Stop exactly what `up` started."""
     settings = get_settings()
+    if profile == "prod-local":
+        from glamcast.platform import prod_local
+
+        done = prod_local.down(settings.state_path / "prod-local", purge=purge)
+        console.print(f"stopped: {', '.join(done) or 'nothing was running'}")
+        return
     stopped = stack.down(settings, purge=purge)
     console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
     if purge:
@@ -297,7 +325,8 @@ def stream(
 # --- train
 train_app = typer.Typer(help="Train models and register them in MLflow.", no_args_is_help=True,
                         cls=mounting(recommender="jobs.train_recommender:command",
-                                     look_gan="jobs.train_look_gan:command"))
+                                     look_gan="jobs.train_look_gan:command",
+                                     ranker="jobs.train_ranker:command"))
 app.add_typer(train_app, name="train")
 # --- end train
 
@@ -315,6 +344,7 @@ def looks_generate(
     shade_family: Annotated[str | None, typer.Option(help="Trend term: shade family of the lips, e.g. coral (default: any).")] = None,
     finish: Annotated[str | None, typer.Option(help="Trend term: finish of the lips, e.g. matte (default: any).")] = None,
     n: Annotated[int, typer.Option(min=1, max=48, help="Looks to generate.")] = 6,
+    boldness: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Natural 0 … bold 1 (default: any).")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same looks.")] = 0,
     model_uri: Annotated[str | None, typer.Option(help="MLflow model URI (default: models:/<look_gan_model_name setting>@champion).")] = None,
     out: Annotated[Path | None, typer.Option(help="Palette PNG (default: <state_dir>/reports/looks/).")] = None,
@@ -327,7 +357,8 @@ def looks_generate(
 
     settings = get_settings()
     request = {"skin_tone": skin_tone, "undertone": undertone, "face_shape": face_shape,
-               "shade_family": shade_family, "finish": finish, "n": n, "seed": seed}
+               "shade_family": shade_family, "finish": finish, "n": n, "seed": seed,
+               "boldness": boldness}
     try:
         looks = generate_from_model(
             tracking_uri(settings),
@@ -336,7 +367,7 @@ def looks_generate(
         raise typer.BadParameter(str(exc)) from exc
     terms = " ".join(f"{value}" for value in (shade_family, finish) if value)
     label = f"{terms + ' · ' if terms else ''}{undertone} · Monk {skin_tone}" + (
-        f" · {face_shape}" if face_shape else "")
+        f" · {face_shape}" if face_shape else "") + (f" · boldness {boldness:.2f}" if boldness is not None else "")
     table = Table(title=f"Generated looks: {label}")
     for column in ("look", "region", "product", "shade", "finish", "ΔE00", "intensity", "price"):
         table.add_column(column, justify="right" if column in ("ΔE00", "intensity", "price") else "left")

@@ -106,6 +106,8 @@ class DemoSummary:
     sent: dict[str, int] = field(default_factory=dict)
     #: Next offset per (topic, partition) after the read-back: what the workers must commit.
     next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: The recommender's training cutoff: the ranker trains on requests after it.
+    recommender_cutoff: str | None = None
 
 
 Stage = Callable[[Settings, DemoConfig, Console, DemoSummary], None]
@@ -209,6 +211,28 @@ def train_recommender(settings: Settings, config: DemoConfig, console: Console, 
     verdict = "champion" if registration.promoted else "kept the earlier champion"
     summary.rows.append(("recommender", f"{registration.model_name} v{registration.version}",
                          f"{result.best}, {verdict}"))
+    summary.recommender_cutoff = result.window.get("data.cutoff")
+
+
+def train_ranker(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
+    """The feed's ranker on the days after the recommender's training cutoff (docs/ranker.md)."""
+    from jobs import train_ranker as job
+
+    start = pd.Timestamp(summary.recommender_cutoff).to_pydatetime() if summary.recommender_cutoff else None
+    job_config = job.TrainRankerConfig(start=start, test_days=3, max_requests_per_day=150,
+                                       ranker=job.fr.RankerConfig(n_estimators=150))
+    result = run_spark_job(
+        settings, "train_ranker",
+        lambda spark, on_progress: job.train_ranker_job(spark, settings, job_config,
+                                                        on_progress=on_progress),
+        input_error=job.RankerInputError, keep_session=True, out=console)
+    job.print_report(result, job_config, console)
+    ndcg = job.metric_name("ndcg", job_config.k)
+    for order, values in result.evaluation.items():
+        summary.rows.append(("ranker", f"{order} NDCG@{job_config.k}", f"{values[ndcg]:.3f}"))
+    registration = result.registration
+    verdict = "champion" if registration.promoted else "kept the earlier champion"
+    summary.rows.append(("ranker", f"{registration.model_name} v{registration.version}", verdict))
 
 
 def train_look_gan(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
@@ -290,6 +314,7 @@ STAGES: list[tuple[str, Stage]] = [
     ("read the topics back", count_arrivals),
     ("stream into the lake and Feast", stream_into_lake),
     ("train the recommender", train_recommender),
+    ("train the feed ranker", train_ranker),
     ("train the look GAN", train_look_gan),
     ("forecast trends", forecast_trends),
     ("materialize features", materialize_features),

@@ -25,14 +25,18 @@ Writes
     run_id, generated_at. One row per term and day, history and horizon, with no gaps;
     `latest_forecasts(settings)` reads the newest run back (for the API and dashboard).
     Report files under ``<state_dir>/reports/forecast_trends/<until>-<source>/``.
+    Trend looks (lake input, unless --no-trend-looks): the look GAN champion's looks for the
+    run's rising and breakout shade families and finishes, matched to the lake's catalogue, in
+    the lake dataset ``trend_looks/date=<until>/`` (`glamcast.platform.trend_looks`; the feed
+    offers them, `GET /v1/trend-looks` lists them) and in trend_looks.json.
 
 Logs (MLflow experiment `forecast_experiment` of the settings, default `trend_forecast`)
     params: every field of the config, the data window and source; metrics: row counts
     (input rows, series rows, forecast rows), n_terms, n_forecast, n_set_aside, n_failed,
     share_beating_seasonal_naive, mean/median MASE and mean sMAPE per model, mean band coverage,
     n_<class>, n_trusted, n_chosen_<model>, mean_mase_chosen, n_alerts, n_alerts_sent,
-    n_anomalies, fit_seconds; artifacts: backtest.csv, backtest_summary.csv, rising.csv,
-    rising.json, set_aside.csv, alerts.json, config.json and plots/*.png
+    n_anomalies, n_trend_looks, n_trend_look_terms, fit_seconds; artifacts: backtest.csv, backtest_summary.csv, rising.csv,
+    rising.json, set_aside.csv, alerts.json, trend_looks.json, config.json and plots/*.png
     (one per top rising/fading term, and overview.png).
 
 Entry points: ``glamcast forecast ...`` and ``spark-submit jobs/forecast_trends.py ...`` (the same
@@ -137,6 +141,7 @@ class ForecastTrendsConfig:
     write_lake: bool = True  # write the `forecasts` dataset
     publish_alerts: bool = True  # send new breakouts and band exits to the alerts topic (broker)
     alerts_topic: str | None = None  # that topic; unset: the settings' (prefixed) alerts topic
+    trend_looks: bool = True  # make the look GAN champion's looks for rising families and finishes
     report_dir: Path | None = None  # None: <state_dir>/reports/forecast_trends/<until>-<source>
     experiment: str | None = None  # MLflow experiment; default: settings.forecast_experiment
     verbose_stan: bool = False  # let cmdstan/Prophet log to the console
@@ -168,6 +173,7 @@ class ForecastResult:
     plots: list[Path] = field(default_factory=list)
     alerts: list[TrendAlert] = field(default_factory=list)  # raised by this run
     alerts_sent: list[TrendAlert] = field(default_factory=list)  # of them, new: published
+    trend_looks: Any = None  # glamcast.platform.trend_looks.TrendLooksOutcome (None: not asked)
 
 
 class ForecastInputError(ValueError):
@@ -574,6 +580,13 @@ def _write_reports(result: ForecastResult, config: ForecastTrendsConfig) -> None
         [{**alert.model_dump(mode="json"), "sent": alert in result.alerts_sent}
          for alert in result.alerts], indent=2))
     (out / "config.json").write_text(json.dumps(config.as_params(), indent=2, default=str))
+    looks = result.trend_looks
+    if looks is not None:
+        (out / "trend_looks.json").write_text(json.dumps(
+            {"model_version": looks.model_version, "skipped": looks.skipped, "path": looks.path,
+             "terms": json.loads(looks.terms.to_json(orient="records")),
+             "n_looks": looks.n_looks, "conditions_without_looks": looks.missing,
+             "looks": json.loads(looks.looks.to_json(orient="records"))}, indent=2))
 
 
 # --- the job -----------------------------------------------------------------------------------
@@ -682,6 +695,12 @@ def _forecast_window(spark: SparkSession, settings: Settings, config: ForecastTr
         report("publishing alerts", None, None)
         result.alerts_sent = publish_alerts(settings, result.alerts, config.alerts_topic)
     metrics.update(n_alerts=float(len(result.alerts)), n_alerts_sent=float(len(result.alerts_sent)))
+    if config.trend_looks and config.input_csv is None:
+        report("generating trend looks", None, None)
+        result.trend_looks = _trend_looks(settings, rising, until, run_id, config.write_lake)
+        metrics.update(n_trend_looks=float(result.trend_looks.n_looks),
+                       n_trend_look_terms=float(result.trend_looks.looks["term"].nunique()
+                                                if result.trend_looks.n_looks else 0))
     _write_reports(result, config)
     if fitted is not None and config.top_plots > 0 and len(rising):
         report("plotting", None, None)
@@ -691,6 +710,22 @@ def _forecast_window(spark: SparkSession, settings: Settings, config: ForecastTr
     observed.unpersist()
     result.metrics["total_seconds"] = time.perf_counter() - started
     return result
+
+
+def _trend_looks(settings: Settings, rising: pd.DataFrame, until: date, run_id: str | None,
+                 write: bool) -> Any:
+    """The run's trend looks (`glamcast.platform.trend_looks.publish_trend_looks`). A failure
+    there (registry down, a broken champion) is reported in the outcome, not raised: the
+    forecasts are the run's product, the looks an extra."""
+    from glamcast.platform.trend_looks import TrendLooksOutcome, publish_trend_looks
+    from models.trend_looks import TREND_LOOK_COLUMNS, look_terms
+
+    try:
+        return publish_trend_looks(settings, rising, until, run_id, write=write)
+    except Exception as exc:  # noqa: BLE001 — see the docstring
+        return TrendLooksOutcome(pd.DataFrame(columns=list(TREND_LOOK_COLUMNS)),
+                                 look_terms(None), None,
+                                 skipped=f"failed: {type(exc).__name__}: {exc}"[:300])
 
 
 def write_forecasts(fitted: DataFrame, settings: Settings, source: str, until: date,
@@ -827,6 +862,12 @@ def print_report(result: ForecastResult, console: Any, tracking_uri: str | None 
             console.print(f"  {row.term_type}: {row.term} — {row.status}: {row.reason}")
         if len(result.set_aside) > top:
             console.print(f"  ... and {len(result.set_aside) - top} more in set_aside.csv")
+    looks = result.trend_looks
+    if looks is not None:
+        terms = ", ".join(looks.terms["term"]) if len(looks.terms) else "-"
+        console.print(f"trend looks: {looks.n_looks} for {terms}"
+                      + (f" ({looks.skipped})" if looks.skipped else
+                         f" from look GAN v{looks.model_version}"))
     console.print(f"reports: {result.report_dir}")
     if result.forecasts_path:
         console.print(f"forecasts: {result.forecasts_path}")
@@ -896,7 +937,10 @@ command = job_command(
         Opt("term_types", flag="term_type", kind=list[str], default=None, parse=tuple,
             help="Only this term type (repeatable)."),
         Opt("top_plots", typer={"min": 0}),
-        "write_lake", "publish_alerts", "verbose_stan",
+        "write_lake", "publish_alerts",
+        Opt("trend_looks", help="Have the look GAN champion make looks for the rising shade "
+            "families and finishes, stored in the lake's trend_looks (lake input only)."),
+        "verbose_stan",
     ],
     run_command,
     doc="Forecast every trend term (Prophet on Spark), backtest it, rank rising and fading terms.",

@@ -11,9 +11,11 @@ Reads
 Does
     Holds out whole looks (a stable hash of look_id: the same looks every run, so runs compare on
     the same held-out data), fits the look space on the training pairs, and trains the GAN
-    (`models.look_gan`) in a `TorchDistributor` process (local mode; use_gpu when the driver
-    holds a GPU, and CUDA whenever PyTorch sees one), with a progress bar fed by the trainer's
-    progress file and checkpoints every `checkpoint_every` steps. Then generates one look per
+    (`models.look_gan`) in a `TorchDistributor` process (beside the driver on a local master,
+    in an executor on a cluster, `glamcast.platform.spark.torch_distributor`; use_gpu when the
+    driver or the cluster's tasks hold a GPU, and CUDA whenever PyTorch sees one), with a
+    progress bar fed by the trainer's progress file (on a cluster, when the executor shares the
+    driver's file system) and checkpoints every `checkpoint_every` steps. Then generates one look per
     held-out pair (its face, no trend term) with the GAN and two baselines (a Gaussian per
     condition; the training look of the nearest face) and scores them per condition
     (undertone × skin-depth band): precision and recall (k-NN manifolds), novelty, conditional
@@ -77,11 +79,17 @@ from glamcast.platform.model_registry import (
     Registration,
     pip_requirements,
     register_and_promote,
-    spark_has_gpu,
     use_experiment,
 )
-from models.look_baselines import GaussianLooks, NearestLooks
-from models.look_gan import LookGanConfig, LookGanFit, LookGenerator, train_look_gan
+from glamcast.platform.spark import torch_distributor
+from models.look_baselines import GaussianLooks, MixtureLooks, NearestLooks
+from models.look_gan import (
+    LookGanConfig,
+    LookGanFit,
+    LookGenerator,
+    boldness_of,
+    train_look_gan,
+)
 from models.look_gan_pyfunc import (
     CATALOG_ARTIFACT,
     GENERATOR_ARTIFACT,
@@ -113,7 +121,9 @@ from models.shoppable_looks import PaletteRow, ProductMatcher, plot_palettes
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-MODELS = ("gan", "gaussian", "nearest")
+MODELS = ("gan", "gaussian", "mixture", "nearest")
+#: The baselines the GAN must beat on precision and recall (the copying one is a reference).
+RIVALS = ("gaussian", "mixture")
 #: Try-on actions that count as engaging positively with a look.
 POSITIVE_ACTIONS = ("like", "save", "share", "add_to_cart", "purchase")
 FACE_COLUMNS = {
@@ -143,7 +153,8 @@ class TrainLookGanConfig:
     end: datetime | None = None  # end of the window (exclusive); None: everything
     heldout_share: float = 0.25  # share of looks (by a stable hash of look_id) held out for the test
     validation_share: float = 0.15  # share of the other looks kept to calibrate the temperature
-    temperatures: tuple[float, ...] = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)  # z spreads tried
+    temperatures: tuple[float, ...] = tuple(0.75 + 0.125 * i for i in range(13))  # 0.75 … 2.25
+    group_temperatures: bool = True  # also calibrate one temperature per condition group
     k: int = DEFAULT_K  # neighbours of the precision/recall manifolds
     novelty_quantile: float = NOVELTY_QUANTILE  # τ = this quantile of held-out NN distances
     novelty_floor: float = 0.5  # a model with less novelty never becomes champion
@@ -444,6 +455,7 @@ def fit_gan(
         data.x[data.train],
         CONDITION_SPACE.encode(data.conditions.take(np.flatnonzero(data.train))),
     )
+    boldness = boldness_of(data.looks.intensity[data.train])
     stage = "training look GAN (generator steps)"
     with tempfile.TemporaryDirectory(prefix="look-gan-") as scratch:
         progress_path = Path(scratch) / "progress.jsonl"
@@ -454,14 +466,12 @@ def fit_gan(
             "checkpoint_dir": str(checkpoint_dir),
             "progress_path": str(progress_path),
             "resume": config.resume,
+            "boldness": boldness,
         }
         try:
             if spark is not None and config.distributed:
-                from pyspark.ml.torch.distributor import TorchDistributor
-
-                distributor = TorchDistributor(
-                    num_processes=1, local_mode=True, use_gpu=spark_has_gpu(spark)
-                )
+                # Beside the driver on a local master, in an executor on a cluster.
+                distributor = torch_distributor(spark, num_processes=1)
                 fit = distributor.run(train_look_gan, x, cond, asdict(config.gan), **kwargs)
             else:
                 fit = train_look_gan(x, cond, asdict(config.gan), **kwargs)
@@ -485,13 +495,23 @@ def gan_sampler(generator: LookGenerator, space: LookSpace) -> Sampler:
 
 
 def baseline_samplers(data: LookTrainingData) -> dict[str, Sampler]:
-    train_rows = np.flatnonzero(data.train)
+    """gaussian, mixture (its size chosen on the validation looks) and nearest."""
+    train_rows, validation_rows = np.flatnonzero(data.train), np.flatnonzero(data.validation)
     gaussian = GaussianLooks.fit(data.x[train_rows], data.conditions.take(train_rows).groups())
+    mixture, _ = MixtureLooks.fit_validated(
+        data.x[train_rows],
+        data.conditions.take(train_rows).groups(),
+        data.x[validation_rows],
+        data.conditions.take(validation_rows).groups(),
+    )
     nearest = NearestLooks.fit(data.x[train_rows], data.conditions.take(train_rows))
     space = data.space
     return {
         "gaussian": lambda c, seed: space.encode(
             space.decode(gaussian.sample(c.groups(), np.random.default_rng(seed)))
+        ),
+        "mixture": lambda c, seed: space.encode(
+            space.decode(mixture.sample(c.groups(), np.random.default_rng(seed)))
         ),
         "nearest": lambda c, seed: nearest.sample(c, np.random.default_rng(seed)),
     }
@@ -534,6 +554,31 @@ def term_fidelity(generator: LookGenerator, faces: Conditions, seed: int) -> pd.
     return pd.DataFrame(rows)
 
 
+#: Boldness levels asked when measuring how generated intensity follows the boldness condition.
+BOLDNESS_LEVELS = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
+
+
+def boldness_response(
+    generator: LookGenerator, faces: Conditions, seed: int
+) -> tuple[float, pd.DataFrame]:
+    """How generated intensity follows asked boldness: each face is asked one of
+    `BOLDNESS_LEVELS` (in turn); returns (Spearman correlation between the asked boldness and the
+    mean intensity of each generated look, table of level → mean of the looks' mean intensity).
+    NaN and an empty table for a generator without a boldness condition."""
+    if not generator.config.boldness or len(faces) == 0:
+        return math.nan, pd.DataFrame(columns=["boldness", "looks", "mean_intensity"])
+    from scipy.stats import spearmanr
+
+    asked = np.resize(np.asarray(BOLDNESS_LEVELS), len(faces))
+    intensity = generator.generate(faces, seed, boldness=asked).intensity.mean(axis=1)
+    table = (
+        pd.DataFrame({"boldness": asked, "mean_intensity": intensity})
+        .groupby("boldness", as_index=False)
+        .agg(looks=("mean_intensity", "size"), mean_intensity=("mean_intensity", "mean"))
+    )
+    return float(spearmanr(asked, intensity).statistic), table
+
+
 def evaluate(
     data: LookTrainingData,
     samplers: dict[str, Sampler],
@@ -554,6 +599,10 @@ def evaluate(
         quantile=config.novelty_quantile,
         seed=config.eval_seed,
     )
+    spearman, levels = boldness_response(generator, faces, config.eval_seed)
+    facts = {**facts, "boldness_spearman": spearman}
+    for row in levels.itertuples(index=False):
+        facts[f"boldness_intensity.{row.boldness:.1f}"] = float(row.mean_intensity)
     return Evaluation(table, facts, term_fidelity(generator, faces, config.eval_seed))
 
 
@@ -614,6 +663,62 @@ def calibrate_temperature(
     )
     best = order.iloc[0]
     return (float(best["temperature"]) if math.isfinite(best["score"]) else 1.0), table
+
+
+#: Validation draws averaged per temperature when calibrating per condition group.
+GROUP_CALIBRATION_DRAWS = 2
+
+
+def calibrate_group_temperatures(
+    generator: LookGenerator, data: LookTrainingData, config: TrainLookGanConfig
+) -> tuple[dict[str, float], pd.DataFrame]:
+    """Per condition group, the temperature of `config.temperatures` with the best champion
+    score on that group's validation pairs (mean over `GROUP_CALIBRATION_DRAWS` draws; among
+    scores within 0.005 of the best, the one nearest the generator's own temperature). Groups
+    without validation pairs keep the generator's temperature. Returns (temperatures, table)."""
+    rows = np.flatnonzero(data.validation)
+    columns = ["group", "temperature", "precision", "recall", "novelty", "score"]
+    if rows.size == 0:
+        return {}, pd.DataFrame(columns=columns)
+    threshold = novelty_threshold(data.x[rows], data.x[data.train], config.novelty_quantile)
+    faces, real, train = data.faces(rows), data.x[rows], data.x[data.train]
+    groups = faces.groups()
+    records = []
+    for temperature in config.temperatures:
+        hot = generator.with_temperature(temperature).with_group_temperatures({})
+        draws = [
+            data.space.encode(hot.generate(faces, config.eval_seed + draw))
+            for draw in range(GROUP_CALIBRATION_DRAWS)
+        ]
+        for group in np.unique(groups):
+            mine = groups == group
+            values = np.array(
+                [
+                    (*precision_recall(real[mine], fake[mine], config.k),
+                     novelty_share(fake[mine], train, threshold))
+                    for fake in draws
+                ]
+            ).mean(axis=0)
+            records.append(
+                {
+                    "group": group,
+                    "temperature": temperature,
+                    "precision": values[0],
+                    "recall": values[1],
+                    "novelty": values[2],
+                    "score": champion_score(*values, config.novelty_floor),
+                }
+            )
+    table = pd.DataFrame(records, columns=columns)
+    chosen: dict[str, float] = {}
+    for group, part in table.groupby("group"):
+        finite = part[np.isfinite(part["score"])]
+        if finite.empty:
+            continue
+        near_best = finite[finite["score"] >= finite["score"].max() - 0.005]
+        distance = (near_best["temperature"] - generator.temperature).abs()
+        chosen[str(group)] = float(near_best.loc[distance.idxmin(), "temperature"])
+    return chosen, table
 
 
 # --- palettes and plots ------------------------------------------------------------------------------
@@ -706,7 +811,8 @@ class TrainLookGanResult:
     metrics: dict[str, float]
     report_dir: Path
     palettes: pd.DataFrame  # the shoppable looks of the palette grid
-    registration: Registration | None = None  # the registered version and the champion decision
+    registration: Registration | None = None
+    baselines: dict[str, Sampler] = field(default_factory=dict)  # reusable on the same pairs  # the registered version and the champion decision
 
     @property
     def score(self) -> float:
@@ -722,7 +828,9 @@ def flat_metrics(evaluation: Evaluation) -> dict[str, float]:
             value = float(getattr(row, metric))
             if not math.isnan(value):
                 out[f"{row.model}.{metric}{suffix}"] = value
-    out.update({key: float(value) for key, value in evaluation.facts.items()})
+    out.update(
+        {key: float(value) for key, value in evaluation.facts.items() if not math.isnan(value)}
+    )
     for row in evaluation.term_fidelity.itertuples(index=False):
         out[f"term_fidelity.{row.family}"] = row.share_matching
     out["term_fidelity"] = float(evaluation.term_fidelity["share_matching"].mean())
@@ -765,8 +873,11 @@ def train_look_gan_on(
     window: dict[str, str],
     report: ProgressCallback,
     log_to_mlflow: bool = True,
+    baselines: dict[str, Sampler] | None = None,
 ) -> TrainLookGanResult:
-    """The job after reading: prepare, train, evaluate, log and register."""
+    """The job after reading: prepare, train, evaluate, log and register. `baselines`: samplers
+    from an earlier result on the same pairs and options (`result.baselines`), so several GAN
+    seeds share one fit of the baselines; None fits them (`baseline_samplers`)."""
     report("preparing tensors", None, None)
     data = prepare_training_data(
         pairs, looks_frame, config.heldout_share, config.validation_share, config.min_pairs
@@ -798,14 +909,24 @@ def train_look_gan_on(
                 LookGenerator.from_fit(fit, data.space), data, config
             )
             generator = LookGenerator.from_fit(fit, data.space).with_temperature(temperature)
+            if config.group_temperatures:
+                by_group, group_calibration = calibrate_group_temperatures(
+                    generator, data, config
+                )
+                generator = generator.with_group_temperatures(by_group)
+            else:
+                group_calibration = pd.DataFrame()
             report("evaluating", None, None)
-            samplers = {"gan": gan_sampler(generator, data.space), **baseline_samplers(data)}
+            report("fitting the baselines", None, None)
+            baselines = baselines if baselines is not None else baseline_samplers(data)
+            samplers = {"gan": gan_sampler(generator, data.space), **baselines}
             evaluation = evaluate(data, samplers, generator, config)
             gan = evaluation.overall("gan")
             metrics = {
                 **flat_metrics(evaluation),
                 "train_s": fit.train_s,
                 "temperature": temperature,
+                **{f"temperature.{g}": t for g, t in generator.group_temperatures.items()},
                 "samples_per_s": fit.samples_per_s,
                 "champion_score": champion_score(
                     gan["precision"], gan["recall"], gan["novelty"], config.novelty_floor
@@ -818,6 +939,9 @@ def train_look_gan_on(
             plot_losses(fit.history, report_dir / "plots" / "losses.png")
             _write_tables(report_dir, evaluation, fit, config)
             calibration.to_csv(report_dir / "evaluation" / "temperature.csv", index=False)
+            group_calibration.to_csv(
+                report_dir / "evaluation" / "group_temperature.csv", index=False
+            )
             result = TrainLookGanResult(
                 config,
                 run_id,
@@ -829,6 +953,7 @@ def train_look_gan_on(
                 metrics,
                 report_dir,
                 palettes,
+                baselines=baselines,
             )
             if run is not None:
                 _log_run(result, data, matcher, products, settings, report)
@@ -860,9 +985,8 @@ def _log_run(
 ) -> None:
     import mlflow
     from mlflow.entities import Metric
-    from mlflow.models import ModelSignature, infer_signature
 
-    from models.look_gan_pyfunc import request_schema
+    from models.look_gan_pyfunc import signature
 
     config, fit = result.config, result.fit
     report("logging to MLflow", None, None)
@@ -913,7 +1037,7 @@ def _log_run(
                 GENERATOR_ARTIFACT: str(generator_path),
                 CATALOG_ARTIFACT: str(catalog_path),
             },
-            signature=ModelSignature(request_schema(), infer_signature(example, output).outputs),
+            signature=signature(output),
             input_example=example,
             pip_requirements=pip_requirements("pyarrow", "torch"),
         )
@@ -989,15 +1113,18 @@ def evaluation_table(evaluation: Evaluation, title: str) -> Any:
 
 
 def failed_checks(evaluation: Evaluation, group: str = ALL, floor: float = 0.5) -> list[str]:
-    """What the GAN fails in one condition: precision or recall not above the Gaussian's,
-    novelty under `floor`."""
+    """What the GAN fails in one condition: precision or recall not above each rival's
+    (`RIVALS`: the Gaussian's and the mixture's), novelty under `floor`."""
     frame = evaluation.table.set_index(["model", "group"])
-    gan, gaussian = frame.loc[("gan", group)], frame.loc[("gaussian", group)]
+    gan = frame.loc[("gan", group)]
     failed = []
-    if not gan["precision"] > gaussian["precision"]:
-        failed.append("precision ≤ gaussian")
-    if not gan["recall"] > gaussian["recall"]:
-        failed.append("recall ≤ gaussian")
+    for rival in RIVALS:
+        if (rival, group) not in frame.index:
+            continue
+        other = frame.loc[(rival, group)]
+        for metric in ("precision", "recall"):
+            if not gan[metric] > other[metric]:
+                failed.append(f"{metric} ≤ {rival}")
     if not gan["novelty"] > floor:
         failed.append(f"novelty ≤ {floor}")
     return failed

@@ -76,9 +76,9 @@ from glamcast.platform.model_registry import (
     Registration,
     pip_requirements,
     register_and_promote,
-    spark_has_gpu,
     use_experiment,
 )
+from glamcast.platform.spark import torch_distributor
 from models import interactions as ix
 from models.factorization import FactorizationConfig, FactorizationResult, train_factorization
 from models.ranking_metrics import metric_name, metrics_by_group, metrics_by_k, ranking_metrics
@@ -88,6 +88,7 @@ from models.recommender_pyfunc import (
     EMBEDDING_COL,
     FactorRecommender,
     RecommenderModel,
+    input_example,
 )
 
 if TYPE_CHECKING:
@@ -415,14 +416,12 @@ def fit_als(spark: SparkSession, data: Indexed, config: AlsConfig) -> ModelFit:
 
 
 def fit_torch(spark: SparkSession, data: Indexed, config: FactorizationConfig) -> ModelFit:
-    """The torch model, trained by `TorchDistributor` in local mode (one process; CUDA when
-    present: use_gpu when the driver holds a GPU resource, and the train function itself picks
-    CUDA whenever PyTorch sees one)."""
-    from pyspark.ml.torch.distributor import TorchDistributor
-
+    """The torch model, trained by `TorchDistributor` in one process: beside the driver on a
+    local master, in an executor on a cluster master (`torch_distributor`); CUDA when present
+    (use_gpu when the driver, or on a cluster the tasks, hold a GPU resource, and the train
+    function itself picks CUDA whenever PyTorch sees one)."""
     started = time.perf_counter()
-    distributor = TorchDistributor(num_processes=1, local_mode=True,
-                                   use_gpu=spark_has_gpu(spark))
+    distributor = torch_distributor(spark, num_processes=1)
     positive = data.positive
     result: FactorizationResult = distributor.run(
         train_factorization, data.users[positive], data.items[positive],
@@ -535,8 +534,6 @@ def _log_model_run(fit: ModelFit, evaluation: Evaluation, baseline: Evaluation, 
     """One child run: params, data window, row counts, metrics, plots, tables and the pyfunc."""
     import matplotlib.pyplot as plt
     import mlflow
-    from mlflow.models import infer_signature
-
     mlflow.log_params({**fit.params, **holdout.window, "model": fit.name, "k": config.k,
                        "device": fit.device})
     mlflow.log_metrics({**{key: float(value) for key, value in holdout.rows.items()},
@@ -559,12 +556,12 @@ def _log_model_run(fit: ModelFit, evaluation: Evaluation, baseline: Evaluation, 
             evaluation.by_group.to_csv(Path(scratch) / "ndcg_by_skin_tone.csv", index=False)
         mlflow.log_artifacts(scratch, "evaluation")
         artifact = fit.recommender.save(Path(scratch) / "recommender.npz")
-        example = pd.DataFrame({"user_id": fit.recommender.user_ids[:2].tolist(), "k": [3, 3]})
-        output = fit.recommender.recommend(example["user_id"].tolist(), 3)
+        # No `signature`: MLflow derives it from `RecommenderModel.predict`'s type hint, and
+        # the example is records, the payload (``{"inputs": [...]}``) a hinted model serves.
         return mlflow.pyfunc.log_model(
             name="model", python_model=RecommenderModel(),
             artifacts={ARTIFACT_KEY: str(artifact)},
-            signature=infer_signature(example, output), input_example=example,
+            input_example=input_example(fit.recommender.user_ids[:2].tolist(), k=3),
             pip_requirements=pip_requirements(),
         )
 

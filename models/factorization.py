@@ -34,6 +34,7 @@ their share per user.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -209,12 +210,17 @@ def train_factorization(
     config: dict[str, Any],
     user_codes: np.ndarray | None = None,
     item_codes: np.ndarray | None = None,
+    on_epoch: Callable[[int, Callable[[], FactorizationResult]], bool] | None = None,
 ) -> FactorizationResult:
     """Fit the model on positive pairs; `config` is `asdict(FactorizationConfig)` (picklable).
 
     `users`, `items`: (pairs,) int indices in [0, n_users) and [0, n_items), each pair once.
     `weights`: (pairs,) confidences, or None for all ones. `user_codes`: (n_users, fields) and
     `item_codes`: (n_items, fields) integer attribute codes, −1 where unknown (optional).
+    `on_epoch(epoch, snapshot)`: called after each epoch (1-based); `snapshot()` returns the
+    factors as they are now (eval mode, the same export as the final result). Returning True
+    stops training there (early stopping on a validation metric: the bench's tuning); the
+    result is then the model as of that epoch.
     """
     cfg = FactorizationConfig.from_dict(config)
     started = time.perf_counter()
@@ -253,9 +259,33 @@ def train_factorization(
     pair_users = torch.as_tensor(users[order], device=device)
 
     losses: list[float] = []
+
+    def snapshot() -> FactorizationResult:
+        """The factors as of now (eval mode; training mode restored after)."""
+        model.eval()
+        dropout.eval()
+        with torch.no_grad():
+            user_factors = torch.zeros(n_users, cfg.dim, device=device)  # no positives: 0
+            everyone = torch.arange(n_users, device=device)
+            for start in range(0, n_users, 1024):
+                u = everyone[start:start + 1024]
+                rows = _user_rows(indptr, indices, binary, u, n_items) if history else None
+                user_factors[u] = model.user_vectors(u, rows, user_codes_t, dropout)
+            result = FactorizationResult(
+                user_factors=user_factors.cpu().numpy().astype(np.float32),
+                item_factors=model.item_vectors(item_codes_t).cpu().numpy().astype(np.float32),
+                item_bias=model.item_biases(item_codes_t).cpu().numpy().astype(np.float32),
+                losses=list(losses),
+                device=str(device),
+                train_s=time.perf_counter() - started,
+            )
+        model.train()
+        dropout.train()
+        return result
+
     model.train()
     dropout.train()
-    for _ in range(cfg.epochs):
+    for epoch in range(1, cfg.epochs + 1):
         total, count = 0.0, 0
         if cfg.objective == "softmax":
             batches = active[torch.randperm(len(active), device=device, generator=generator)]
@@ -292,23 +322,9 @@ def train_factorization(
             total += float(loss.detach()) * len(batch)
             count += len(batch)
         losses.append(total / max(1, count))
-    model.eval()
-    dropout.eval()
-    with torch.no_grad():
-        user_factors = torch.zeros(n_users, cfg.dim, device=device)  # users without positives: 0
-        everyone = torch.arange(n_users, device=device)
-        for start in range(0, n_users, 1024):
-            u = everyone[start:start + 1024]
-            rows = _user_rows(indptr, indices, binary, u, n_items) if history else None
-            user_factors[u] = model.user_vectors(u, rows, user_codes_t, dropout)
-        return FactorizationResult(
-            user_factors=user_factors.cpu().numpy().astype(np.float32),
-            item_factors=model.item_vectors(item_codes_t).cpu().numpy().astype(np.float32),
-            item_bias=model.item_biases(item_codes_t).cpu().numpy().astype(np.float32),
-            losses=losses,
-            device=str(device),
-            train_s=time.perf_counter() - started,
-        )
+        if on_epoch is not None and on_epoch(epoch, snapshot):
+            break
+    return snapshot()
 
 
 def top_k_items(

@@ -173,10 +173,19 @@ class Looks:
     look_ids: np.ndarray  # (n_looks,) str
     products: list[np.ndarray]  # per look: item indices of its matched products
     by_condition: dict[tuple[int, str], np.ndarray]  # (tone, undertone) → look indices
+    # per look: the rising term a forecast run generated it for (trend looks), or None
+    terms: np.ndarray | None = None  # (n_looks,) object
 
     @classmethod
     def empty(cls) -> Looks:
         return cls(np.empty(0, dtype=object), [], {})
+
+    def term(self, look: int) -> str | None:
+        """The rising term of a trend look (None for a plain look)."""
+        if self.terms is None:
+            return None
+        value = self.terms[look]
+        return value if isinstance(value, str) and value else None
 
 
 @dataclass(frozen=True)
@@ -381,7 +390,7 @@ def shade_boldness(shades: Any, finishes: Any) -> np.ndarray:
 def _looks(frame: pd.DataFrame | None, index: dict[str, int]) -> Looks:
     if frame is None or frame.empty:
         return Looks.empty()
-    ids, products, by_condition = [], [], {}
+    ids, products, by_condition, terms = [], [], {}, []
     for (tone, undertone, look), rows in frame.groupby(
         ["condition_tone", "condition_undertone", "look"], sort=True
     ):
@@ -393,8 +402,12 @@ def _looks(frame: pd.DataFrame | None, index: dict[str, int]) -> Looks:
         ids.append(str(rows["look_id"].iloc[0]) if "look_id" in rows else
                    f"look-t{int(tone)}-{undertone}-{look}")
         products.append(matched)
+        # a trend look (glamcast.platform.trend_looks) names the rising term it was made for
+        term = rows["trend_term"].iloc[0] if "trend_term" in rows else None
+        terms.append(term if isinstance(term, str) and term else None)
     return Looks(np.asarray(ids, dtype=object), products,
-                 {key: np.asarray(value) for key, value in by_condition.items()})
+                 {key: np.asarray(value) for key, value in by_condition.items()},
+                 np.asarray(terms, dtype=object) if any(terms) else None)
 
 
 # --- ranking ---------------------------------------------------------------------------------------
@@ -597,18 +610,28 @@ def _look_entries(snapshot: FeedSnapshot, signals: Mapping[str, Any], affinity: 
     purchased = {snapshot.index[p] for p in signals["purchased"] if p in snapshot.index}
     hidden = preference_blocked(snapshot, signals)
     entries = []
+    slider = signals.get("boldness")
     for look in chosen:
         products = looks.products[int(look)]
         if purchased & set(products.tolist()) or hidden[products].any():
             continue
+        rising_term = looks.term(int(look))
+        bold = (float(snapshot.boldness[products].mean())
+                if len(snapshot.boldness) == snapshot.n_items else None)
+        if rising_term is not None and not trend_look_fits(bold, slider):
+            continue  # a trend look only for people whose taste it fits
+        # a trend look's term was called rising by the forecast: it counts as fully trending
+        trend = 1.0 if rising_term is not None else float(snapshot.trend[products].max())
         score = (weights.affinity * float(affinity[products].mean())
-                 + weights.trend * float(snapshot.trend[products].max()) + weights.freshness)
-        if len(snapshot.boldness) == snapshot.n_items:
-            score = float(boldness_shift(np.array([score]), snapshot.boldness[products].mean(
-                keepdims=True), signals.get("boldness"), weights)[0])
+                 + weights.trend * trend + weights.freshness)
+        if bold is not None:
+            score = float(boldness_shift(np.array([score]), np.array([bold]), slider,
+                                         weights)[0])
         reasons = ["generated for your undertone", "generated for your skin tone"]
         best = int(products[np.argmax(snapshot.trend_raw[products])])
-        if snapshot.trend_raw[best] >= weights.rising_trend_score and snapshot.trend_term[best]:
+        if rising_term is not None:
+            reasons.insert(0, f"rising: {rising_term}")
+        elif snapshot.trend_raw[best] >= weights.rising_trend_score and snapshot.trend_term[best]:
             reasons.append(f"rising: {snapshot.trend_term[best]}")
         # an index past the products keeps ties in a stable, product-first order
         entries.append((score, snapshot.n_items + int(look), FeedItem(
@@ -617,3 +640,17 @@ def _look_entries(snapshot: FeedSnapshot, signals: Mapping[str, Any], affinity: 
             score=round(score, 6), reasons=reasons,
         )))
     return entries
+
+
+#: Largest gap between a trend look's boldness and a person's natural ↔ bold slider for which the
+#: look still fits their taste (a look at the other end of the slider is not offered).
+TREND_LOOK_MAX_BOLDNESS_GAP = 0.5
+
+
+def trend_look_fits(look_boldness: float | None, slider: float | None) -> bool:
+    """Whether a trend look fits a person's stated taste: no slider (or no boldness known), or
+    the look's boldness within `TREND_LOOK_MAX_BOLDNESS_GAP` of the slider. Never-categories and
+    the price cap are checked for every look already (`preference_blocked`)."""
+    if slider is None or look_boldness is None:
+        return True
+    return abs(look_boldness - slider) <= TREND_LOOK_MAX_BOLDNESS_GAP

@@ -75,6 +75,10 @@ class LookGanConfig:
     threads: int = 1  # torch CPU threads (0: torch default); more only contend on small layers
     log_every: int = 20  # generator steps between loss records and progress lines
     checkpoint_every: int = 500  # generator steps between checkpoints; 0: none
+    boldness: bool = True  # condition on boldness (natural 0 ↔ bold 1; see `boldness_of`)
+    boldness_dropout: float = 0.3  # chance boldness is hidden while training (asked as "any")
+    ema_decay: float = 0.999  # EMA of generator weights served and evaluated (0: the last weights)
+    diversity_weight: float = 0.0  # mode-seeking term (Mao et al. 2019): λ of −‖ΔG‖ / ‖Δz‖
 
     def __post_init__(self) -> None:
         if self.batch_size % self.pac:
@@ -89,6 +93,42 @@ class LookGanConfig:
     def from_dict(cls, data: dict[str, Any]) -> LookGanConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
+
+
+#: Extra condition inputs with boldness: (2·b − 1 when asked, else 0; 1 when asked, else 0).
+BOLDNESS_INPUTS = 2
+
+
+def condition_width(config: LookGanConfig) -> int:
+    """Width of the networks' condition input: the condition space, plus boldness."""
+    return CONDITION_SPACE.dim + (BOLDNESS_INPUTS if config.boldness else 0)
+
+
+def boldness_of(intensity: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """Boldness in [0, 1] of looks from their intensities (n, regions): the share of `reference`
+    looks (default: the same looks) whose mean intensity is below the look's, ties counted half.
+    0 is as natural as the most natural looks, 1 as bold as the boldest."""
+    mean = np.asarray(intensity, dtype=np.float64).reshape(len(intensity), -1).mean(axis=1)
+    ref = mean if reference is None else np.asarray(reference, dtype=np.float64)
+    ref = np.sort(ref.reshape(len(ref), -1).mean(axis=1) if ref.ndim > 1 else ref)
+    below = np.searchsorted(ref, mean, side="left")
+    upto = np.searchsorted(ref, mean, side="right")
+    return (below + upto) / (2.0 * max(len(ref), 1))
+
+
+def boldness_inputs(boldness: np.ndarray | float | None, n: int) -> np.ndarray:
+    """(n, BOLDNESS_INPUTS) float32 network inputs of asked boldness (None / NaN: any)."""
+    values = np.full(n, np.nan) if boldness is None else np.broadcast_to(
+        np.asarray(boldness, dtype=np.float64), (n,)
+    )
+    values = np.asarray(values, dtype=np.float64)
+    asked = ~np.isnan(values)
+    if asked.any() and (np.nanmin(values) < 0.0 or np.nanmax(values) > 1.0):
+        raise ValueError("boldness must be in [0, 1]")
+    out = np.zeros((n, BOLDNESS_INPUTS), dtype=np.float32)
+    out[asked, 0] = 2.0 * values[asked] - 1.0
+    out[asked, 1] = 1.0
+    return out
 
 
 def device_is_cpu(name: str) -> bool:
@@ -122,8 +162,9 @@ def _mlp(
 class Generator(nn.Module):
     """G(z, c) → look vector (batch, LOOK_DIM)."""
 
-    def __init__(self, config: LookGanConfig, cond_dim: int = CONDITION_SPACE.dim) -> None:
+    def __init__(self, config: LookGanConfig, cond_dim: int | None = None) -> None:
         super().__init__()
+        cond_dim = condition_width(config) if cond_dim is None else cond_dim
         self.latent_dim, self.tau = config.latent_dim, config.gumbel_tau
         self.straight_through = config.straight_through
         self.body = _mlp(
@@ -154,8 +195,9 @@ class Generator(nn.Module):
 class Critic(nn.Module):
     """D(x, c) → score per pack of `pac` samples (batch / pac,)."""
 
-    def __init__(self, config: LookGanConfig, cond_dim: int = CONDITION_SPACE.dim) -> None:
+    def __init__(self, config: LookGanConfig, cond_dim: int | None = None) -> None:
         super().__init__()
+        cond_dim = condition_width(config) if cond_dim is None else cond_dim
         self.pac = config.pac
         width = config.pac * (LOOK_DIM + cond_dim)
         self.body = _mlp(width, config.hidden, config.critic_layers, 0.2, config.critic_dropout)
@@ -210,6 +252,10 @@ def _mask_conditions(cond: torch.Tensor, config: LookGanConfig) -> torch.Tensor:
         if rate > 0:
             hide = torch.rand(batch, 1, device=cond.device) < rate
             out[:, part] = out[:, part] * (~hide)
+    if config.boldness and config.boldness_dropout > 0:
+        part = slice(space.dim, space.dim + BOLDNESS_INPUTS)
+        hide = torch.rand(batch, 1, device=cond.device) < config.boldness_dropout
+        out[:, part] = out[:, part] * (~hide)
     return out
 
 
@@ -243,8 +289,14 @@ def train_look_gan(
     checkpoint_dir: str | None = None,
     progress_path: str | None = None,
     resume: bool = False,
+    boldness: np.ndarray | None = None,
 ) -> LookGanFit:
     """Train G and D on real looks `x` (n, LOOK_DIM) with their full conditions `cond` (n, C).
+
+    With `config.boldness`, each look's boldness in [0, 1] (`boldness_of` its intensities; default:
+    the same rank of the mean of its intensity coordinates in `x`) is a condition too, hidden at
+    random (`boldness_dropout`). The returned generator weights are the exponential moving average
+    (`ema_decay`) of the trained ones when that is on.
 
     Writes a checkpoint every `checkpoint_every` steps into `checkpoint_dir` (keeping the last
     two) and, with `resume`, continues from the newest one there. Appends one JSON line per
@@ -258,13 +310,21 @@ def train_look_gan(
     torch.manual_seed(config.seed)
     if len(x) < config.batch_size // 4:
         raise ValueError(f"{len(x)} training looks are too few for batches of {config.batch_size}")
-    real_all = torch.as_tensor(np.asarray(x, dtype=np.float32), device=device)
-    cond_all = torch.as_tensor(np.asarray(cond, dtype=np.float32), device=device)
+    x = np.asarray(x, dtype=np.float32)
+    cond = np.asarray(cond, dtype=np.float32)
+    if config.boldness:
+        if boldness is None:
+            columns = [b.start for b in BLOCKS if b.kind == "intensity"]
+            boldness = boldness_of(x[:, columns])
+        cond = np.concatenate([cond, boldness_inputs(np.asarray(boldness), len(x))], axis=1)
+    real_all = torch.as_tensor(x, device=device)
+    cond_all = torch.as_tensor(cond, device=device)
     continuous = torch.zeros(LOOK_DIM, dtype=torch.bool, device=device)
     for block in BLOCKS:
         if not block.one_hot:
             continuous[block.start : block.stop] = True
     generator, critic = Generator(config).to(device), Critic(config).to(device)
+    ema = {key: value.detach().clone() for key, value in generator.state_dict().items()}
     opt_g = torch.optim.Adam(
         generator.parameters(), lr=config.lr_generator, betas=(config.beta1, config.beta2)
     )
@@ -283,6 +343,7 @@ def train_look_gan(
         critic.load_state_dict(state["critic"])
         opt_g.load_state_dict(state["opt_generator"])
         opt_d.load_state_dict(state["opt_critic"])
+        ema = {k: v.to(device) for k, v in state.get("generator_ema", state["generator"]).items()}
         history = state["history"]
         start_step = resumed_from = int(state["step"])
     n, batch = real_all.shape[0], config.batch_size
@@ -306,11 +367,26 @@ def train_look_gan(
                 opt_d.step()
             rows = torch.randint(0, n, (batch,), device=device)
             c = _mask_conditions(cond_all[rows], config)
-            fake = generator(torch.randn(batch, config.latent_dim, device=device), c)
+            z = torch.randn(batch, config.latent_dim, device=device)
+            fake = generator(z, c)
             generator_loss = -critic(fake, c).mean()
+            loss = generator_loss
+            if config.diversity_weight:
+                # mode seeking: two noises for the same conditions should give different looks
+                z2 = torch.randn_like(z)
+                fake2 = generator(z2, c)
+                ratio = (fake - fake2).abs().mean(1) / (z - z2).abs().mean(1)
+                loss = loss - config.diversity_weight * ratio.mean()
             opt_g.zero_grad(set_to_none=True)
-            generator_loss.backward()
+            loss.backward()
             opt_g.step()
+            with torch.no_grad():
+                decay = min(config.ema_decay, (1.0 + step) / (10.0 + step))
+                for key, value in generator.state_dict().items():
+                    if value.dtype.is_floating_point:
+                        ema[key].mul_(decay).add_(value.detach(), alpha=1.0 - decay)
+                    else:
+                        ema[key].copy_(value)
             if step % config.log_every == 0 or step == config.steps:
                 record = {
                     "step": float(step),
@@ -337,6 +413,7 @@ def train_look_gan(
                     {
                         "step": step,
                         "generator": generator.state_dict(),
+                        "generator_ema": ema,
                         "critic": critic.state_dict(),
                         "opt_generator": opt_g.state_dict(),
                         "opt_critic": opt_d.state_dict(),
@@ -353,7 +430,8 @@ def train_look_gan(
     done = config.steps - start_step
     return LookGanFit(
         generator_state={
-            key: value.detach().cpu() for key, value in generator.state_dict().items()
+            key: value.detach().cpu()
+            for key, value in (ema if config.ema_decay > 0 else generator.state_dict()).items()
         },
         config=asdict(config),
         history=history,
@@ -374,13 +452,16 @@ class LookGenerator:
 
     `temperature` is the standard deviation of the noise z at generation: 1 samples as trained;
     above 1 spreads the looks (recall and novelty up, precision down), below 1 concentrates them
-    (the "truncation trick"). The job calibrates it on validation looks.
+    (the "truncation trick"). `group_temperatures` may override it per evaluation condition
+    (`models.look_space.condition_groups`: undertone × skin-depth band). The job calibrates both
+    on validation looks.
     """
 
     config: LookGanConfig
     space: LookSpace
     generator_state: dict[str, torch.Tensor] = field(repr=False)
     temperature: float = 1.0
+    group_temperatures: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._net = Generator(self.config)
@@ -392,19 +473,45 @@ class LookGenerator:
         return cls(LookGanConfig.from_dict(fit.config), space, fit.generator_state)
 
     def with_temperature(self, temperature: float) -> LookGenerator:
-        return LookGenerator(self.config, self.space, self.generator_state, temperature)
+        return LookGenerator(self.config, self.space, self.generator_state, temperature,
+                             dict(self.group_temperatures))
 
-    def generate_vectors(self, conditions: Conditions, seed: int = 0) -> np.ndarray:
-        """(n, LOOK_DIM) look vectors, one per condition row (hard one-hot blocks)."""
-        cond = torch.as_tensor(CONDITION_SPACE.encode(conditions))
+    def with_group_temperatures(self, temperatures: dict[str, float]) -> LookGenerator:
+        """The same generator with per-condition temperatures (others: `temperature`)."""
+        return LookGenerator(self.config, self.space, self.generator_state, self.temperature,
+                             {str(k): float(v) for k, v in temperatures.items()})
+
+    def temperatures_of(self, conditions: Conditions) -> np.ndarray:
+        """(n,) the noise spread each condition row is sampled with."""
+        out = np.full(len(conditions), self.temperature, dtype=np.float32)
+        if self.group_temperatures:
+            groups = conditions.groups()
+            for group, value in self.group_temperatures.items():
+                out[groups == group] = value
+        return out
+
+    def generate_vectors(
+        self, conditions: Conditions, seed: int = 0, boldness: np.ndarray | float | None = None
+    ) -> np.ndarray:
+        """(n, LOOK_DIM) look vectors, one per condition row (hard one-hot blocks). `boldness`
+        (a value in [0, 1] or one per row; None or NaN: any) needs a generator trained with it."""
+        cond = CONDITION_SPACE.encode(conditions)
+        if self.config.boldness:
+            cond = np.concatenate([cond, boldness_inputs(boldness, len(conditions))], axis=1)
+        elif boldness is not None and not np.isnan(np.asarray(boldness, dtype=float)).all():
+            raise ValueError("this look generator was trained without a boldness condition")
+        cond = torch.as_tensor(cond)
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed)
-            z = self.temperature * torch.randn(len(conditions), self.config.latent_dim)
+            spread = torch.as_tensor(self.temperatures_of(conditions))[:, None]
+            z = spread * torch.randn(len(conditions), self.config.latent_dim)
             return self._net(z, cond, hard=True).numpy()
 
-    def generate(self, conditions: Conditions, seed: int = 0) -> LookArrays:
+    def generate(
+        self, conditions: Conditions, seed: int = 0, boldness: np.ndarray | float | None = None
+    ) -> LookArrays:
         """One look per condition row (repeat rows for more), reproducible for a seed."""
-        return self.space.decode(self.generate_vectors(conditions, seed))
+        return self.space.decode(self.generate_vectors(conditions, seed, boldness))
 
     def save(self, path: Path | str) -> Path:
         path = Path(path)
@@ -414,6 +521,7 @@ class LookGenerator:
                 "space": self.space.as_dict(),
                 "generator": self.generator_state,
                 "temperature": self.temperature,
+                "group_temperatures": self.group_temperatures,
             },
             path,
         )
@@ -422,9 +530,11 @@ class LookGenerator:
     @classmethod
     def load(cls, path: Path | str) -> LookGenerator:
         state = torch.load(path, map_location="cpu", weights_only=False)
+        # a generator saved before boldness existed has no boldness input
         return cls(
-            LookGanConfig.from_dict(state["config"]),
+            LookGanConfig.from_dict({"boldness": False, **state["config"]}),
             LookSpace.from_dict(state["space"]),
             state["generator"],
             float(state.get("temperature", 1.0)),
+            dict(state.get("group_temperatures", {})),
         )

@@ -2,8 +2,9 @@
 
 Input: a DataFrame with ``skin_tone`` (Monk 1–10) and ``undertone`` (cool, neutral, warm), and
 optionally ``face_shape``, ``shade_family`` and ``finish`` (the trend terms of the lips; empty:
-any), ``n`` (looks per row, default `DEFAULT_LOOKS`) and ``seed`` (default 0: the same request
-gives the same looks). Output: one row per look and region: ``request`` (input row), ``look``
+any), ``n`` (looks per row, default `DEFAULT_LOOKS`), ``seed`` (default 0: the same request
+gives the same looks) and ``boldness`` (natural 0 … bold 1; empty: any; a generator trained
+without boldness refuses a value). Output: one row per look and region: ``request`` (input row), ``look``
 (number within the request) and `models.shoppable_looks.SHOPPABLE_COLUMNS` (the generated shade,
 the matched product, its ΔE00).
 
@@ -27,7 +28,9 @@ from models.shoppable_looks import SHOPPABLE_COLUMNS, ProductMatcher
 GENERATOR_ARTIFACT = "generator"
 CATALOG_ARTIFACT = "catalog"
 DEFAULT_LOOKS = 6
-REQUEST_COLUMNS = ("skin_tone", "undertone", "face_shape", "shade_family", "finish", "n", "seed")
+REQUEST_COLUMNS = (
+    "skin_tone", "undertone", "face_shape", "shade_family", "finish", "n", "seed", "boldness"
+)
 OUTPUT_COLUMNS = ("request", *SHOPPABLE_COLUMNS)
 
 
@@ -44,8 +47,26 @@ def request_schema() -> Any:
             ColSpec("string", "finish", required=False),
             ColSpec("long", "n", required=False),
             ColSpec("long", "seed", required=False),
+            ColSpec("double", "boldness", required=False),
         ]
     )
+
+
+def signature(example_output: pd.DataFrame) -> Any:
+    """The pyfunc's signature: `request_schema` in, the columns of `example_output` (what
+    `generate_shoppable` returns for the logged example) out.
+
+    MLflow's schema inference warns about every integer column ("cannot represent missing
+    values"); ``request`` and ``look`` are row and look numbers, never missing, so that hint is
+    silenced here and only here."""
+    import warnings
+
+    from mlflow.models import ModelSignature, infer_signature
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Hint: Inferred schema contains integer column")
+        outputs = infer_signature(example_output).inputs  # the schema of that frame
+    return ModelSignature(request_schema(), outputs)
 
 
 def _column(frame: pd.DataFrame, name: str, default: Any) -> np.ndarray:
@@ -81,7 +102,9 @@ def generate_shoppable(
             _column(requests, "finish", None)[row],
             n=count,
         )
-        looks = generator.generate(conditions, seed=seed)
+        bold = _column(requests, "boldness", None)[row]
+        bold = None if bold is None or pd.isna(bold) else float(bold)
+        looks = generator.generate(conditions, seed=seed, boldness=bold)
         table = matcher.match(looks)
         table.insert(0, "request", row)
         frames.append(table)

@@ -208,11 +208,23 @@ class RecommendationRequest(BaseModel):
     k: int | None = None  # None: DEFAULT_K
 
 
+def input_example(user_ids: Sequence[str], k: int = DEFAULT_K) -> list[dict[str, Any]]:
+    """The input example logged with a `RecommenderModel`: one record per user.
+
+    Records, not a DataFrame: a type-hinted pyfunc is served from ``{"inputs": [records]}``,
+    which is what MLflow validates the example as (a DataFrame example is converted to
+    ``dataframe_split`` and fails that check)."""
+    return [{USER_COL: str(user), K_COL: int(k)} for user in user_ids]
+
+
 class RecommenderModel(mlflow.pyfunc.PythonModel):
     """MLflow pyfunc: rows of ``user_id`` (and ``k``) → top-k unseen items per user.
 
     The type hint makes MLflow validate the input (a DataFrame or records with a string
-    ``user_id`` and an optional integer ``k``) and derive the model signature from it.
+    ``user_id`` and an optional integer ``k``) and derive the model signature from it: log it
+    without a ``signature`` (one that differs from the hint's is replaced, with a warning) and
+    with `input_example` records. The output schema is MLflow's ``Any``: it infers none from a
+    DataFrame hint (the columns are `OUTPUT_COLUMNS`).
     """
 
     def load_context(self, context: Any) -> None:

@@ -244,3 +244,20 @@ def write_catalogue(settings: Settings, rows: Iterable[tuple[str, str, str, str,
               for product, category, shade, finish, price in rows]
     table = lake.table_from_events(CATALOG, events, partition=0, offsets=list(range(len(events))))
     lake.write_event_batch(settings.lake_root, CATALOG, topics.CATALOG, 0, table)
+
+
+#: A library warning as Python's `warnings`, `logging`, MLflow, Spark's log4j or the JVM print it.
+WARNING_LINE = r"\bWARN(ING)?\b|Warning\b"
+#: The one warning line no Glamcast setting can remove: Spark's launcher always starts the driver
+#: JVM with ``--add-modules=jdk.incubator.vector`` (org.apache.spark.launcher.JavaModuleOptions),
+#: and the JVM prints this for any incubator module, with no option to turn it off.
+JVM_INCUBATOR_NOTICE = "WARNING: Using incubator modules: jdk.incubator.vector"
+
+
+def warning_lines(output: str) -> list[str]:
+    """The lines of a command's output that hold a warning (but `JVM_INCUBATOR_NOTICE`)."""
+    import re
+
+    pattern = re.compile(WARNING_LINE)
+    return [line for line in output.splitlines()
+            if pattern.search(line) and line.strip() != JVM_INCUBATOR_NOTICE]

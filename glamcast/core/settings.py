@@ -161,6 +161,14 @@ class Settings(BaseSettings):
     recommender_experiment: str = Field(
         "recommender", description="MLflow experiment of `train recommender` runs."
     )
+    ranker_model_name: str = Field(
+        "glamcast-ranker",
+        description="Registered feed ranker: `train ranker` registers its versions; the feed "
+        "orders its candidates with its `champion` (none registered: the hand-set blend).",
+    )
+    ranker_experiment: str = Field(
+        "ranker", description="MLflow experiment of `train ranker` runs."
+    )
     look_gan_experiment: str = Field(
         "look_gan", description="MLflow experiment of `train look-gan` runs."
     )
@@ -327,6 +335,18 @@ class Settings(BaseSettings):
     feed_looks_per_condition: int = Field(
         3, ge=1, description="Looks the look GAN champion generates for the feed per (skin tone, "
         "undertone), once per champion version: the generated-look candidates.",
+    )
+    trend_looks_oversample: int = Field(
+        48, ge=1, description="Looks the look GAN champion generates per (skin tone, undertone) "
+        "at each forecast run, among which those whose matched products are of a rising shade "
+        "family or finish are kept (the GAN is not conditioned on trends: oversample and keep).",
+    )
+    trend_looks_per_condition: int = Field(
+        2, ge=1, description="Trend looks kept per rising term and (skin tone, undertone).",
+    )
+    trend_looks_max_terms: int = Field(
+        6, ge=0, description="At most this many rising/breakout shade families and finishes get "
+        "trend looks per forecast run (breakouts first); 0 turns the trend looks off.",
     )
     feed_weight_affinity: float = Field(0.6, description="Weight of affinity in the feed score.")
     feed_weight_trend: float = Field(0.25, description="Weight of the trend score in the feed score.")

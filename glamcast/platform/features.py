@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 
 
 def repo_dir(settings: Settings) -> Path:
-    """The Feast repository directory (`feature_repo/`)."""
+    """The Feast repository directory: `Settings.feature_repo_dir`, else `feature_repo/` beside
+    the `glamcast` package (the checkout's, or site-packages' where the wheel installed it)."""
     return (
         settings.feature_repo_dir or Path(__file__).resolve().parents[2] / "feature_repo"
     ).resolve()
@@ -271,9 +272,44 @@ def online_rows(view: str, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ..
 
 
 def write_online(store: FeatureStore, view: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Write feature rows of a stream-fed view to the online store (see `online_rows`)."""
+    """Write feature rows of a stream-fed view to the online store: on Feast's Redis store in
+    its layout by `glamcast.platform.redis_online_writer.RedisRowWriter` (one round trip, no
+    per-row proto building), on any other through the store's `online_write_batch` (see
+    `online_rows`)."""
+    writer = _redis_writer(store, view)
+    if writer is not None:
+        writer.write(rows, EVENT_TIMESTAMP_COL)
+        return
     feature_view = store.get_feature_view(view)
     store.provider.online_write_batch(store.config, feature_view, online_rows(view, rows), None)
+
+
+def _redis_writer(store: FeatureStore, view: str) -> Any:
+    """The `RedisRowWriter` of `view` when `store`'s online store is Feast's Redis store on a
+    single Redis server (not a cluster or sentinel), else None. Decided once per store and view
+    (kept on the store: its online config is fixed once it is built)."""
+    writers = store.__dict__.setdefault("_glamcast_redis_writers", {})
+    if view in writers:
+        return writers[view]
+    from feast.infra.online_stores.redis import RedisOnlineStore, RedisType, _versioned_fv_name
+
+    from glamcast.platform.redis_online_writer import RedisRowWriter
+
+    writer = None
+    online, config = store.provider.online_store, store.config
+    if type(online) is RedisOnlineStore and config.online_store.redis_type == RedisType.redis:
+        entity, features = _STREAM_VIEWS[view]
+        writer = RedisRowWriter(
+            online._get_client(config.online_store),
+            project=config.project,
+            key_version=config.entity_key_serialization_version,
+            key_ttl_s=config.online_store.key_ttl_seconds,
+            view_name=_versioned_fv_name(store.get_feature_view(view), config),
+            entity=entity,
+            features=features,
+        )
+    writers[view] = writer
+    return writer
 
 
 def write_offline(store: FeatureStore, view: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -9,7 +9,8 @@ reload) and reads a person's features (`feed_ranking_v1`, the user-keyed views) 
 read. Term trends and product popularity are global: `maybe_refresh` re-reads them every
 `feed_pool_refresh_s`; `maybe_reload` asks the registry every `feed_reload_poll_s` whether the
 champion alias moved and loads the new version. An unknown person, or one without features, gets
-the trending feed (never an error). Weights and thresholds come from the settings
+the trending feed (never an error). The newest forecast run's trend looks
+(`glamcast.platform.trend_looks`) join the champion's looks whenever the pools are rebuilt. Weights and thresholds come from the settings
 (`FeedWeights.from_settings`).
 """
 
@@ -35,6 +36,12 @@ from glamcast.core.names import CATALOG, USER_COL
 from glamcast.core.settings import Settings
 from glamcast.platform import lake
 from glamcast.platform.model_registry import champion_version, load_model
+from glamcast.platform.trend_looks import (
+    latest_signature,
+    latest_trend_looks,
+    trend_looks_for_feed,
+)
+from models.feed_ranker import PRODUCT_STAT_FEATURES, product_stat_matrix, ranked_feed
 from models.feed_scoring import (
     ACTIVITY_FEATURES,
     Feed,
@@ -87,12 +94,19 @@ class FeedEngine:
         self._store = store
         self._catalog: pd.DataFrame | None = None
         self._looks: pd.DataFrame | None = None
+        self._trend_looks: pd.DataFrame | None = None  # glamcast.platform.trend_looks
+        self._trend_signature: tuple | None = None
         self._lock = threading.Lock()
         self._last_poll = -math.inf
         self._last_refresh = -math.inf
         self.snapshot: FeedSnapshot = build_snapshot(
             pd.DataFrame({"product_id": pd.Series(dtype=object)}), weights=self.weights)
         self.started = False
+        # the learned ranker (jobs/train_ranker): its champion and the product features of the
+        # pools it reads (`_refresh_ranker_stats`); None: the blend ranks
+        self.ranker: Any = None
+        self.ranker_version: int | None = None
+        self._ranker_stats: tuple[FeedSnapshot, Any] | None = None
         self.store_error: str | None = None
 
     # -- stores --
@@ -165,6 +179,23 @@ class FeedEngine:
             out["condition_tone"], out["condition_undertone"], out["look"], strict=True)]
         return out[["condition_tone", "condition_undertone", "look", "look_id", "product_id"]]
 
+    def _all_looks(self) -> pd.DataFrame | None:
+        """The champion's looks plus the newest forecast run's trend looks
+        (`glamcast.platform.trend_looks`, re-read when a run wrote new ones)."""
+        try:
+            signature = latest_signature(self.settings)
+            if signature != self._trend_signature:
+                self._trend_looks = trend_looks_for_feed(latest_trend_looks(self.settings))
+                self._trend_signature = signature
+        except Exception:  # trend looks are optional; the rest still serves
+            log.exception("trend looks unavailable; serving without them")
+        trend = self._trend_looks
+        if trend is None or trend.empty:
+            return self._looks
+        if self._looks is None or self._looks.empty:
+            return trend
+        return pd.concat([self._looks, trend], ignore_index=True)
+
     def start(self) -> None:
         """Load the champions and the pools now (a missing champion serves trending feeds)."""
         self.maybe_reload(force=True)
@@ -178,12 +209,15 @@ class FeedEngine:
         if not force and now - self._last_poll < self.settings.feed_reload_poll_s:
             return False
         self._last_poll = now
+        ranker_moved = self._maybe_reload_ranker(force)
         version = champion_version(self.settings, self.settings.recommender_model_name)
         look_version = champion_version(self.settings, self.settings.look_gan_model_name)
         current = self.snapshot
         if (not force and version == current.model_version
                 and look_version == current.look_version):
-            return False
+            if ranker_moved:
+                self._refresh_ranker_stats()
+            return ranker_moved
         recommender = current.recommender
         if version != current.model_version or (force and version is not None):
             recommender = None if version is None else self._load_recommender(version)
@@ -197,6 +231,7 @@ class FeedEngine:
         with self._lock:
             self.snapshot = self._build(recommender, version, look_version)
         log.info("feed serves recommender v%s, look generator v%s", version, look_version)
+        self._refresh_ranker_stats()
         return True
 
     def maybe_refresh(self, force: bool = False) -> bool:
@@ -209,6 +244,7 @@ class FeedEngine:
         with self._lock:
             self.snapshot = self._build(current.recommender, current.model_version,
                                         current.look_version)
+        self._refresh_ranker_stats()
         return True
 
     def _build(self, recommender: Any, version: int | None, look_version: int | None
@@ -220,7 +256,7 @@ class FeedEngine:
         trend_scores, live = self._global_features(plain)
         return build_snapshot(
             catalog, recommender, model_version=version, trend_scores=trend_scores,
-            live_popularity=live, looks=self._looks, look_version=look_version,
+            live_popularity=live, looks=self._all_looks(), look_version=look_version,
             weights=self.weights, candidates=self.settings.feed_candidates,
         )
 
@@ -247,6 +283,46 @@ class FeedEngine:
             log.warning("global feed features unavailable: %s", self.store_error)
         return trend_scores, live
 
+    # -- the learned ranker --
+
+    def _maybe_reload_ranker(self, force: bool = False) -> bool:
+        """Load the ranker champion (`ranker_model_name`) when its alias moved. None registered,
+        or a version that fails to load: the blend ranks. Returns whether the ranker changed."""
+        version = champion_version(self.settings, self.settings.ranker_model_name)
+        if version == self.ranker_version and not force:
+            return False
+        ranker = None
+        if version is not None:
+            try:
+                ranker = load_model(self.settings, self.settings.ranker_model_name,
+                                    version).unwrap_python_model().ranker
+            except Exception:
+                log.exception("ranker v%s failed to load; the blend ranks", version)
+                version = None
+        changed = version != self.ranker_version
+        self.ranker, self.ranker_version = ranker, version
+        log.info("feed ranks with %s", "the blend" if version is None else f"ranker v{version}")
+        return changed
+
+    def _refresh_ranker_stats(self) -> None:
+        """The ranker's product features (`PRODUCT_STAT_FEATURES` of product_popularity_fv)
+        for the snapshot's items: one online read per pool rebuild, none per request."""
+        snapshot = self.snapshot
+        if self.ranker is None or not snapshot.n_items:
+            self._ranker_stats = None
+            return
+        try:
+            values = self.store.get_online_features(
+                features=[f"product_popularity_fv:{name}" for name in PRODUCT_STAT_FEATURES],
+                entity_rows=[{"product_id": p} for p in snapshot.item_ids]).to_dict()
+        except Exception as exc:  # noqa: BLE001 — the ranker reads them as unknown meanwhile
+            log.warning("ranker product features unavailable: %s", exc)
+            self._ranker_stats = None
+            return
+        frame = pd.DataFrame({name: values[name] for name in PRODUCT_STAT_FEATURES},
+                             index=pd.Index(values["product_id"], dtype=object))
+        self._ranker_stats = (snapshot, product_stat_matrix(snapshot, frame))
+
     # -- the feed --
 
     def feed(self, user_id: str, k: int, features: Mapping[str, Any] | None = None) -> Feed:
@@ -254,6 +330,10 @@ class FeedEngine:
         snapshot = self.snapshot
         if features is None:
             features = self.user_features(user_id)
+        ranker, stats = self.ranker, self._ranker_stats
+        if ranker is not None:
+            return ranked_feed(ranker, snapshot, user_id, features, k, self.weights,
+                               stats[1] if stats is not None and stats[0] is snapshot else None)
         return rank_feed(snapshot, user_id, features, k, self.weights)
 
 

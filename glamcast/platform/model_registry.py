@@ -19,6 +19,7 @@ stream workers import this module and pay for MLflow only when they ask the regi
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,19 @@ if TYPE_CHECKING:
 
 #: Packages every Glamcast pyfunc pins; a job adds its own before `glamcast`.
 BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas")
+
+
+class _PickledModelNotice(logging.Filter):
+    """Drops MLflow's warning on every `log_model(python_model=<object>)` that the object is
+    pickled (loading a pickle runs code): Glamcast's pyfuncs are its own classes, loaded only
+    from its own registry, and the notice is the same on every run, so nobody can act on it.
+    (Models-from-code, the alternative MLflow suggests, would log a source file per model.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passing a Python object as `python_model`")
+
+
+logging.getLogger("mlflow.pyfunc").addFilter(_PickledModelNotice())
 
 
 def tracking_uri(settings: Settings) -> str:

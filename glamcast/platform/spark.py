@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -37,7 +38,24 @@ logger.hadoop_native.name = org.apache.hadoop.util.NativeCodeLoader
 logger.hadoop_native.level = error
 logger.spark_utils.name = org.apache.spark.util.Utils
 logger.spark_utils.level = error
+logger.plan_strings.name = org.apache.spark.util.SparkStringUtils
+logger.plan_strings.level = error
+logger.session.name = org.apache.spark.sql.classic.SparkSession
+logger.session.filter.reuse.type = RegexFilter
+logger.session.filter.reuse.regex = Using an existing Spark session.*
+logger.session.filter.reuse.onMatch = DENY
+logger.session.filter.reuse.onMismatch = NEUTRAL
+logger.task_sets.name = org.apache.spark.scheduler.TaskSetManager
+logger.task_sets.filter.task_size.type = RegexFilter
+logger.task_sets.filter.task_size.regex = .*contains a task of very large size.*
+logger.task_sets.filter.task_size.onMatch = DENY
+logger.task_sets.filter.task_size.onMismatch = NEUTRAL
 """
+# The notes silenced above, all understood and none a user can act on: SparkStringUtils only
+# says that a plan's text was cut for the log (spark.sql.debug.maxToStringFields); a job
+# after the first in one process (the demo) gets the running session, whose static settings
+# it cannot change; a task of a few MB is a pandas frame Spark ships to its local executors.
+# Every other warning of those loggers (a lost task, say) still prints.
 
 
 def _log4j2_file(settings: Settings) -> Path:
@@ -121,3 +139,24 @@ def spark_gpu_conf(settings: Settings) -> dict[str, str]:
     script.chmod(0o755)
     return {"spark.driver.resource.gpu.amount": str(torch.cuda.device_count()),
             "spark.driver.resource.gpu.discoveryScript": str(script)}
+
+
+def torch_distributor(spark: SparkSession, num_processes: int = 1) -> Any:
+    """The `TorchDistributor` that fits where `spark` runs.
+
+    On a ``local`` master: local mode, `num_processes` processes beside the driver, use_gpu when
+    the driver holds GPUs (`spark_gpu_conf`). On a cluster master (standalone, k8s, YARN):
+    ``local_mode=False``, so the training runs as `num_processes` barrier tasks in the executors,
+    not in the driver; use_gpu when the tasks are given GPUs (``spark.task.resource.gpu.amount``,
+    set with the executors' GPU resources), else CPU processes on the workers. The train
+    function and its arguments travel to the executors pickled, and its result comes back the
+    same way, so it must not depend on files of the driver's machine.
+    """
+    from pyspark.ml.torch.distributor import TorchDistributor
+
+    context = spark.sparkContext
+    if local_cores(context.master) is not None:
+        return TorchDistributor(num_processes=num_processes, local_mode=True,
+                                use_gpu="gpu" in context.resources)
+    task_gpus = float(context.getConf().get("spark.task.resource.gpu.amount", "0") or 0)
+    return TorchDistributor(num_processes=num_processes, local_mode=False, use_gpu=task_gpus > 0)

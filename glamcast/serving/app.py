@@ -25,8 +25,9 @@ from fastapi.responses import JSONResponse
 
 from glamcast.core.settings import KeyScope, Settings
 from glamcast.platform.feed_engine import FeedEngine
-from glamcast.serving import dashboard, feed, ingest, metrics, mirror, people, trends
+from glamcast.serving import dashboard, feed, ingest, looks, metrics, mirror, people, trends
 from glamcast.serving.event_sink import KafkaEventSink
+from glamcast.serving.generated_looks import router as generated_looks_router
 from glamcast.serving.metrics import ApiMetrics, ObserveLatency
 from glamcast.serving.security import AUTH_RESPONSES, RATE_LIMITED_RESPONSES, Access, Guard
 from glamcast.serving.server import BodyTimeout
@@ -85,8 +86,13 @@ def create_app(settings: Settings) -> FastAPI:
     include_protected(app, dashboard.router, Access(KeyScope.MARKETING, browser=True))
     app.include_router(dashboard.assets_router)  # open: static code and styles, no data
     app.include_router(mirror.router)  # open: the mirror page, its code, packages, sample faces, catalogue shades
+    # looks: what the mirror asks with its ingest key (catalogue data, no person's data)
+    include_protected(app, looks.match_router, Access(KeyScope.INGEST, KeyScope.SERVICE))
+    include_protected(app, looks.tutorial_router,
+                      Access(KeyScope.INGEST, KeyScope.SERVICE, KeyScope.MARKETING))
     include_protected(app, metrics.router, Access(KeyScope.METRICS))
     include_protected(app, people.router, Access(KeyScope.ADMIN))  # erasure
+    include_protected(app, generated_looks_router, Access(KeyScope.INGEST, KeyScope.SERVICE, KeyScope.MARKETING))  # the look GAN
 
     async def bounded(check: Awaitable[bool]) -> bool:
         try:

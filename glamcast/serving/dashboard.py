@@ -66,6 +66,7 @@ ASSETS = {
     "plotly.min.js": Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
     "dashboard.js": HERE / "static" / "dashboard.js",
     "dashboard.css": HERE / "static" / "dashboard.css",
+    "dashboard_faces.js": HERE / "static" / "dashboard_faces.js",
 }
 
 TOP_TERMS = 200  # rows per class table (the filters and search work on these)
@@ -298,6 +299,61 @@ def looks_section(settings: Settings, cache: LooksCache) -> dict[str, Any]:
         return section
 
 
+# --- looks on faces -----------------------------------------------------------------------------
+
+FACE_LOOKS = 12  # looks drawn on faces (each a canvas the browser renders with the mirror SDK)
+FACE_SAMPLE = "astronaut.png"  # the sample face (glamcast.serving.mirror.SAMPLE_FACES) recoloured
+
+
+def face_looks_section(request: Request, limit: int = FACE_LOOKS) -> dict[str, Any]:
+    """The looks the page draws on sample faces across the Monk scale: the trend looks of the
+    newest forecast run (`/v1/trend-looks`, the same store), else the looks the feed engine
+    generated with the champion look GAN (one per face condition); each with its products and,
+    for trend looks, the audience share. The browser renders them (static/dashboard_faces.js)."""
+    from glamcast.serving.looks import catalog_of, product_items
+    from glamcast.serving.mirror import SAMPLE_FACES
+    from glamcast.serving.trends import trend_look_store
+
+    entry = SAMPLE_FACES.get(FACE_SAMPLE)
+    sample = f"/mirror/samples/{FACE_SAMPLE}" if entry and entry[1]() else None
+    try:
+        answer = trend_look_store(request).answer()
+    except Exception as exc:  # the lake is unreadable: the generated looks may still show
+        log.warning("trend looks could not be read", exc_info=True)
+        answer, why = None, f"The trend looks could not be read ({type(exc).__name__}). "
+    else:
+        why = ""
+    if answer is not None and answer.looks:
+        looks = [look.model_dump(mode="json") for look in answer.looks[:limit]]
+        source = (f"trend looks of the forecast run of {answer.generated_at:%Y-%m-%d %H:%M} UTC"
+                  if answer.generated_at else "trend looks") + (
+                      f", look GAN v{answer.model_version}" if answer.model_version else "")
+        return {"source": source, "sample": sample, "looks": looks, "note": None}
+    engine = getattr(request.app.state, "feed_engine", None)
+    snapshot = getattr(engine, "snapshot", None)
+    generated = getattr(snapshot, "looks", None)
+    looks = []
+    if generated is not None and len(generated.look_ids):
+        catalog = catalog_of(request)
+        for (tone, undertone), indices in sorted(generated.by_condition.items()):
+            if len(looks) >= limit or not len(indices):
+                continue
+            index = int(indices[0])
+            ids = [str(snapshot.item_ids[i]) for i in generated.products[index]]
+            looks.append({"look_id": str(generated.look_ids[index]), "term": None, "term_type": None,
+                          "trend_class": None, "skin_tone": tone, "undertone": undertone,
+                          "audience_share": None,
+                          "products": product_items(catalog, ids, 0.9)})
+    if looks:
+        return {"source": f"{why}No trend looks yet: the looks the feed's champion look GAN "
+                          f"generated (v{snapshot.look_version})" if getattr(snapshot, "look_version", None)
+                else f"{why}No trend looks yet: the feed's generated looks",
+                "sample": sample, "looks": looks, "note": None}
+    return {"source": None, "sample": sample, "looks": [],
+            "note": why + "No looks to draw yet: the forecast job makes trend looks for rising terms "
+                          "once a look GAN champion is registered."}
+
+
 # --- routes -------------------------------------------------------------------------------------
 
 router = APIRouter(tags=["dashboard"])
@@ -326,6 +382,7 @@ def dashboard(request: Request) -> HTMLResponse:
     data = {"trends": trends,
             "trending_now": _cache(request, "trending_now_cache", TrendingNowCache).get(settings),
             "looks": looks_section(settings, _cache(request, "looks_cache", LooksCache)),
+            "face_looks": face_looks_section(request),
             "alerts": _cache(request, "alerts_cache", AlertsCache).get(
                 settings, getattr(request.app.state, "alerts_topic", None)),
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds")}

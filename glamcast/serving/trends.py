@@ -1,4 +1,5 @@
-"""`GET /v1/trends` and `GET /v1/trends/{term}`: the newest trend forecast run, for marketing.
+"""`GET /v1/trends` and `GET /v1/trends/{term}`: the newest trend forecast run, for marketing;
+`GET /v1/trend-looks`: the looks that run generated for its rising shade families and finishes.
 
 Reads the lake dataset `forecasts` (the newest run, `glamcast.platform.forecasts.latest_forecasts`) and
 that run's ranked list (`rising.json`: growth score, class, backtest MASE/sMAPE, anomaly alert),
@@ -583,3 +584,129 @@ def get_trend_csv(
     frame.insert(0, TERM_TYPE_COL, row[TERM_TYPE_COL])
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(row[TERM_COL]))
     return _csv(frame, f"forecast-{row[TERM_TYPE_COL]}-{safe}-{snapshot.run.origin}.csv")
+
+
+# --- GET /v1/trend-looks: the looks generated for the rising terms (issue 19's loop) ------------
+
+
+class TrendLookProduct(BaseModel):
+    """One region of a trend look: the catalogue product matched to the generated shade."""
+
+    region: str = Field(description="lips, eyes, cheeks or brows.")
+    category: str | None
+    product_id: str
+    brand: str | None
+    name: str | None
+    shade_hex: str = Field(description="The product's shade (#RRGGBB): what the SDK renders and "
+                                       "the person would buy.")
+    finish: str | None
+    intensity: float | None = Field(description="How strongly the look applies it, 0–1.")
+    price: float | None
+    delta_e: float | None = Field(description="CIEDE2000 distance of the product's shade to the "
+                                              "generated one.")
+
+
+class TrendLook(BaseModel):
+    """A look the look GAN champion generated for a rising term and one face."""
+
+    look_id: str = Field(description="Unique and stable within a forecast run.")
+    term: str = Field(description="The rising term it was generated for.")
+    term_type: str = Field(description="shade_family or finish.")
+    trend_class: Literal["rising", "breakout"]
+    skin_tone: int = Field(description="The face condition: Monk skin tone 1–10.")
+    undertone: str = Field(description="cool, neutral or warm.")
+    audience_share: float = Field(description="Share of consented people with this skin tone and "
+                                              "undertone among all consented people.")
+    products: list[TrendLookProduct] = Field(description="One per region, in face order.")
+
+
+class TrendLooks(BaseModel):
+    """The newest forecast run's trend looks (docs/forecasting.md, "The loop")."""
+
+    generated_at: datetime | None = Field(description="When the forecast run made them (null: "
+                                                       "none yet).")
+    model_version: int | None = Field(description="The look GAN champion version used.")
+    looks: list[TrendLook]
+
+
+class TrendLookStore:
+    """The newest `trend_looks` file, read again only when a forecast run replaced it (checked
+    at most every `recheck_s` seconds)."""
+
+    def __init__(self, settings: Settings, recheck_s: float = RECHECK_S) -> None:
+        self.settings, self.recheck_s = settings, recheck_s
+        self._lock = threading.Lock()
+        self._signature: tuple | None = None
+        self._answer = TrendLooks(generated_at=None, model_version=None, looks=[])
+        self._checked_at = -math.inf
+        self.loads = 0
+
+    def answer(self) -> TrendLooks:
+        from glamcast.platform.trend_looks import latest_signature, latest_trend_looks
+
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked_at >= self.recheck_s:
+                signature = latest_signature(self.settings)
+                if signature != self._signature:
+                    self._answer = trend_looks_answer(
+                        latest_trend_looks(self.settings) if signature is not None else None)
+                    self._signature = signature
+                    self.loads += 1
+                self._checked_at = now
+            return self._answer
+
+
+def trend_looks_answer(frame: pd.DataFrame | None) -> TrendLooks:
+    """The contract's answer from a trend-looks table (`models.trend_looks.TREND_LOOK_COLUMNS`):
+    looks ordered breakouts first, then by term, then by audience share (largest first)."""
+    if frame is None or frame.empty:
+        return TrendLooks(generated_at=None, model_version=None, looks=[])
+    from models.trend_looks import regions_in_face_order
+
+    order = frame.assign(_class=(frame["trend_class"] != "breakout").astype(int)).sort_values(
+        ["_class", "term", "audience_share", "skin_tone", "undertone", "look_rank"],
+        ascending=[True, True, False, True, True, True], kind="stable")
+    looks = []
+    for look_id, rows in order.groupby("look_id", sort=False):
+        first = rows.iloc[0]
+        products = [TrendLookProduct(
+            region=row["region"], category=_text(row["category"]),
+            product_id=str(row["product_id"]), brand=_text(row["brand"]), name=_text(row["name"]),
+            shade_hex=str(row["shade_hex"]), finish=_text(row["finish"]),
+            intensity=_num(row["intensity"]), price=_num(row["price"]),
+            delta_e=_num(row["delta_e"])).model_dump()
+            for row in rows.to_dict("records")]
+        looks.append(TrendLook(
+            look_id=str(look_id), term=str(first["term"]), term_type=str(first["term_type"]),
+            trend_class=first["trend_class"], skin_tone=int(first["skin_tone"]),
+            undertone=str(first["undertone"]), audience_share=round(float(first["audience_share"]), 4),
+            products=[TrendLookProduct(**entry) for entry in regions_in_face_order(products)]))
+    stamp = frame["generated_at"].dropna()
+    version = frame["model_version"].dropna()
+    return TrendLooks(
+        generated_at=pd.Timestamp(stamp.iloc[0]).to_pydatetime() if len(stamp) else None,
+        model_version=int(version.iloc[0]) if len(version) else None, looks=looks)
+
+
+def trend_look_store(request: Request) -> TrendLookStore:
+    """The app's trend-look store, made on first use (one per app instance)."""
+    state = request.app.state
+    store = getattr(state, "trend_look_store", None)
+    if store is None:
+        store = state.trend_look_store = TrendLookStore(state.settings)
+    return store
+
+
+@router.get(
+    "/v1/trend-looks",
+    response_model=TrendLooks,
+    summary="Looks the look GAN made for the rising shade families and finishes of the newest "
+            "forecast run",
+)
+def list_trend_looks(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many looks.")] = 100,
+) -> TrendLooks:
+    answer = trend_look_store(request).answer()
+    return answer.model_copy(update={"looks": answer.looks[:limit]})

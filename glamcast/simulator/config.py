@@ -82,12 +82,18 @@ class SimulationConfig:
     looks: int = 400  # curated looks in the catalogue (glamcast.simulator.looks); 0: none
     look_sessions_per_user_per_week: float = 0.6  # visits to the looks tab (mean; ∝ activity)
     looks_per_session: float = 1.5  # looks tried per visit (at least one), each with swaps
+    # share of product try-ons a person starts from their feed (World.feeds: what their feed
+    # shows, set by whoever serves it, e.g. bench/trend_loop.py) instead of the shelf; 0 (and no
+    # feeds) leaves every draw as it was
+    feed_follow_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.days < 1 or self.products < 24:
             raise ValueError("users and days must be ≥ 1 and products ≥ 24 (two per category)")
         if self.looks < 0 or self.look_sessions_per_user_per_week < 0:
             raise ValueError("looks and look_sessions_per_user_per_week must be ≥ 0")
+        if not 0.0 <= self.feed_follow_share <= 1.0:
+            raise ValueError(f"feed_follow_share {self.feed_follow_share} is not a share in [0, 1]")
         if not 0.0 <= self.consent_share <= 1.0:
             raise ValueError(f"consent_share {self.consent_share} is not a share in [0, 1]")
 

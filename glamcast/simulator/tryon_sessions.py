@@ -11,6 +11,11 @@ cart (then maybe buy it), or dismiss it. Choices follow true utility and trends
 (`choices.choose_products`); reactions follow the funnel rates of `config`, tilted by how much the
 person truly likes the shade.
 
+Feeds: with `SimulationConfig.feed_follow_share` > 0 and `World.feeds` set, that share of
+product chains starts from an item of the person's feed (`World.feed_choices`): the chain's
+category is the item's and its first try-on is the item's product; swaps and reactions follow as
+for any chain. Without feeds nothing is drawn for them, so existing worlds are unchanged.
+
 Look sessions (the looks tab, `looks.generate_look_chains`) follow the same funnel with looks in
 place of shades: try a look, swap to other looks, settle on the favourite look and react to it.
 Their events carry `look_id` and the look's lip product (`LookCatalog.hero`).
@@ -101,6 +106,11 @@ def generate_tryon_day(world: World, day: int, rng: np.random.Generator) -> TryO
         session_category[chain_session],
         choose_categories(world, chain_user, day, rng),
     )
+    # a share of chains start from what the person's feed shows (World.feed_choices)
+    feed_pick = world.feed_choices(chain_user, day)
+    if feed_pick is not None:
+        from_feed = feed_pick >= 0
+        chain_category = np.where(from_feed, world.product_category[feed_pick], chain_category)
 
     # --- views: the first try-on and the shade swaps of each chain --------------------------
     views = 1 + rng.poisson(world.config.shade_swaps_per_try_on, n_chains)
@@ -108,6 +118,8 @@ def generate_tryon_day(world: World, day: int, rng: np.random.Generator) -> TryO
     view_product = choose_products(
         world, chain_user[view_chain], chain_category[view_chain], day, rng
     )
+    if feed_pick is not None:  # the first view of a feed chain is the feed's product
+        view_product[(np.cumsum(views) - views)[from_feed]] = feed_pick[from_feed]
     view_z = world.tastes.z[chain_user[view_chain], view_product]
 
     # --- look sessions: chains of looks, appended after the product sessions and chains ------

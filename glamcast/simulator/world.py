@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -39,9 +39,12 @@ FRESHNESS_BOOST = 0.8
 FRESHNESS_DAYS = 10.0
 #: Logit of a product before its launch day: never chosen.
 NOT_LAUNCHED = -1e9
+#: Config fields added after worlds were first saved: left out of `run_tag` at their default.
+_TAG_NEUTRAL = frozenset({"feed_follow_share"})
 #: Random streams, one per generator, so that each is reproducible on its own.
 _STREAMS = {"catalog": 1, "users": 2, "tastes": 3, "trends": 4, "authors": 5,
-            "looks": 6, "look_tastes": 7, "tryon": 10, "commerce": 11, "social": 12}
+            "looks": 6, "look_tastes": 7, "tryon": 10, "commerce": 11, "social": 12,
+            "feed": 13}
 
 
 def _rng(seed: int, stream: str, *more: int) -> np.random.Generator:
@@ -56,6 +59,10 @@ class World:
     tastes: Tastes
     curves: TrendCurves
     authors: Authors
+    # What each person's feed shows (user index → its items, each item the product indices of a
+    # product or of a look's products), set by the caller; with `config.feed_follow_share` > 0 a
+    # share of that person's product try-ons start from it (`feed_choices`). None: no feeds.
+    feeds: dict[int, list[np.ndarray]] | None = None
 
     # --- construction ----------------------------------------------------------------------
 
@@ -73,8 +80,13 @@ class World:
 
     @cached_property
     def run_tag(self) -> str:
-        """Short hash of the config: prefixes every id, so two runs never share an event_id."""
-        return hashlib.sha256(repr(self.config).encode()).hexdigest()[:8]
+        """Short hash of the config: prefixes every id, so two runs never share an event_id.
+        Knobs added later (`_TAG_NEUTRAL`) count only when set, so older worlds keep their ids."""
+        config = self.config
+        shown = [f"{f.name}={getattr(config, f.name)!r}" for f in fields(config)
+                 if not (f.name in _TAG_NEUTRAL and getattr(config, f.name) == f.default)]
+        text = f"{type(config).__qualname__}({', '.join(shown)})"
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
 
     @cached_property
     def looks(self) -> LookCatalog:
@@ -182,6 +194,32 @@ class World:
     @cached_property
     def term_products_mask(self) -> np.ndarray:
         return np.array([entry is not None for entry in self.term_products])
+
+    def feed_choices(self, users: np.ndarray, day: int) -> np.ndarray | None:
+        """(n,) per try-on chain of `users`, the product started from the person's feed, or −1
+        when the chain starts from the shelf; None when nobody follows a feed (no `feeds`, or
+        `feed_follow_share` 0), so the day's other draws stay exactly as without feeds.
+
+        A chain follows the feed with probability `feed_follow_share` (when the person has a
+        feed); it then takes one of the feed's items uniformly and one launched product of it
+        uniformly. Draws come from their own stream (seed, "feed", day)."""
+        share = self.config.feed_follow_share
+        if not self.feeds or share <= 0:
+            return None
+        rng = _rng(self.config.seed, "feed", day)
+        follow = rng.random(len(users)) < share
+        picks = rng.random((len(users), 2))
+        chosen = np.full(len(users), -1, dtype=np.int64)
+        launched = self.boost[:, day] > NOT_LAUNCHED / 2
+        for i in np.flatnonzero(follow):
+            items = self.feeds.get(int(users[i]))
+            if not items:
+                continue
+            item = np.asarray(items[int(picks[i, 0] * len(items))])
+            item = item[launched[item]]
+            if item.size:
+                chosen[i] = item[int(picks[i, 1] * item.size)]
+        return chosen
 
     # --- the stream ----------------------------------------------------------------------------
 

@@ -98,7 +98,8 @@ def test_job_trains_logs_registers_and_looks_generate_uses_the_champion(
 
     # evaluation: every model and condition, with the metrics the issue asks for
     table = result.evaluation.table
-    assert set(table["model"]) == {"gan", "gaussian", "nearest"}
+    assert set(table["model"]) == {"gan", "gaussian", "mixture", "nearest"}
+    assert -1.0 <= result.evaluation.facts["boldness_spearman"] <= 1.0
     overall = table[table["group"] == "all"].set_index("model")
     assert overall.loc["nearest", "novelty"] == 0.0
     assert overall[["precision", "recall"]].notna().all().all()
@@ -111,7 +112,9 @@ def test_job_trains_logs_registers_and_looks_generate_uses_the_champion(
     for key in (
         "gan.precision",
         "gaussian.recall",
+        "mixture.precision",
         "nearest.novelty",
+        "boldness_spearman",
         "gan.novelty.warm/medium",
         "samples_per_s",
         "rows.train_pairs",

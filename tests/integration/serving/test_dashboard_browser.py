@@ -247,7 +247,8 @@ def test_dashboard_renders_every_chart_in_chromium(dashboard_url: str) -> None:
     assert not page.by_id("table-breakout")  # no breakout in this run: no empty table
     assert len(page.by_id("look-palette")) == 3 and len(page.by_id("swatch")) == 12
     notes = {element["testid"] for element in page.found if element["testid"].startswith("note-")}
-    assert notes == {"note-looks"}  # only the look GAN is missing: curated looks shown instead
+    # only the look GAN is missing: curated looks shown instead, and no looks to draw on faces
+    assert notes == {"note-looks", "note-face-looks"}
 
 
 class Texts(HTMLParser):
@@ -363,7 +364,7 @@ def test_empty_lake_shows_a_note_for_each_part(stack_settings: Settings, tmp_pat
     page = parse(answer.text)
     notes = {element["testid"] for element in page.found if element["testid"].startswith("note-")}
     assert notes == {"note-trends", "note-rising", "note-fading", "note-forecasts",
-                     "note-trending-now", "note-looks", "note-alerts"}
+                     "note-trending-now", "note-looks", "note-face-looks", "note-alerts"}
     assert not page.by_id("chart-forecast") and not page.by_id("chart-growth")
     assert "No curated looks in the lake yet" in answer.text
 

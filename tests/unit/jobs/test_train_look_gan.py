@@ -99,6 +99,6 @@ def test_config_validation_and_palette_rows():
     with pytest.raises(ValueError, match="temperatures"):
         TrainLookGanConfig(temperatures=(0.0,))
     params = TrainLookGanConfig().as_params()
-    assert params["gan.steps"] == 3000 and params["temperatures"] == "0.75,1.0,1.25,1.5,1.75,2.0"
+    assert params["gan.steps"] == 3000 and params["temperatures"] == "0.75,0.875,1.0,1.125,1.25,1.375,1.5,1.625,1.75,1.875,2.0,2.125,2.25"
     rows = palette_requests(4)
     assert len(rows) == 11 and all(request["n"] == 4 for _, request in rows)

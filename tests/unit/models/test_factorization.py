@@ -67,6 +67,28 @@ def test_training_is_seeded() -> None:
     np.testing.assert_array_equal(first.item_factors, second.item_factors)
 
 
+def test_on_epoch_sees_each_epoch_and_can_stop_early() -> None:
+    users, items = planted()
+    config = asdict(FactorizationConfig(dim=4, epochs=10, batch_size=8, seed=5,
+                                        user_model="history", dropout=0.5))
+    full = train_factorization(users, items, None, N_USERS, N_ITEMS, config)
+    seen: list[int] = []
+    snapshots = []
+
+    def on_epoch(epoch, snapshot) -> bool:
+        seen.append(epoch)
+        snapshots.append(snapshot())
+        return epoch == 4
+
+    stopped = train_factorization(users, items, None, N_USERS, N_ITEMS, config, on_epoch=on_epoch)
+    assert seen == [1, 2, 3, 4]
+    assert len(stopped.losses) == 4 and stopped.losses == full.losses[:4]
+    # the result is the model as of the stopping epoch; a snapshot does not disturb training
+    np.testing.assert_array_equal(stopped.item_factors, snapshots[-1].item_factors)
+    np.testing.assert_array_equal(stopped.user_factors, snapshots[-1].user_factors)
+    assert [len(snap.losses) for snap in snapshots] == [1, 2, 3, 4]
+
+
 def test_config_rejects_unknown_choices() -> None:
     with pytest.raises(ValueError, match="unknown objective 'warp'"):
         FactorizationConfig(objective="warp")

@@ -11,13 +11,17 @@ import pytest
 import torch
 
 from glamcast.core.shades import hex_to_lab
-from models.look_baselines import GaussianLooks, NearestLooks
+from models.look_baselines import GaussianLooks, MixtureLooks, NearestLooks
 from models.look_gan import (
+    BOLDNESS_INPUTS,
     Critic,
     Generator,
     LookGanConfig,
     LookGanFit,
     LookGenerator,
+    boldness_inputs,
+    boldness_of,
+    condition_width,
     gradient_penalty,
     latest_checkpoint,
     train_look_gan,
@@ -78,7 +82,7 @@ def _toy(n: int = 512, seed: int = 0) -> tuple[LookArrays, Conditions]:
 def _critic_wasserstein(real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor) -> float:
     """W1 estimate of an independent critic trained from scratch to tell `real` from `fake`."""
     torch.manual_seed(0)
-    config = LookGanConfig(hidden=64, critic_layers=2, pac=1, batch_size=64)
+    config = LookGanConfig(hidden=64, critic_layers=2, pac=1, batch_size=64, boldness=False)
     critic = Critic(config)
     optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.9))
     for _ in range(150):
@@ -120,7 +124,8 @@ def toy_run() -> ToyRun:
 def test_generator_and_critic_shapes():
     config = LookGanConfig(latent_dim=8, hidden=32, pac=4, batch_size=8)
     generator, critic = Generator(config), Critic(config)
-    z, c = torch.randn(8, 8), torch.zeros(8, CONDITION_SPACE.dim)
+    z, c = torch.randn(8, 8), torch.zeros(8, condition_width(config))
+    assert condition_width(config) == CONDITION_SPACE.dim + BOLDNESS_INPUTS
     soft = generator(z, c)
     hard = generator(z, c, hard=True)
     assert soft.shape == hard.shape == (8, LOOK_DIM)
@@ -230,3 +235,89 @@ def test_nearest_baseline_copies_a_look_of_the_nearest_face():
     )
     copies = baseline.sample(asked, rng)
     np.testing.assert_array_equal(copies, x[[1, 2, 3, 0]])
+
+
+# --- boldness, EMA, the mixture baseline ---------------------------------------------------------
+
+
+def test_boldness_is_the_rank_of_mean_intensity():
+    intensity = np.array([[0.2, 0.2], [0.8, 0.6], [0.5, 0.5], [0.5, 0.5]])
+    # means 0.2, 0.7, 0.5, 0.5: shares below (ties half) of four looks
+    np.testing.assert_allclose(boldness_of(intensity), [0.125, 0.875, 0.5, 0.5])
+    np.testing.assert_allclose(boldness_of(np.array([[0.0, 0.0], [1.0, 1.0]]), intensity), [0, 1])
+    inputs = boldness_inputs(np.array([0.0, 1.0, np.nan]), 3)
+    np.testing.assert_allclose(inputs, [[-1, 1], [1, 1], [0, 0]])
+    np.testing.assert_allclose(boldness_inputs(None, 2), np.zeros((2, 2)))
+    np.testing.assert_allclose(boldness_inputs(0.75, 2), [[0.5, 1], [0.5, 1]])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        boldness_inputs(1.5, 1)
+
+
+def test_the_generator_follows_the_boldness_it_is_asked():
+    # every region's intensity spread evenly over 0.1–0.9 (the same for all regions of a look):
+    # boldness ranks the looks by it
+    looks, conditions = _toy(400, seed=5)
+    rng = np.random.default_rng(5)
+    looks.intensity = np.tile(rng.uniform(0.1, 0.9, (len(looks), 1)), (1, looks.intensity.shape[1]))
+    space = LookSpace.fit(looks)
+    config = LookGanConfig(**{**TOY.__dict__, "pac": 1, "n_critic": 2, "steps": 150, "seed": 1})
+    fit = train_look_gan(space.encode(looks), CONDITION_SPACE.encode(conditions), config)
+    generator = LookGenerator.from_fit(fit, space)
+    asked = Conditions.of(np.array([3] * 200), ["cool"] * 200, "oval")
+    natural = generator.generate(asked, seed=3, boldness=0.0).intensity.mean()
+    bold = generator.generate(asked, seed=3, boldness=1.0).intensity.mean()
+    anything = generator.generate(asked, seed=3).intensity.mean()
+    assert bold - natural > 0.12, (natural, bold)
+    assert natural < anything < bold
+
+
+def test_a_generator_saved_before_boldness_loads_and_refuses_boldness(toy_run: ToyRun, tmp_path):
+    config = LookGanConfig(**{**TOY.__dict__, "boldness": False})
+    old = LookGenerator(config, toy_run.space, Generator(config).state_dict())
+    path = old.save(tmp_path / "old.pt")
+    state = torch.load(path, weights_only=False)
+    del state["config"]["boldness"]  # as saved before the field existed
+    torch.save(state, path)
+    loaded = LookGenerator.load(path)
+    assert loaded.config.boldness is False
+    asked = Conditions.of(5, "warm", n=3)
+    assert loaded.generate_vectors(asked).shape == (3, LOOK_DIM)
+    with pytest.raises(ValueError, match="without a boldness"):
+        loaded.generate(asked, boldness=0.5)
+
+
+def test_the_served_weights_are_the_moving_average(toy_run: ToyRun):
+    x, c = toy_run.x, toy_run.c
+    short = LookGanConfig(**{**TOY.__dict__, "steps": 20, "ema_decay": 0.9})
+    raw = LookGanConfig(**{**TOY.__dict__, "steps": 20, "ema_decay": 0.0})
+    averaged, last = train_look_gan(x, c, short), train_look_gan(x, c, raw)
+    # the same training run (same seed), only what is returned differs
+    for key in ("wasserstein", "critic_loss", "generator_loss", "gp"):
+        assert averaged.history[key] == last.history[key]
+    different = [
+        key
+        for key, value in averaged.generator_state.items()
+        if not torch.equal(value, last.generator_state[key])
+    ]
+    assert different
+
+
+def test_mixture_baseline_finds_the_modes_and_chooses_its_size_on_validation():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+
+    def draw(n: int) -> np.ndarray:
+        return centres[rng.integers(0, 3, n)] + rng.normal(0, 0.5, (n, 2))
+
+    x, x_val = draw(600), draw(300)
+    groups, groups_val = np.full(600, "a", dtype=object), np.full(300, "a", dtype=object)
+    model, scores = MixtureLooks.fit_validated(
+        x, groups, x_val, groups_val, components=(1, 3), reg_covars=(0.01,)
+    )
+    assert model.n_components == 3 and scores[(3, 0.01)] > scores[(1, 0.01)]
+    draws = model.sample(np.full(900, "a", dtype=object), rng)
+    nearest = np.linalg.norm(draws[:, None, :] - centres[None], axis=2).argmin(axis=1)
+    assert np.bincount(nearest, minlength=3).min() > 200  # every mode, about a third each
+    assert np.linalg.norm(draws - centres[nearest], axis=1).mean() < 1.0
+    unknown = model.sample(np.full(10, "zzz", dtype=object), rng)  # the pooled fit
+    assert unknown.shape == (10, 2)

@@ -37,6 +37,7 @@ PROBES: dict[tuple[str, str], tuple[str, dict, int]] = {
     ("GET", "/v1/trends/{term}"): ("/v1/trends/coral", {}, 404),  # no run yet
     ("GET", "/v1/trends.csv"): ("/v1/trends.csv", {}, 404),
     ("GET", "/v1/trends/{term}/forecast.csv"): ("/v1/trends/coral/forecast.csv", {}, 404),
+    ("GET", "/v1/trend-looks"): ("/v1/trend-looks", {}, 200),  # no run yet: no looks
     ("GET", "/dashboard"): ("/dashboard", {}, 200),
     ("GET", "/dashboard/trends.csv"): ("/dashboard/trends.csv", {}, 404),  # no run yet
     ("GET", "/dashboard/forecast.csv"): ("/dashboard/forecast.csv", {"params": {"term": "coral"}}, 404),
@@ -49,6 +50,9 @@ PROBES: dict[tuple[str, str], tuple[str, dict, int]] = {
     ("GET", "/sdk/{name}"): ("/sdk/none.js", {}, 404),
     ("GET", "/vendor/{package}/{path}"): ("/vendor/none/x.js", {}, 404),
     ("GET", "/v1/products"): ("/v1/products", {"params": {"ids": "p1"}}, 200),  # empty catalogue
+    ("POST", "/v1/looks/match"): ("/v1/looks/match", {"json": {"items": []}}, 422),  # no item
+    ("POST", "/v1/looks/generate"): ("/v1/looks/generate", {"json": {"skin_tone": 0}}, 422),  # bad face
+    ("GET", "/v1/looks/{look_id}/tutorial"): ("/v1/looks/none/tutorial", {}, 404),  # no look
     ("GET", "/healthz"): ("/healthz", {}, 200),
     ("GET", "/readyz"): ("/readyz", {}, 503),  # no broker, no store, no model
     ("GET", "/openapi.json"): ("/openapi.json", {}, 200),

@@ -2,7 +2,8 @@
 // on their face; each tap posted as a try-on event. No image is ever sent.
 
 import {
-  CATEGORIES, REGION_OF_CATEGORY, createMirror, faceField, postPreference, postTryOns, preferenceEvent, tryOnEvent,
+  CATEGORIES, REGION_OF_CATEGORY, createMirror, exportTutorialWebm, extractLook, faceField, matchLook, pixelsOf,
+  playTutorial, postPreference, postTryOns, preferenceEvent, tryOnEvent, tutorialFrames,
 } from "/sdk/mirror.js";
 
 const $ = (id) => document.getElementById(id);
@@ -15,7 +16,9 @@ const sessionId = `web-${Date.now().toString(36)}`;
 const MAX_SIDE = 640; // photos are analysed and drawn at most this large
 const INTENSITY = 0.9;
 
-const state = { mirror: null, source: null, face: null, full: document.createElement("canvas"), look: {}, triedAt: {}, feed: [], products: {}, accepted: 0 };
+const state = { mirror: null, source: null, face: null, full: document.createElement("canvas"), look: {}, triedAt: {}, feed: [], products: {}, accepted: 0,
+  transferred: null, tutorial: null };
+window.glamcastMirror = state; // for the browser tests: the tutorial's frames, the transferred look
 
 function setStatus(text, pageState) {
   $("status").textContent = text;
@@ -26,17 +29,23 @@ function attributes() {
   return { skinTone: Number($("skin-tone").value), undertone: $("undertone").value, faceShape: $("face-shape").value };
 }
 
+/** The square around the face that the mirror shows: [left, top, side] in photo pixels. */
+function faceCrop() {
+  const [x, y, w, h] = state.face.box;
+  const side = Math.min(Math.max(w, h) * 2, state.face.width, state.face.height);
+  const left = Math.min(Math.max(0, x + w / 2 - side / 2), state.face.width - side);
+  const top = Math.min(Math.max(0, y + h * 0.45 - side / 2), state.face.height - side);
+  return [left, top, side];
+}
+
 function draw() {
   if (!state.face) return;
-  const items = Object.values(state.look).map(({ product }) => ({
+  const items = state.transferred ?? Object.values(state.look).map(({ product }) => ({
     region: REGION_OF_CATEGORY[product.category], shade_hex: product.shade_hex,
     finish: product.finish, intensity: INTENSITY }));
   state.mirror.render(state.full, state.source, state.face, items);
   // the mirror shows the face: a square around it, made up at the photo's full resolution
-  const [x, y, w, h] = state.face.box;
-  const side = Math.min(Math.max(w, h) * 2, state.full.width, state.full.height);
-  const left = Math.min(Math.max(0, x + w / 2 - side / 2), state.full.width - side);
-  const top = Math.min(Math.max(0, y + h * 0.45 - side / 2), state.full.height - side);
+  const [left, top, side] = faceCrop();
   const canvas = $("face");
   canvas.width = canvas.height = 512;
   canvas.getContext("2d").drawImage(state.full, left, top, side, side, 0, 0, 512, 512);
@@ -93,6 +102,7 @@ async function send(action, item, lookId = null) {
 }
 
 async function tryItem(item) {
+  state.transferred = null; // a tap on the feed replaces a copied look
   const products = item.look_id ? (item.products || []).map((id) => state.products[id]).filter(Boolean)
     : [state.products[item.product_id]].filter(Boolean);
   let swapped = false;
@@ -151,6 +161,13 @@ function renderFeed(feed) {
       };
       actions.append(button);
     }
+    if (item.look_id) {
+      const button = document.createElement("button");
+      button.textContent = "Tutorial";
+      button.dataset.action = "tutorial";
+      button.onclick = () => loadTutorial(item.look_id);
+      actions.append(button);
+    }
     body.append(name, reasons, actions);
     li.append(swatches, body);
     list.append(li);
@@ -205,6 +222,94 @@ async function startCamera() {
   video.srcObject.getTracks().forEach((track) => track.stop());
   await useImage(await frame.convertToBlob());
 }
+
+// --- copy a look from a photo: extracted here, drawn on the person's face; only numbers are sent ---
+
+async function copyLook(blob) {
+  if (!state.face) return setStatus("First pick your own face (a sample, an upload or a selfie).");
+  $("transfer-status").textContent = "Reading the look…";
+  const reference = await bitmapOf(blob);
+  const face = await state.mirror.analyse(reference);
+  if (!face) {
+    $("transfer-status").textContent = "No face found in that photo.";
+    document.body.dataset.transfer = "no-face";
+    return;
+  }
+  const look = extractLook(pixelsOf(reference), face.mesh);
+  state.transferred = look;
+  draw();
+  const answer = await matchLook("", apiKey, look);
+  if (answer.status !== 200) {
+    $("transfer-status").textContent = `No products found (${answer.status}).`;
+    document.body.dataset.transfer = "unmatched";
+    return;
+  }
+  const list = $("transfer-products");
+  list.replaceChildren();
+  for (const region of answer.body.regions) {
+    const li = document.createElement("li");
+    li.dataset.testid = "transfer-product";
+    li.dataset.region = region.region;
+    const best = region.products[0];
+    li.innerHTML = `<span class="chip" style="background:${region.asked.shade_hex}"></span>`;
+    li.append(best ? `${region.region}: ${best.brand ?? ""} ${best.name ?? best.product_id} `
+      + `${best.shade_hex} · ${best.finish} · ${best.price ?? "?"} (ΔE ${best.delta_e})`
+      : `${region.region}: ${region.asked.shade_hex} ${region.asked.finish} — no product in the catalogue`);
+    list.append(li);
+  }
+  $("transfer-status").textContent = `Look copied (${look.length} regions), drawn on your face.`;
+  showTutorial("of the copied look", answer.body.tutorial);
+  document.body.dataset.transfer = "done";
+}
+
+$("use-reference").onclick = async () => {
+  const file = $("reference").files[0];
+  await copyLook(file ?? await (await fetch($("reference-sample").value)).blob());
+};
+
+// --- tutorials: one frame per step, each adding one region; played here, exported as WebM ---
+
+async function loadTutorial(lookId) {
+  const response = await fetch(`/v1/looks/${encodeURIComponent(lookId)}/tutorial`, { headers: { "X-API-Key": apiKey } });
+  if (!response.ok) return setStatus(`No tutorial for ${lookId} (${response.status}).`);
+  showTutorial(lookId, (await response.json()).steps);
+}
+
+function showTutorial(name, steps) {
+  state.tutorial = { name, steps, frames: null };
+  $("tutorial-name").textContent = name;
+  const list = $("tutorial-steps");
+  list.replaceChildren(...steps.map((step) => {
+    const li = document.createElement("li");
+    li.dataset.testid = "tutorial-step";
+    li.innerHTML = step.product ? `<span class="chip" style="background:${step.product.shade_hex}"></span>` : "";
+    li.append(`${step.title}: ${step.technique}`);
+    return li;
+  }));
+  $("tutorial-play").disabled = $("tutorial-export").disabled = !state.face;
+  document.body.dataset.tutorialSteps = String(steps.length);
+}
+
+function framesOfTutorial() {
+  state.tutorial.frames ??= tutorialFrames(state.source, state.face, state.tutorial.steps);
+  return state.tutorial.frames;
+}
+
+$("tutorial-play").onclick = async () => {
+  const frames = framesOfTutorial();
+  const items = [...$("tutorial-steps").children];
+  await playTutorial($("face"), frames, { frameMs: 700, crop: faceCrop(),
+    onFrame: (_, index) => items.forEach((li, i) => li.classList.toggle("current", i === index)) });
+  document.body.dataset.tutorialFrames = String(frames.length);
+};
+
+$("tutorial-export").onclick = async () => {
+  const blob = await exportTutorialWebm(framesOfTutorial(), { frameMs: 500, crop: faceCrop() });
+  const link = $("tutorial-download");
+  link.href = URL.createObjectURL(blob); // the video stays on the device
+  link.hidden = false;
+  document.body.dataset.tutorialWebmBytes = String(blob.size);
+};
 
 $("use-sample").onclick = async () => useImage(await (await fetch($("sample").value)).blob());
 $("upload").onchange = async (event) => event.target.files[0] && useImage(event.target.files[0]);

@@ -16,6 +16,9 @@ export * from "./color.js";
 export * from "./events.js";
 export * from "./regions.js";
 export * from "./render.js";
+export * from "./skin.js";
+export * from "./transfer.js";
+export * from "./tutorial.js";
 export { createDetector, humanConfig } from "./landmarks.js";
 
 /** Pixels of an image, bitmap, video frame or canvas as ImageData (at its natural size). */
