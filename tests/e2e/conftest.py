@@ -50,7 +50,7 @@ def wheel_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def clean_env() -> dict[str, str]:
     """This process's environment without Glamcast settings or a path into the checkout."""
     return {key: value for key, value in os.environ.items()
