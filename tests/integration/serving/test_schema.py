@@ -119,7 +119,8 @@ def test_schema_lists_every_route(api_schema) -> None:
                       "GET /v1/trends/{term}", "GET /dashboard", "GET /healthz", "GET /readyz",
                       "GET /metrics", "POST /v1/feed-tokens", "DELETE /v1/people/{user_id}",
                       "GET /v1/trends.csv", "GET /v1/trends/{term}/forecast.csv", "GET /mirror",
-                      "GET /v1/products"}
+                      "GET /v1/products", "GET /v1/trend-looks", "POST /v1/looks/generate",
+                      "POST /v1/looks/match", "GET /v1/looks/{look_id}/tutorial"}
 
 
 def check_operation(operation, mode: GenerationMode) -> None:
