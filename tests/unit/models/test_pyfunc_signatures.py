@@ -46,6 +46,8 @@ def tracking(tmp_path: Path, caplog: pytest.LogCaptureFixture):
     """A file-backed tracking store, every MLflow log record and Python warning captured."""
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # an experiment of this store: the process may hold another test's active experiment id
+    mlflow.set_experiment("pyfunc-signatures")
     caplog.set_level(logging.INFO, logger="mlflow")
     logging.getLogger("mlflow").addHandler(caplog.handler)  # mlflow does not propagate
     try:
