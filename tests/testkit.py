@@ -16,6 +16,8 @@ from glamcast.core.names import EVENTS_COL, TERM_COL, TERM_TYPE_COL, TREND_COUNT
 from glamcast.platform import broker, lake
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from fastapi import FastAPI
     from kafka.producer.future import RecordMetadata
 
@@ -261,3 +263,31 @@ def warning_lines(output: str) -> list[str]:
     pattern = re.compile(WARNING_LINE)
     return [line for line in output.splitlines()
             if pattern.search(line) and line.strip() != JVM_INCUBATOR_NOTICE]
+
+
+def node_probe(script: Path, request: dict) -> dict:
+    """Run a Node.js probe script of the SDK's unit tests: `request` as JSON on stdin, its answer
+    as JSON on stdout."""
+    import json
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    assert node, "node missing: Node.js runs the SDK's unit tests (apt-get install nodejs)"
+    done = subprocess.run([node, str(script)], input=json.dumps(request), capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def isolated_app_settings(stack_settings: Settings, root: Path, name: str) -> Settings:
+    """Settings for an app of one browser test module: its own topics and lake under `root`, and
+    model names no registry holds (a fresh app serves trending feeds and curated looks)."""
+    import uuid
+
+    unique = uuid.uuid4().hex[:8]
+    return stack_settings.model_copy(update={
+        "topic_prefix": f"{name}{unique}.", "lake_uri": str(root / "lake"),
+        "recommender_model_name": f"no-recommender-{unique}",
+        "look_gan_model_name": f"no-look-gan-{unique}"})
+

@@ -30,7 +30,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from playwright.sync_api import Request, sync_playwright
-from testkit import CHROMIUM, ServedApp, launch_chromium, wait_for, write_catalogue
+from testkit import (
+    CHROMIUM,
+    ServedApp,
+    isolated_app_settings,
+    launch_chromium,
+    wait_for,
+    write_catalogue,
+)
 
 from glamcast.core.settings import Settings
 from glamcast.platform.trend_looks import write_trend_looks
@@ -78,11 +85,7 @@ def trend_looks_frame() -> pd.DataFrame:
 def app_url(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert Path(CHROMIUM).exists(), "chromium missing: run infra/system-deps.sh (root, apt)"
     root = tmp_path_factory.mktemp("looks-browser")
-    unique = uuid.uuid4().hex[:8]
-    settings = stack_settings.model_copy(update={
-        "topic_prefix": f"looks{unique}.", "lake_uri": str(root / "lake"),
-        "recommender_model_name": f"no-recommender-{unique}",
-        "look_gan_model_name": f"no-look-gan-{unique}"})
+    settings = isolated_app_settings(stack_settings, root, "looks")
     write_catalogue(settings, CATALOGUE)
     write_trend_looks(settings, trend_looks_frame(), date(2026, 12, 1))
     ensure_topics(settings)

@@ -23,7 +23,14 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Request, sync_playwright
-from testkit import CHROMIUM, ServedApp, launch_chromium, wait_for, write_catalogue
+from testkit import (
+    CHROMIUM,
+    ServedApp,
+    isolated_app_settings,
+    launch_chromium,
+    wait_for,
+    write_catalogue,
+)
 
 from glamcast.core.events import (
     PreferenceEvent,
@@ -57,11 +64,7 @@ CATALOGUE = [  # (product_id, category, shade, finish, price)
 def mirror_url(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert Path(CHROMIUM).exists(), "chromium missing: run infra/system-deps.sh (root, apt)"
     root = tmp_path_factory.mktemp("mirror")
-    unique = uuid.uuid4().hex[:8]
-    settings = stack_settings.model_copy(update={
-        "topic_prefix": f"mirror{unique}.", "lake_uri": str(root / "lake"),
-        "recommender_model_name": f"no-recommender-{unique}",
-        "look_gan_model_name": f"no-look-gan-{unique}"})
+    settings = isolated_app_settings(stack_settings, root, "mirror")
     write_catalogue(settings, CATALOGUE)
     ensure_topics(settings)
     with ServedApp(create_app(settings)) as url:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from testkit import node_probe
 
 from glamcast.core.events import Category, PreferenceEvent, Rejection, TryOnEvent, decode_event
 from glamcast.core.shades import delta_e_2000, lab_from_rgb, rgb_from_lab
@@ -26,12 +25,7 @@ MONK = ["#f6ede4", "#f3e7db", "#f7ead0", "#eadaba", "#d7bd96", "#a07e56", "#825c
 
 
 def probe(request: dict) -> dict:
-    node = shutil.which("node")
-    assert node, "node missing: Node.js runs the SDK's unit tests (apt-get install nodejs)"
-    done = subprocess.run([node, str(PROBE)], input=json.dumps(request), capture_output=True,
-                          text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+    return node_probe(PROBE, request)
 
 
 def monk_lab() -> np.ndarray:

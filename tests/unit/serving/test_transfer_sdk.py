@@ -9,13 +9,11 @@ the shade unmixed at full intensity must be the product, within rounding.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from testkit import node_probe
 
 from glamcast.core.shades import delta_e_2000, lab_from_rgb
 
@@ -23,12 +21,7 @@ PROBE = Path(__file__).with_name("transfer_probe.mjs")
 
 
 def probe(request: dict) -> dict:
-    node = shutil.which("node")
-    assert node, "node missing: Node.js runs the SDK's unit tests (apt-get install nodejs)"
-    done = subprocess.run([node, str(PROBE)], input=json.dumps(request), capture_output=True,
-                          text=True, timeout=60, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+    return node_probe(PROBE, request)
 
 
 @pytest.mark.parametrize("product", [[62, 92, 118], [201, 162, 126], [138, 111, 92]])
