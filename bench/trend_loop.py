@@ -52,6 +52,7 @@ from rich.table import Table
 from glamcast.core.features import CATEGORIES
 from glamcast.core.trend_terms import FINISH, SHADE_FAMILY, TRYON_ACTION_WEIGHTS
 from glamcast.demo import forecast_model_config
+from glamcast.platform.feed_engine import condition_looks
 from glamcast.platform.trend_looks import generate_trend_looks, trend_looks_for_feed
 from glamcast.simulator import SimulationConfig, World
 from glamcast.simulator.trends import BREAKOUT as BREAKOUT_SHAPE
@@ -64,7 +65,6 @@ from models.look_gan_pyfunc import generate_shoppable
 from models.shoppable_looks import ProductMatcher
 from models.trend_forecast import OK, forecast_term
 
-UNDERTONES = ("cool", "neutral", "warm")
 RISING_SHAPES = (STEADY_RISE, SATURATING_RISE, BREAKOUT_SHAPE)
 POSITIVE = {i for i, action in enumerate(ACTIONS)
             if action.value in ("like", "save", "share", "add_to_cart", "purchase")}
@@ -156,16 +156,8 @@ def train_generator(world: World, pairs: pd.DataFrame, steps: int, scratch: Path
 
 
 def plain_looks(model: LocalLookModel, per_condition: int, version: int) -> pd.DataFrame:
-    """The champion's plain feed looks, as `FeedEngine._generate_looks` makes them."""
-    conditions = pd.DataFrame([(t, u) for t in range(1, 11) for u in UNDERTONES],
-                              columns=["skin_tone", "undertone"]).assign(n=per_condition,
-                                                                         seed=version)
-    out = model.predict(conditions)
-    out["condition_tone"] = conditions["skin_tone"].to_numpy()[out["request"].to_numpy()]
-    out["condition_undertone"] = conditions["undertone"].to_numpy()[out["request"].to_numpy()]
-    out["look_id"] = [f"look-v{version}-t{t}-{u}-{n}" for t, u, n in zip(
-        out["condition_tone"], out["condition_undertone"], out["look"], strict=True)]
-    return out[["condition_tone", "condition_undertone", "look", "look_id", "product_id"]]
+    """The champion's plain feed looks, as the feed engine makes them."""
+    return condition_looks(model, per_condition, version)
 
 
 def feeds_of(snapshot, features: dict[int, dict], world: World, k: int, now: datetime,

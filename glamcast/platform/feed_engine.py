@@ -80,6 +80,21 @@ def load_catalog(settings: Settings) -> pd.DataFrame:
     return frame.drop_duplicates("product_id", keep="last").reset_index(drop=True)
 
 
+def condition_looks(model: Any, per_condition: int, version: int) -> pd.DataFrame:
+    """`per_condition` looks of a look-generator model (pyfunc `predict`) for every (skin tone,
+    undertone): rows of condition_tone, condition_undertone, look, look_id, product_id."""
+    conditions = pd.DataFrame(
+        [(tone, undertone) for tone in range(1, 11) for undertone in UNDERTONES],
+        columns=["skin_tone", "undertone"],
+    ).assign(n=per_condition, seed=version)
+    out = model.predict(conditions)
+    out["condition_tone"] = conditions["skin_tone"].to_numpy()[out["request"].to_numpy()]
+    out["condition_undertone"] = conditions["undertone"].to_numpy()[out["request"].to_numpy()]
+    out["look_id"] = [f"look-v{version}-t{t}-{u}-{n}" for t, u, n in zip(
+        out["condition_tone"], out["condition_undertone"], out["look"], strict=True)]
+    return out[["condition_tone", "condition_undertone", "look", "look_id", "product_id"]]
+
+
 class FeedEngine:
     """The champion, its candidate pools and the online store, behind `feed(user_id, k)`.
 
@@ -168,16 +183,7 @@ class FeedEngine:
     def _generate_looks(self, version: int) -> pd.DataFrame | None:
         """Looks of the look-generator champion for every (skin tone, undertone)."""
         model = load_model(self.settings, self.settings.look_gan_model_name, version)
-        conditions = pd.DataFrame(
-            [(tone, undertone) for tone in range(1, 11) for undertone in UNDERTONES],
-            columns=["skin_tone", "undertone"],
-        ).assign(n=self.settings.feed_looks_per_condition, seed=version)
-        out = model.predict(conditions)
-        out["condition_tone"] = conditions["skin_tone"].to_numpy()[out["request"].to_numpy()]
-        out["condition_undertone"] = conditions["undertone"].to_numpy()[out["request"].to_numpy()]
-        out["look_id"] = [f"look-v{version}-t{t}-{u}-{n}" for t, u, n in zip(
-            out["condition_tone"], out["condition_undertone"], out["look"], strict=True)]
-        return out[["condition_tone", "condition_undertone", "look", "look_id", "product_id"]]
+        return condition_looks(model, self.settings.feed_looks_per_condition, version)
 
     def _all_looks(self) -> pd.DataFrame | None:
         """The champion's looks plus the newest forecast run's trend looks
