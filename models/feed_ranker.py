@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,10 @@ from models.feed_scoring import (
     FeedWeights,
     _money,
     _plural,
+    blend_scores,
     candidate_indices,
+    look_entries,
+    product_reasons,
     rank_feed,
     user_signals,
 )
@@ -547,13 +550,14 @@ def ranked_feed(ranker: FeedRanker, snapshot: FeedSnapshot, user_id: str,
     ranker's contributions (the first `REASONED_ITEMS`; the rest the blend's reasons)."""
     weights = weights or FeedWeights()
     signals = user_signals(features)
-    candidates, taste, _ = candidate_indices(snapshot, user_id, signals)
-    blend = rank_feed(snapshot, user_id, features, _everything(snapshot, candidates), weights,
-                      now=now)
-    products = [item for item in blend.items if item.product_id is not None]
-    looks = [item for item in blend.items if item.look_id is not None]
-    if not products:
-        return blend.model_copy(update={"items": blend.items[:k]})
+    candidates, taste, known = candidate_indices(snapshot, user_id, signals)
+    if not len(candidates):
+        return rank_feed(snapshot, user_id, features, k, weights, now=now)
+    personalized = known or signals["active"]
+    # the blend's scores of every candidate (the answer's scores) and its affinity (the looks'),
+    # without building the blend's items: only the ranker's top k get items and reasons
+    blend, affinity = blend_scores(snapshot, signals, candidates, taste, weights)
+    blend_sorted = np.sort(np.round(blend, 6))[::-1]
     raw = recommender_scores(snapshot, user_id)
     table = candidate_features(snapshot, signals, features, candidates, taste, raw, product_stats)
     scores = ranker.score(table)
@@ -562,26 +566,24 @@ def ranked_feed(ranker: FeedRanker, snapshot: FeedSnapshot, user_id: str,
     # TreeSHAP costs ~0.35 ms a row (100 trees × 15 leaves, one core): the first REASONED_ITEMS
     # items get the ranker's own reasons, the rest the blend's for the same product (as true)
     contributions = ranker.contributions(table[top[:REASONED_ITEMS]])
-    blend_reasons = {item.product_id: item.reasons for item in products}
-    blend_scores = sorted((item.score for item in products), reverse=True)
     entries: list[tuple[float, int, FeedItem]] = []
     for rank, position in enumerate(top):
         i = int(candidates[position])
-        product_id = str(snapshot.item_ids[i])
-        score = blend_scores[rank] if rank < len(blend_scores) else 0.0
+        score = float(blend_sorted[rank])
         if rank < len(contributions):
             reasons = contribution_reasons(contributions[rank], snapshot, i, signals,
                                            None if taste is None else float(taste[i]),
-                                           weights, blend.personalized)
+                                           weights, personalized)
         else:
-            reasons = blend_reasons.get(product_id) or contribution_reasons(
-                ranker.contributions(table[[position]])[0], snapshot, i, signals,
-                None if taste is None else float(taste[i]), weights, blend.personalized)
-        entries.append((score, rank, FeedItem(product_id=product_id, score=score,
+            reasons = product_reasons(snapshot, i, signals, taste, personalized, weights)
+        entries.append((score, rank, FeedItem(product_id=str(snapshot.item_ids[i]), score=score,
                                               reasons=reasons)))
+    looks = look_entries(snapshot, signals, affinity, weights)
     entries.extend((look.score, snapshot.n_items + n, look) for n, look in enumerate(looks))
     entries.sort(key=lambda entry: (-entry[0], entry[1]))
-    return blend.model_copy(update={"items": [item for _, _, item in entries[:k]]})
+    return Feed(user_id=user_id, generated_at=now or datetime.now(UTC),
+                items=[item for _, _, item in entries[:k]],
+                model_version=snapshot.model_version, personalized=personalized)
 
 
 #: The category codes `candidate_features` writes, by name (for readers of the table).

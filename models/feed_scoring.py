@@ -120,6 +120,10 @@ class Feed(BaseModel):
     model_version: int | None = Field(
         description="Version of the recommender champion that ranked it (None: no champion yet)."
     )
+    ranker_version: int | None = Field(
+        None, description="Version of the `glamcast-ranker` champion that ordered it (None: the "
+        "hand-set blend ordered it)."
+    )
     personalized: bool = Field(
         description="False for the trending feed of an unknown or cold person."
     )
@@ -562,6 +566,28 @@ def rank_feed(
     signals = user_signals(features)
     candidates, taste, known = candidate_indices(snapshot, user_id, signals)
     personalized = known or signals["active"]
+    scores, affinity_all = blend_scores(snapshot, signals, candidates, taste, weights)
+    entries: list[tuple[float, int, FeedItem]] = []
+    order = np.lexsort((candidates, -scores))[:k]
+    for position in order:
+        i = int(candidates[position])
+        entries.append((float(scores[position]), i, FeedItem(
+            product_id=str(snapshot.item_ids[i]), score=round(float(scores[position]), 6),
+            reasons=product_reasons(snapshot, i, signals, taste, personalized, weights),
+        )))
+    entries.extend(_look_entries(snapshot, signals, affinity_all, weights))
+    entries.sort(key=lambda entry: (-entry[0], entry[1]))
+    return Feed(
+        user_id=user_id, generated_at=now or datetime.now(UTC),
+        items=[item for _, _, item in entries[:k]], model_version=snapshot.model_version,
+        personalized=personalized,
+    )
+
+
+def blend_scores(snapshot: FeedSnapshot, signals: Mapping[str, Any], candidates: np.ndarray,
+                 taste: np.ndarray | None, weights: FeedWeights) -> tuple[np.ndarray, np.ndarray]:
+    """The blend's score of each of `candidates` (`candidate_indices`) and the affinity of every
+    product (0 outside the candidates; the looks' scores read it)."""
     base_taste = taste if taste is not None else snapshot.popularity_pct
     codes = snapshot.codes
     family_match = snapshot.family_code[candidates] == codes.get(signals["family"], -2)
@@ -579,23 +605,23 @@ def rank_feed(
               + weights.trend * snapshot.trend[candidates]
               + weights.freshness * snapshot.freshness[candidates])
     scores = boldness_shift(scores, snapshot.boldness[candidates], signals["boldness"], weights)
-    entries: list[tuple[float, int, FeedItem]] = []
-    order = np.lexsort((candidates, -scores))[:k]
-    for position in order:
-        i = int(candidates[position])
-        entries.append((float(scores[position]), i, FeedItem(
-            product_id=str(snapshot.item_ids[i]), score=round(float(scores[position]), 6),
-            reasons=_product_reasons(snapshot, i, signals,
-                                     None if taste is None else float(taste[i]), personalized,
-                                     weights),
-        )))
-    entries.extend(_look_entries(snapshot, signals, affinity_all, weights))
+    return scores, affinity_all
+
+
+def product_reasons(snapshot: FeedSnapshot, i: int, signals: Mapping[str, Any],
+                    taste: np.ndarray | None, personalized: bool, weights: FeedWeights
+                    ) -> list[str]:
+    """The blend's reasons for product `i` (`taste`: `candidate_indices`' percentiles)."""
+    return _product_reasons(snapshot, i, signals, None if taste is None else float(taste[i]),
+                            personalized, weights)
+
+
+def look_entries(snapshot: FeedSnapshot, signals: Mapping[str, Any], affinity: np.ndarray,
+                 weights: FeedWeights) -> list[FeedItem]:
+    """The person's look items (their face's looks they can shop), best first."""
+    entries = _look_entries(snapshot, signals, affinity, weights)
     entries.sort(key=lambda entry: (-entry[0], entry[1]))
-    return Feed(
-        user_id=user_id, generated_at=now or datetime.now(UTC),
-        items=[item for _, _, item in entries[:k]], model_version=snapshot.model_version,
-        personalized=personalized,
-    )
+    return [item for _, _, item in entries]
 
 
 def _look_entries(snapshot: FeedSnapshot, signals: Mapping[str, Any], affinity: np.ndarray,

@@ -272,11 +272,12 @@ def online_rows(view: str, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ..
 
 
 def write_online(store: FeatureStore, view: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Write feature rows of a stream-fed view to the online store: on Feast's Redis store in
-    its layout by `glamcast.platform.redis_online_writer.RedisRowWriter` (one round trip, no
-    per-row proto building), on any other through the store's `online_write_batch` (see
-    `online_rows`)."""
-    writer = _redis_writer(store, view)
+    """Write feature rows of a stream-fed view to the online store: straight in the store's own
+    layout where a direct writer knows it (Feast's Redis store: `glamcast.platform.
+    redis_online_writer.RedisRowWriter`, one round trip; the `local` SQLite store:
+    `glamcast.platform.sqlite_online_store.SqliteRowWriter`; both without per-row protos), on any
+    other through the store's `online_write_batch` (see `online_rows`)."""
+    writer = _direct_writer(store, view)
     if writer is not None:
         writer.write(rows, EVENT_TIMESTAMP_COL)
         return
@@ -284,21 +285,23 @@ def write_online(store: FeatureStore, view: str, rows: Sequence[dict[str, Any]])
     store.provider.online_write_batch(store.config, feature_view, online_rows(view, rows), None)
 
 
-def _redis_writer(store: FeatureStore, view: str) -> Any:
-    """The `RedisRowWriter` of `view` when `store`'s online store is Feast's Redis store on a
-    single Redis server (not a cluster or sentinel), else None. Decided once per store and view
-    (kept on the store: its online config is fixed once it is built)."""
-    writers = store.__dict__.setdefault("_glamcast_redis_writers", {})
+def _direct_writer(store: FeatureStore, view: str) -> Any:
+    """The direct writer of `view` for `store`'s online store: a `RedisRowWriter` on Feast's
+    Redis store on a single Redis server (not a cluster or sentinel), a `SqliteRowWriter` on the
+    `local` store, else None. Decided once per store and view (kept on the store: its online
+    config is fixed once it is built)."""
+    writers = store.__dict__.setdefault("_glamcast_direct_writers", {})
     if view in writers:
         return writers[view]
     from feast.infra.online_stores.redis import RedisOnlineStore, RedisType, _versioned_fv_name
 
     from glamcast.platform.redis_online_writer import RedisRowWriter
+    from glamcast.platform.sqlite_online_store import SqliteRowWriter, WideSqliteOnlineStore
 
-    writer = None
+    writer: Any = None
     online, config = store.provider.online_store, store.config
+    entity, features = _STREAM_VIEWS[view]
     if type(online) is RedisOnlineStore and config.online_store.redis_type == RedisType.redis:
-        entity, features = _STREAM_VIEWS[view]
         writer = RedisRowWriter(
             online._get_client(config.online_store),
             project=config.project,
@@ -308,6 +311,9 @@ def _redis_writer(store: FeatureStore, view: str) -> Any:
             entity=entity,
             features=features,
         )
+    elif isinstance(online, WideSqliteOnlineStore):
+        writer = SqliteRowWriter(online, config, store.get_feature_view(view), entity=entity,
+                                 features=features)
     writers[view] = writer
     return writer
 

@@ -336,10 +336,11 @@ class FeedEngine:
         snapshot = self.snapshot
         if features is None:
             features = self.user_features(user_id)
-        ranker, stats = self.ranker, self._ranker_stats
+        ranker, version, stats = self.ranker, self.ranker_version, self._ranker_stats
         if ranker is not None:
-            return ranked_feed(ranker, snapshot, user_id, features, k, self.weights,
+            feed = ranked_feed(ranker, snapshot, user_id, features, k, self.weights,
                                stats[1] if stats is not None and stats[0] is snapshot else None)
+            return feed.model_copy(update={"ranker_version": version})
         return rank_feed(snapshot, user_id, features, k, self.weights)
 
 

@@ -24,89 +24,15 @@ keep Feast's writer.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from feast.protos.feast.types.Value_pb2 import Value as _Value
-from google.protobuf.timestamp_pb2 import Timestamp as _Timestamp
 from redis.exceptions import ResponseError
 
-#: Value proto tags (field number << 3 | wire type) of the scalar kinds the stream views use.
-_DOUBLE_TAG, _FLOAT_TAG, _INT64_TAG, _INT32_TAG, _STRING_TAG = b")", b"5", b" ", b"\x18", b"\x12"
-_pack_double = struct.Struct("<d").pack
-_pack_float = struct.Struct("<f").pack
-#: One-byte varints, the common case for counts.
-_SMALL = [bytes([n]) for n in range(128)]
-_INT64_SMALL = [_INT64_TAG + small for small in _SMALL]
-_INT32_SMALL = [_INT32_TAG + small for small in _SMALL]
-
-
-def _varint(value: int) -> bytes:
-    """Protobuf base-128 varint of a non-negative integer below 2**64."""
-    if value < 128:
-        return _SMALL[value]
-    out = bytearray()
-    while value >= 128:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _encode_double(value: Any) -> bytes:
-    return _DOUBLE_TAG + _pack_double(value)
-
-
-def _encode_float(value: Any) -> bytes:
-    return _FLOAT_TAG + _pack_float(value)
-
-
-def _encode_int64(value: Any) -> bytes:
-    # counts are small: one byte in Python; the rest through protobuf's C encoder
-    if 0 <= value < 128:
-        return _INT64_SMALL[value]
-    return _Value(int64_val=value).SerializeToString()
-
-
-def _encode_int32(value: Any) -> bytes:
-    if 0 <= value < 128:
-        return _INT32_SMALL[value]
-    return _Value(int32_val=value).SerializeToString()
-
-
-def _encode_string(value: Any) -> bytes:
-    data = str(value).encode("utf-8")
-    return _STRING_TAG + _varint(len(data)) + data
-
-
-#: Feast feature type name → encoder of a non-null value to its `Value` proto bytes.
-ENCODERS: dict[str, Callable[[Any], bytes]] = {
-    "Float64": _encode_double,
-    "Float32": _encode_float,
-    "Int64": _encode_int64,
-    "Int32": _encode_int32,
-    "String": _encode_string,
-}
-
-
-def encode_value(kind: str, value: Any) -> bytes:
-    """The serialized Feast `Value` of a feature of type `kind` (``b""`` for None)."""
-    return b"" if value is None else ENCODERS[kind](value)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def encode_timestamp(when: datetime) -> bytes:
-    """A serialized `google.protobuf.Timestamp` of `when` (naive: UTC), as Feast writes
-    ``_ts:<view>``."""
-    delta = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)) - _EPOCH
-    return _Timestamp(seconds=delta.days * 86_400 + delta.seconds,
-                      nanos=delta.microseconds * 1_000).SerializeToString()
-
+from glamcast.platform.feast_values import ENCODERS, encode_timestamp
 
 # --- RESP, the Redis wire protocol: commands as arrays of bulk strings ---------------------------
 

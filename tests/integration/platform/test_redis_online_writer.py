@@ -75,10 +75,10 @@ def test_direct_writes_equal_feasts_writes_and_feast_reads_them(
     redis_settings: Settings, view: str, entity: str, kinds: dict[str, str], ids: list[str]
 ) -> None:
     store = features.feature_store(redis_settings)
-    assert isinstance(features._redis_writer(store, view), RedisRowWriter)
+    assert isinstance(features._direct_writer(store, view), RedisRowWriter)
     rows = _rows(entity, kinds, ids, seed=len(ids))
     client = redis.Redis.from_url(REDIS_URL)
-    writer = features._redis_writer(store, view)
+    writer = features._direct_writer(store, view)
     keys = [writer.redis_key(key) for key in ids]
     try:
         # Feast's own writer first: its hashes are the reference

@@ -263,3 +263,20 @@ def test_pyfunc_round_trip_scores_as_the_ranker(tmp_path: Path) -> None:
     assert model.ranker.config == ranker.config
     with pytest.raises(ValueError, match="taste_pct"):
         model.predict(None, rows.drop(columns="taste_pct"))
+
+
+def test_items_past_the_reasoned_ones_carry_the_blends_reasons_for_the_same_product(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    snapshot = build_snapshot(CATALOG, recommender(), now=NOW,
+                              trend_scores={"shade_family:coral": 4.0})
+    features = {"fav_shade_family_7d": "coral", "tries_7d_lipstick": 2}
+    monkeypatch.setattr(fr, "REASONED_ITEMS", 2)
+    feed = fr.ranked_feed(served_ranker(), snapshot, "u1", features, 50, now=NOW)
+    blend = rank_feed(snapshot, "u1", features, 50, now=NOW)
+    assert len(feed.items) == len(blend.items) >= 4  # every candidate, in another order
+    assert sorted(i.product_id for i in feed.items) == sorted(i.product_id for i in blend.items)
+    assert [i.score for i in feed.items] == [i.score for i in blend.items]
+    blend_reasons = {item.product_id: item.reasons for item in blend.items}
+    assert all(item.reasons == blend_reasons[item.product_id] for item in feed.items[2:])
+    assert feed.personalized == blend.personalized and feed.ranker_version is None

@@ -107,6 +107,7 @@ def test_the_champion_ranker_orders_the_feed_with_one_user_read_per_request(
         index=snapshot.item_ids))
     expected = fr.ranked_feed(ranker, snapshot, "u1", PERSON, 5, engine.weights, stats)
     assert [i.product_id for i in feed.items] == [i.product_id for i in expected.items]
+    assert feed.ranker_version == 3  # the answer says which ranker ordered it
     assert [i.product_id for i in feed.items] != [
         i.product_id for i in rank_feed(snapshot, "u1", PERSON, 5, engine.weights).items]
 
@@ -120,4 +121,5 @@ def test_no_ranker_champion_or_a_broken_one_serves_the_blend(
     feed = engine.feed("u1", 5)
     blend = rank_feed(engine.snapshot, "u1", PERSON, 5, engine.weights)
     assert [i.model_dump() for i in feed.items] == [i.model_dump() for i in blend.items]
+    assert feed.ranker_version is None
     assert engine.store.reads == [list(USER_REFS)]  # no product read without a ranker

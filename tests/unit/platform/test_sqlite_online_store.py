@@ -14,7 +14,7 @@ from feast.protos.feast.types.Value_pb2 import Value
 from glamcast.core.features import USER_ACTIVITY_VIEW, USER_FEATURES
 from glamcast.core.names import EVENT_TIMESTAMP_COL, USER_COL
 from glamcast.platform.features import online_rows
-from glamcast.platform.sqlite_online_store import WideSqliteOnlineStore
+from glamcast.platform.sqlite_online_store import SqliteRowWriter, WideSqliteOnlineStore
 
 T = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 VIEW = SimpleNamespace(name="user_activity_fv")
@@ -90,3 +90,32 @@ def test_stream_rows_are_written_as_built_and_read_back_value_for_value(tmp_path
                for name, value in read.items()}
     expected = {name: row[name] for name in USER_FEATURES}
     assert decoded == expected
+
+
+def test_the_direct_writer_stores_what_feasts_path_stores(tmp_path: Path) -> None:
+    """`SqliteRowWriter` (the stream stage's writer) and `online_write_batch` of `online_rows`
+    (Feast's path) leave the same rows: event time and every feature, value for value."""
+    rows = []
+    for i in range(50):
+        row = {name: None for name in USER_FEATURES}
+        row.update({USER_COL: f"u{i}", EVENT_TIMESTAMP_COL: T + timedelta(seconds=i),
+                    "tries_1h": i % 3, "tries_7d": 1000 + i, "likes_24h": 2**40 + i,
+                    "fav_finish_7d": ["satin", "matte", None][i % 3],
+                    "mean_dwell_ms_7d": i * 1.25 if i % 4 else None, "skin_tone": i % 10 + 1})
+        rows.append(row)
+    feast_store, direct_store = WideSqliteOnlineStore(), WideSqliteOnlineStore()
+    feast_cfg, direct_cfg = config(tmp_path / "feast.db"), config(tmp_path / "direct.db")
+    feast_store.update(feast_cfg, [], [VIEW], [], [], partial=False)
+    direct_store.update(direct_cfg, [], [VIEW], [], [], partial=False)
+    feast_store.online_write_batch(feast_cfg, VIEW, online_rows(USER_ACTIVITY_VIEW, rows), None)
+    writer = SqliteRowWriter(direct_store, direct_cfg, VIEW, entity=USER_COL,
+                             features=USER_FEATURES)
+    writer.write(rows, EVENT_TIMESTAMP_COL)
+    keys = [key(f"u{i}") for i in range(50)] + [key("nobody")]
+    expected = feast_store.online_read(feast_cfg, VIEW, keys)
+    assert direct_store.online_read(direct_cfg, VIEW, keys) == expected
+    assert expected[-1] == (None, None) and all(ts is not None for ts, _ in expected[:-1])
+    # an older row never replaces a newer one on this path either
+    writer.write([{**rows[0], EVENT_TIMESTAMP_COL: T - timedelta(days=1), "tries_7d": 1}],
+                 EVENT_TIMESTAMP_COL)
+    assert direct_store.online_read(direct_cfg, VIEW, [key("u0")]) == expected[:1]
