@@ -345,6 +345,15 @@ def served_feeds(url: str, users: list[str]) -> dict[str, list]:
                                  .raise_for_status().json()["items"]) for user in users}
 
 
+def served_ranker_version(url: str, user: str) -> int | None:
+    """The `ranker_version` the server's feed of `user` says ordered it (None: the blend)."""
+    import httpx
+
+    with httpx.Client(base_url=url, headers={"X-API-Key": SERVICE_KEY}, timeout=10) as client:
+        return client.get(f"/v1/feed/{user}", params={"k": K}).raise_for_status().json()[
+            "ranker_version"]
+
+
 def wait_for_order(url: str, expected: dict[str, list], order: str, timeout_s: float) -> float:
     """Seconds until the server's feeds of the probe people are exactly `expected` (ids and
     reasons of every item); SystemExit when they are not within `timeout_s`."""
@@ -530,6 +539,9 @@ def main() -> None:
                                         settings.feed_reload_poll_s + 60)
                 if order == "ranker":
                     ranker["pickup_s"] = waited
+                said = served_ranker_version(url, probe[0])
+                if said != (ranker["version"] if order == "ranker" else None):
+                    raise SystemExit(f"the {order}'s feed says ranker_version {said}")
                 console.print(f"the server ranks with the {order}: its feeds of {len(probe)} "
                               f"probe people ({personalized} personalized) are the {order}'s "
                               f"after {waited} s ({differ} differ from the blend's)")

@@ -21,7 +21,13 @@ Prints a table per seed and overall, then ``RESULT {"candidates_ndcg", "blend_nd
 "ranker_ndcg", "min_group_ratio", "lift", "per_seed": [...]}`` (means over seeds; the group
 ratio is the lowest of any Monk group with ≥ 30 holdout requests, over the ranker's overall).
 
-    .venv/bin/python bench/ranker_offline.py [--seeds 7,11,42] [--users 800] [--days 28]
+`--validation` never reads the test days: the window ends one label horizon before they begin
+and its own last `--test-days` are the holdout; with `--grid` (a JSON list of `RankerConfig`
+overrides) each setting is fit and scored there too (RESULT `grid_ndcg`, means over seeds):
+how the ranker's defaults were chosen (docs/ranker.md).
+
+    .venv/bin/python bench/ranker_offline.py [--seeds 7,11,42] [--users 4000] [--days 28]
+        [--validation] [--grid '[{"n_estimators": 200, "learning_rate": 0.05}]']
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 
@@ -122,6 +128,10 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict:
         start = pd.Timestamp(date(2025, 1, 6), tz="UTC")
         rec_end = start + pd.Timedelta(days=args.rec_days)
         end = start + pd.Timedelta(days=args.days)
+        if args.validation:
+            # the test days are never looked at: the window ends where their requests would
+            # begin, less one label horizon, and its own last `test_days` are the holdout
+            end -= pd.Timedelta(days=args.test_days) + pd.Timedelta(hours=args.horizon_hours)
         recommender = fit_recommender(events[events["ts"] < rec_end], catalog,
                                       FactorizationConfig(epochs=args.epochs, seed=seed,
                                                           threads=1))
@@ -133,11 +143,19 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict:
         data = build_ranker_data(settings, events, catalog, recommender, rec_end, end, config,
                                  store=store)
         print(f"  training set: {data.rows} ({time.perf_counter() - started:.0f} s)", flush=True)
+        ndcg, recall = f"ndcg@{K}", f"recall@{K}"
+        grid = {}
+        for overrides in args.grid:
+            candidate = replace(config.ranker, **overrides)
+            fitted = fr.train_ranker(data.train, candidate)
+            grid[json.dumps(overrides)] = round(
+                evaluate_orders(data.test, fitted, K)["ranker"][ndcg], 4)
+            print(f"  {'validation' if args.validation else 'holdout'} NDCG@{K} with "
+                  f"{overrides}: {grid[json.dumps(overrides)]}", flush=True)
         fit_started = time.perf_counter()
         ranker = fr.train_ranker(data.train, config.ranker)
         fit_s = time.perf_counter() - fit_started
         evaluation = evaluate_orders(data.test, ranker, K)
-    ndcg, recall = f"ndcg@{K}", f"recall@{K}"
     out = {"seed": seed, "fit_s": round(fit_s, 2), "total_s": round(time.perf_counter() - started),
            "rows": data.rows,
            **{f"{order}_{m}": round(evaluation[order][key], 4) for order in evaluation
@@ -146,7 +164,7 @@ def run_seed(seed: int, args: argparse.Namespace) -> dict:
            "groups": {order: {g: round(v[ndcg], 4) for g, v in evaluation[order]["groups"].items()}
                       for order in evaluation},
            "group_requests": {g: v["requests"] for g, v in evaluation["ranker"]["groups"].items()},
-           "importances": ranker.importances().round(1).head(8).to_dict()}
+           "importances": ranker.importances().round(1).head(8).to_dict(), "grid": grid}
     return out
 
 
@@ -182,13 +200,17 @@ def print_seed(result: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="7,11,42")
-    parser.add_argument("--users", type=int, default=800)
+    parser.add_argument("--users", type=int, default=4_000)
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--rec-days", type=int, default=14)
     parser.add_argument("--test-days", type=float, default=4.0)
     parser.add_argument("--horizon-hours", type=float, default=24.0)
-    parser.add_argument("--requests-per-day", type=int, default=400)
+    parser.add_argument("--requests-per-day", type=int, default=2_000)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--validation", action="store_true",
+                        help="hold out the last --test-days before the test days instead")
+    parser.add_argument("--grid", type=json.loads, default=[],
+                        help='ranker settings to compare, e.g. \'[{"n_estimators": 200}]\'')
     args = parser.parse_args()
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
@@ -204,7 +226,10 @@ def main() -> None:
                                                      "ranker_ndcg", "min_group_ratio",
                                                      "total_s")} for r in results],
                "users": args.users, "days": args.days, "rec_days": args.rec_days,
-               "test_days": args.test_days}
+               "test_days": args.test_days, "validation": args.validation}
+    if args.grid:
+        summary["grid_ndcg"] = {key: round(float(np.mean([r["grid"][key] for r in results])), 4)
+                                for key in results[0]["grid"]}
     print("RESULT " + json.dumps(summary))
 
 

@@ -338,9 +338,11 @@ class RankerConfig:
     """LightGBM lambdarank hyperparameters (saved with every run)."""
 
     # small trees, few rounds: the feed computes pred_contrib (TreeSHAP, ∝ trees × leaves ×
-    # depth²) for every answer's top k; 300 trees of 31 leaves cost ~18× more per request
-    n_estimators: int = 100  # boosting rounds
-    learning_rate: float = 0.1  # shrinkage per round
+    # depth²) for every answer's first items; 300 trees of 31 leaves cost ~18× more per request.
+    # 200 × 0.05 was the best of six settings on a validation split carved from the training
+    # days, at each of three seeds (bench/ranker_offline.py --validation, docs/ranker.md)
+    n_estimators: int = 200  # boosting rounds
+    learning_rate: float = 0.05  # shrinkage per round
     num_leaves: int = 15  # leaves per tree
     min_child_samples: int = 50  # rows per leaf at least (guards small groups)
     subsample: float = 0.8  # rows sampled per round (bagging)

@@ -139,6 +139,9 @@ class ProdLocal:
             "spark.eventLog.rolling.enabled": "false",
             "spark.eventLog.compress": "false",
             "spark.ui.showConsoleProgress": "false",
+            # One worker of a few cores: Spark's 200 shuffle partitions are ~200 task launches
+            # per shuffle (765 tasks for a small forecast run); a few per core, as `local[*]`.
+            "spark.sql.shuffle.partitions": str(max(2, 2 * self.worker_cores)),
             **spark_s3a_conf(self.s3_endpoint, enabled=self.s3a_lake),
             **(conf or {}),
         }
