@@ -31,12 +31,15 @@ def alert_id(kind: str, direction: str, term_type: str, term: str, origin: objec
 
 
 def read_alerts(settings: Settings, topic: str | None = None,
-                idle_ms: int = READ_IDLE_MS) -> list[TrendAlert]:
+                idle_ms: int = READ_IDLE_MS, bootstrap_timeout_ms: int = 30_000
+                ) -> list[TrendAlert]:
     """Every alert on the topic (None: the settings' alerts topic, with their prefix), one per id
-    (the newest record wins), newest first."""
+    (the newest record wins), newest first; `KafkaTimeoutError` when the broker does not answer
+    within `bootstrap_timeout_ms`."""
     topic = topic or settings.topic_name(topics.ALERTS)
     latest: dict[str, TrendAlert] = {}
-    for record in broker.read_all(settings, [topic], idle_ms=idle_ms):
+    for record in broker.read_all(settings, [topic], idle_ms=idle_ms,
+                                  bootstrap_timeout_ms=bootstrap_timeout_ms):
         alert = TrendAlert.model_validate_json(record.value)
         latest[alert.alert_id] = alert
     return sorted(latest.values(), key=lambda alert: (alert.ts, alert.alert_id), reverse=True)

@@ -152,9 +152,11 @@ def create_topics(
 
 
 def read_all(
-    settings: Settings, topic_names: Iterable[str], *, idle_ms: int = 3000
+    settings: Settings, topic_names: Iterable[str], *, idle_ms: int = 3000,
+    bootstrap_timeout_ms: int = 30_000,
 ) -> Iterator[ConsumerRecord]:
     """Every record now in the topics, from the beginning, without joining a group.
+    A broker that does not answer within `bootstrap_timeout_ms` raises `KafkaTimeoutError`.
 
     Reads until no record arrives for `idle_ms`. End offsets are not used as the stop condition:
     the embedded Tansu broker reports a high watermark a few records short of the last offset
@@ -163,6 +165,7 @@ def read_all(
     reader = KafkaConsumer(bootstrap_servers=bootstrap_servers(settings), group_id=None,
                            enable_auto_commit=False, consumer_timeout_ms=idle_ms,
                            max_poll_records=5000, fetch_max_bytes=32 * 1024 * 1024,
+                           bootstrap_timeout_ms=bootstrap_timeout_ms,
                            **client_security(settings))
     try:
         partitions = [

@@ -181,7 +181,10 @@ def alerts_section(settings: Settings, topic: str | None = None) -> dict[str, An
     from glamcast.platform.alerts import read_alerts
 
     try:
-        alerts = read_alerts(settings, topic)
+        # a broker that does not answer costs the page at most the readiness bound (kafka's
+        # default bootstrap wait, 30 s, held the whole page)
+        alerts = read_alerts(settings, topic,
+                             bootstrap_timeout_ms=int(settings.api_ready_timeout_s * 1000))
     except Exception as exc:  # the broker is down: the rest of the page still shows
         log.warning("alerts topic could not be read", exc_info=True)
         return {"alerts": [], "note": f"The alerts topic could not be read ({type(exc).__name__})."}
