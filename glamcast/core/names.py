@@ -32,8 +32,9 @@ FORECASTS = "forecasts"
 RECOMMENDATIONS = "recommendations"
 LOOKS = "looks"  # the curated look catalogue (simulator) that the look GAN learns from
 PREFERENCE = "preference"  # explicit preferences (glamcast.preference.v1), every version kept
+TREND_LOOKS = "trend_looks"  # looks the forecast run generated for rising terms (no person in it)
 DATASETS = (TRYON, SOCIAL, COMMERCE, CATALOG, TREND_COUNTS, FORECASTS, RECOMMENDATIONS, LOOKS,
-            PREFERENCE)
+            PREFERENCE, TREND_LOOKS)
 
 # --- model registry ----------------------------------------------------------------------------
 

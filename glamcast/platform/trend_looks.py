@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from glamcast.core.names import CATALOG, TRYON
+from glamcast.core.names import CATALOG, TREND_LOOKS, TRYON
 from glamcast.core.settings import Settings
 from glamcast.platform import lake
 from glamcast.platform.model_registry import champion_version, load_model
@@ -40,7 +40,6 @@ from models.trend_looks import (
 
 log = logging.getLogger(__name__)
 
-TREND_LOOKS = "trend_looks"
 FILE_NAME = "trend_looks.parquet"
 #: Look numbers of trend looks in the feed's look table start here (after the plain looks').
 FEED_LOOK_OFFSET = 1_000_000
