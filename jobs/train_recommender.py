@@ -793,7 +793,7 @@ command = job_command(
         Opt("als.max_iter", flag="als-iter", typer={"min": 1}),
         Opt("als.reg_param", flag="als-reg", typer={"min": 0}),
         Opt("als.alpha", flag="als-alpha", typer={"min": 0}),
-        "torch.objective", "torch.user_model",
+        "torch.objective", "torch.user_model", "torch.item_model",
         *(Opt(f"torch.{name}", typer={"min": 1}) for name in ("dim", "epochs", "batch_size")),
         *(Opt(f"torch.{name}", typer={"min": 0}) for name in ("lr", "weight_decay")),
         Opt("torch.dropout", typer={"min": 0, "max": 0.95}),

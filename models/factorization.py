@@ -5,25 +5,39 @@ In: positive (user index, item index, weight) triples and the sizes of both id s
 as numpy arrays (score(u, i) = user_factors[u] · item_factors[i] + item_bias[i]), the loss per
 epoch, the device used and the training time.
 
-Two objectives share the model:
+Three objectives share the model:
 
 - ``softmax`` (default): a user's positives are draws from a softmax over the *whole*
   catalogue (the multinomial likelihood of Liang et al. 2018), each weighted by its confidence.
   With a catalogue of a few thousand items that is one (users × items) matrix product per batch
   of users, and it ranks better than the pairwise loss (numbers in docs/recommender.md).
+- ``poisson``: every (user, item) cell of the batch's users, positives and the rest, under a
+  Poisson likelihood with rate σ(s(u,i)): −Σ_i [x_ui log σ(s(u,i)) − σ(s(u,i))], x_ui the
+  confidence (0 off the positives). The likelihood of BiVAE (Truong et al. 2021) and Cornac's
+  `likelihood="pois"`; same cost as the softmax.
 - ``bpr``: Bayesian Personalized Ranking, −log σ(s(u,i) − s(u,j)) for `negatives` items j drawn
   uniformly per positive pair.
 
 Two ways to get a user's vector: ``embedding`` (a free vector per user, classic MF) or
 ``history`` (asymmetric MF: the L2-normalised multi-hot history, with dropout while training,
-times an item→vector table; a denoising linear autoencoder of rank `dim`).
+times an item→vector table; a denoising linear autoencoder of rank `dim`). Items likewise:
+``embedding`` (a free vector per item) or ``history`` (the L2-normalised column of the item's
+users, with dropout while training, times a user→vector table: items with few users borrow from
+those users' other items, as BiVAE's item encoder does).
+
+A third user model, ``ease``, is not trained by gradient: EASE (Steck 2019), the full-rank
+item→item regression B = I − P·diag(1/diag P), P = (XᵀX + Λ)⁻¹, zero diagonal, in closed form.
+Λ = weight_decay + dropout/(1 − dropout)·diag(XᵀX) per item (the second term is what input
+dropout amounts to for a linear autoencoder, Steck 2020). Its factors serve through the same
+dot product: a user's factors are their history row x_u, item i's factors are column i of B
+(score = x_u · B[:, i]; dim = n_items, so it suits catalogues of a few thousand items).
 
 Side attributes (item category, finish, shade family, brand, price band; a consented skin tone
 and undertone) add embeddings to the item and user vectors, so people and products with little
 history borrow from similar ones.
 
 Regularization: the loss is the mean over a batch's users of their confidence-weighted negative
-log-likelihood plus weight_decay · (‖p_u‖² of each user in the batch + (‖Q‖² + ‖H‖² + the
+log-likelihood plus weight_decay · (‖p_u‖² of each user in the batch + (‖Q‖² or ‖V‖², ‖H‖², the
 attribute tables) / n_users) — each user's own vector pays the full weight, the shared tables
 their share per user.
 
@@ -42,8 +56,9 @@ import numpy as np
 import torch
 from torch import nn
 
-Objective = Literal["softmax", "bpr"]
-UserModel = Literal["embedding", "history"]
+Objective = Literal["softmax", "poisson", "bpr"]
+UserModel = Literal["embedding", "history", "ease"]
+ItemModel = Literal["embedding", "history"]
 
 
 @dataclass
@@ -52,14 +67,15 @@ class FactorizationConfig:
 
     # Defaults: tuned on the simulated try-on lake (docs/recommender.md); the MovieLens
     # benchmark uses its own tuned values (bench/recommender_movielens.py).
-    objective: Objective = "softmax"  # full-catalogue softmax; "bpr" for the pairwise loss
+    objective: Objective = "softmax"  # full-catalogue softmax; "poisson": BiVAE's; "bpr": pairwise
     dim: int = 32  # embedding size of users, items and attributes
-    user_model: UserModel = "embedding"  # free user vectors; "history": encoded item history
-    epochs: int = 60  # passes over the users (softmax) or the positive pairs (bpr)
-    batch_size: int = 128  # users per step (softmax) or positive pairs per step (bpr)
+    user_model: UserModel = "embedding"  # free vectors; "history": encoded history; "ease": EASE
+    item_model: ItemModel = "embedding"  # free item vectors; "history": encoded from their users
+    epochs: int = 60  # passes over the users (softmax, poisson) or the positive pairs (bpr)
+    batch_size: int = 128  # users per step (softmax, poisson) or positive pairs per step (bpr)
     lr: float = 5e-3  # Adam learning rate
     weight_decay: float = 300.0  # L2 weight; a user's own vector pays it in full (see below)
-    dropout: float = 0.0  # dropout on user vectors, or on history items, while training
+    dropout: float = 0.0  # while training: on user vectors, or on the history encoders' inputs
     negatives: int = 8  # bpr only: uniform negative items per positive pair
     use_confidence: bool = True  # weight each pair's loss by its confidence
     init_std: float = 0.05  # std of the normal initialisation of the embeddings
@@ -69,10 +85,16 @@ class FactorizationConfig:
     threads: int = 0  # CPU threads for torch; 0 keeps torch's default
 
     def __post_init__(self) -> None:
-        if self.objective not in ("softmax", "bpr"):
-            raise ValueError(f"unknown objective {self.objective!r}; use 'softmax' or 'bpr'")
-        if self.user_model not in ("embedding", "history"):
-            raise ValueError(f"unknown user_model {self.user_model!r}; use 'embedding' or 'history'")
+        if self.objective not in ("softmax", "poisson", "bpr"):
+            raise ValueError(f"unknown objective {self.objective!r}; "
+                             "use 'softmax', 'poisson' or 'bpr'")
+        if self.user_model not in ("embedding", "history", "ease"):
+            raise ValueError(f"unknown user_model {self.user_model!r}; "
+                             "use 'embedding', 'history' or 'ease'")
+        if self.item_model not in ("embedding", "history"):
+            raise ValueError(f"unknown item_model {self.item_model!r}; use 'embedding' or 'history'")
+        if self.user_model == "ease" and self.weight_decay <= 0:
+            raise ValueError("user_model 'ease' needs weight_decay > 0 (its λ)")
         if min(self.dim, self.epochs, self.batch_size, self.negatives) < 1:
             raise ValueError("dim, epochs, batch_size and negatives must be at least 1")
         if not 0.0 <= self.dropout < 1.0:
@@ -110,18 +132,21 @@ def _cardinalities(codes: np.ndarray | None) -> list[int]:
 class MatrixFactorization(nn.Module):
     """score(u, i) = ⟨p_u, q_i⟩ + b_i, with optional side features on both sides.
 
-    q_i = Q_i + Σ_f F_f[code_f(i)] and b_i = b_i + Σ_f c_f[code_f(i)] (item attributes such as
+    q_i = Q_i (free embedding) or the encoded users ‖y_i‖⁻¹ y_i V (y_i: the item's column of
+    users), plus Σ_f F_f[code_f(i)]; b_i = b_i + Σ_f c_f[code_f(i)] (item attributes such as
     category, shade family, finish); p_u = P_u (free embedding) or the encoded history
     ‖x_u‖⁻¹ x_u H (asymmetric MF), plus Σ_g G_g[code_g(u)] (user attributes such as a consented
     skin tone). Missing codes (−1) add nothing. Without features this is plain MF.
     """
 
     def __init__(self, n_users: int, n_items: int, dim: int, init_std: float, *,
-                 history: bool, user_cards: list[int], item_cards: list[int]) -> None:
+                 history: bool, user_cards: list[int], item_cards: list[int],
+                 item_history: bool = False) -> None:
         super().__init__()
         self.users = None if history else nn.Embedding(n_users, dim)
         self.history = nn.Embedding(n_items, dim) if history else None
-        self.items = nn.Embedding(n_items, dim)
+        self.items = None if item_history else nn.Embedding(n_items, dim)
+        self.item_encoder = nn.Embedding(n_users, dim) if item_history else None
         self.item_bias = nn.Parameter(torch.zeros(n_items))
         # one extra row per table for "missing", kept at zero (padding_idx)
         self.user_features = nn.ModuleList(
@@ -130,8 +155,8 @@ class MatrixFactorization(nn.Module):
             nn.Embedding(card + 1, dim, padding_idx=card) for card in item_cards)
         self.item_feature_bias = nn.ModuleList(
             nn.Embedding(card + 1, 1, padding_idx=card) for card in item_cards)
-        for table in [self.users, self.history, self.items, *self.user_features,
-                      *self.item_features]:
+        for table in [self.users, self.history, self.items, self.item_encoder,
+                      *self.user_features, *self.item_features]:
             if table is not None:
                 nn.init.normal_(table.weight, std=init_std)
                 if table.padding_idx is not None:
@@ -149,11 +174,17 @@ class MatrixFactorization(nn.Module):
             total = total + table(torch.where(column < 0, table.padding_idx, column))
         return total
 
-    def item_vectors(self, item_codes: torch.Tensor | None) -> torch.Tensor:
-        """(n_items, dim)."""
+    def item_vectors(self, item_codes: torch.Tensor | None,
+                     columns: torch.Tensor | None = None) -> torch.Tensor:
+        """(n_items, dim); `columns`: the (n_items, n_users) sparse, row-normalised item→user
+        matrix that the `history` item model encodes."""
+        if self.item_encoder is None:
+            vectors = self.items.weight
+        else:
+            vectors = torch.sparse.mm(columns, self.item_encoder.weight)
         if item_codes is None or not len(self.item_features):
-            return self.items.weight
-        return self.items.weight + self._codes(item_codes, self.item_features)
+            return vectors
+        return vectors + self._codes(item_codes, self.item_features)
 
     def item_biases(self, item_codes: torch.Tensor | None) -> torch.Tensor:
         """(n_items,)."""
@@ -176,7 +207,8 @@ class MatrixFactorization(nn.Module):
 
     def squared_norm(self) -> torch.Tensor:
         """Σ of squared weights of the shared tables (the per-user part is added per batch)."""
-        tables = [self.items, self.history, *self.user_features, *self.item_features]
+        tables = [self.items, self.history, self.item_encoder, *self.user_features,
+                  *self.item_features]
         return sum(table.weight.pow(2).sum() for table in tables if table is not None)
 
 
@@ -185,6 +217,49 @@ def pick_device(requested: str | None = None) -> torch.device:
     if requested:
         return torch.device(requested)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _item_columns(items: torch.Tensor, users: torch.Tensor, kept: torch.Tensor,
+                  n_items: int, n_users: int) -> torch.Tensor:
+    """Sparse (n_items, n_users) item→user matrix of the pairs, each row L2-normalised;
+    `kept`: (pairs,) the pairs' values after dropout (0 where dropped)."""
+    norm = torch.zeros(n_items, device=kept.device).index_add_(0, items, kept.pow(2))
+    values = kept / norm.clamp_min(1e-12).sqrt()[items]
+    return torch.sparse_coo_tensor(torch.stack([items, users]), values, (n_items, n_users),
+                                   check_invariants=False)  # indices valid by construction
+
+
+def ease_item_weights(history: torch.Tensor, l2: float, dropout: float = 0.0) -> torch.Tensor:
+    """EASE's closed form: (n_items, n_items) B with zero diagonal, scores = history @ B.
+
+    `history`: the dense (n_users, n_items) matrix X. G = XᵀX; P = (G + Λ)⁻¹ with
+    Λ = diag(l2 + dropout/(1 − dropout)·diag G); B = −P / diag(P) per column, diagonal 0.
+    Solved in float64 on `history`'s device.
+    """
+    matrix = history.double()
+    gram = matrix.T @ matrix  # (n_items, n_items)
+    penalty = l2 + dropout / (1.0 - dropout) * torch.diagonal(gram)  # (n_items,)
+    inverse = torch.linalg.inv(gram + torch.diag(penalty))
+    weights = -inverse / torch.diagonal(inverse)[None, :]
+    weights.fill_diagonal_(0.0)
+    return weights
+
+
+def _train_ease(users: np.ndarray, items: np.ndarray, values: np.ndarray, n_users: int,
+                n_items: int, cfg: FactorizationConfig, device: torch.device,
+                started: float) -> FactorizationResult:
+    """EASE as factors: user u → its history row x_u, item i → column i of B (bias 0)."""
+    history = torch.zeros(n_users, n_items, device=device)  # (n_users, n_items)
+    history[torch.as_tensor(users, device=device), torch.as_tensor(items, device=device)] = (
+        torch.as_tensor(values, device=device))
+    weights = ease_item_weights(history, cfg.weight_decay, cfg.dropout)  # (n_items, n_items)
+    return FactorizationResult(
+        user_factors=history.cpu().numpy(),
+        item_factors=weights.T.float().contiguous().cpu().numpy(),  # row i = B[:, i]
+        item_bias=np.zeros(n_items, np.float32),
+        device=str(device),
+        train_s=time.perf_counter() - started,
+    )
 
 
 def _user_rows(indptr: torch.Tensor, indices: torch.Tensor, values: torch.Tensor,
@@ -220,13 +295,19 @@ def train_factorization(
     `on_epoch(epoch, snapshot)`: called after each epoch (1-based); `snapshot()` returns the
     factors as they are now (eval mode, the same export as the final result). Returning True
     stops training there (early stopping on a validation metric: the bench's tuning); the
-    result is then the model as of that epoch.
+    result is then the model as of that epoch. `user_model="ease"` is solved in closed form:
+    no epochs, no `on_epoch` calls, no attributes, empty `losses`.
     """
     cfg = FactorizationConfig.from_dict(config)
     started = time.perf_counter()
     device = pick_device(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.user_model == "ease":
+        values = (np.ones(len(users), np.float32) if weights is None or not cfg.use_confidence
+                  else np.asarray(weights, dtype=np.float32))
+        return _train_ease(np.asarray(users, np.int64), np.asarray(items, np.int64), values,
+                           n_users, n_items, cfg, device, started)
     torch.manual_seed(cfg.seed)
     generator = torch.Generator(device=device)
     generator.manual_seed(cfg.seed)
@@ -235,7 +316,8 @@ def train_factorization(
     item_cards = _cardinalities(item_codes) if use_codes else []
     model = MatrixFactorization(n_users, n_items, cfg.dim, cfg.init_std,
                                 history=cfg.user_model == "history", user_cards=user_cards,
-                                item_cards=item_cards).to(device)
+                                item_cards=item_cards,
+                                item_history=cfg.item_model == "history").to(device)
     user_codes_t = (torch.as_tensor(np.asarray(user_codes, np.int64), device=device)
                     if user_cards else None)  # (n_users, user fields)
     item_codes_t = (torch.as_tensor(np.asarray(item_codes, np.int64), device=device)
@@ -258,6 +340,13 @@ def train_factorization(
     active = torch.as_tensor(np.flatnonzero(np.bincount(users, minlength=n_users)), device=device)
     pair_users = torch.as_tensor(users[order], device=device)
 
+    def columns(train: bool) -> torch.Tensor | None:
+        """The `history` item model's (n_items, n_users) input, pairs dropped while training."""
+        if model.item_encoder is None:
+            return None
+        kept = dropout(binary) if train else binary
+        return _item_columns(indices, pair_users, kept, n_items, n_users)
+
     losses: list[float] = []
 
     def snapshot() -> FactorizationResult:
@@ -273,7 +362,8 @@ def train_factorization(
                 user_factors[u] = model.user_vectors(u, rows, user_codes_t, dropout)
             result = FactorizationResult(
                 user_factors=user_factors.cpu().numpy().astype(np.float32),
-                item_factors=model.item_vectors(item_codes_t).cpu().numpy().astype(np.float32),
+                item_factors=model.item_vectors(item_codes_t, columns(False)).cpu().numpy()
+                .astype(np.float32),
                 item_bias=model.item_biases(item_codes_t).cpu().numpy().astype(np.float32),
                 losses=list(losses),
                 device=str(device),
@@ -287,21 +377,25 @@ def train_factorization(
     dropout.train()
     for epoch in range(1, cfg.epochs + 1):
         total, count = 0.0, 0
-        if cfg.objective == "softmax":
+        if cfg.objective != "bpr":  # softmax, poisson: batches of users
             batches = active[torch.randperm(len(active), device=device, generator=generator)]
         else:
             batches = torch.randperm(len(pair_users), device=device, generator=generator)
         for start in range(0, len(batches), cfg.batch_size):
             batch = batches[start:start + cfg.batch_size]
-            u = batch if cfg.objective == "softmax" else pair_users[batch]
+            u = pair_users[batch] if cfg.objective == "bpr" else batch
             rows = _user_rows(indptr, indices, binary, u, n_items) if history else None
             user_vectors = model.user_vectors(u, rows, user_codes_t, dropout)  # (batch, dim)
-            item_vectors = model.item_vectors(item_codes_t)  # (n_items, dim)
+            item_vectors = model.item_vectors(item_codes_t, columns(True))  # (n_items, dim)
             item_bias = model.item_biases(item_codes_t)  # (n_items,)
-            if cfg.objective == "softmax":
+            if cfg.objective != "bpr":
                 target = _user_rows(indptr, indices, values_t, u, n_items)  # (batch, n_items)
                 logits = user_vectors @ item_vectors.T + item_bias  # (batch, n_items)
-                loss = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+                if cfg.objective == "softmax":
+                    loss = -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+                else:  # poisson: x log σ(s) − σ(s), log σ through the stable logsigmoid
+                    loss = -(target * nn.functional.logsigmoid(logits)
+                             - torch.sigmoid(logits)).sum(dim=1).mean()
             else:
                 i, w = indices[batch], values_t[batch]
                 sampled = torch.randint(0, n_items, (len(batch), cfg.negatives), device=device,

@@ -9,8 +9,14 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from models.factorization import FactorizationConfig, top_k_items, train_factorization
+from models.factorization import (
+    FactorizationConfig,
+    ease_item_weights,
+    top_k_items,
+    train_factorization,
+)
 from models.recommender_pyfunc import (
     ARTIFACT_KEY,
     FactorRecommender,
@@ -43,6 +49,9 @@ def in_block_share(user_factors, item_factors, item_bias, users, items) -> float
 @pytest.mark.parametrize("overrides", [
     {"objective": "softmax", "user_model": "history", "epochs": 30},
     {"objective": "softmax", "user_model": "embedding", "weight_decay": 1.0},
+    {"objective": "softmax", "user_model": "history", "item_model": "history", "epochs": 30},
+    {"objective": "poisson", "user_model": "history", "epochs": 30},
+    {"objective": "poisson", "user_model": "embedding", "item_model": "history", "epochs": 30},
     {"objective": "bpr", "user_model": "embedding", "batch_size": 32, "epochs": 30},
 ])
 def test_recovers_planted_tastes(overrides: dict) -> None:
@@ -89,9 +98,48 @@ def test_on_epoch_sees_each_epoch_and_can_stop_early() -> None:
     assert [len(snap.losses) for snap in snapshots] == [1, 2, 3, 4]
 
 
+def test_ease_is_a_ridge_regression_of_each_item_on_the_others() -> None:
+    """EASE's closed form equals, column by column, the ridge regression of item j on every
+    other item (Steck 2019), with item i's penalty λ + p/(1 − p)·G_ii under dropout p."""
+    rng = np.random.default_rng(3)
+    history = (rng.random((30, 6)) < 0.4).astype(np.float64)  # (users, items)
+    gram = history.T @ history
+    for l2, dropout in ((2.0, 0.0), (0.5, 0.25)):
+        weights = ease_item_weights(torch.as_tensor(history), l2, dropout).numpy()
+        penalty = l2 + dropout / (1 - dropout) * np.diag(gram)
+        for j in range(6):
+            others = [i for i in range(6) if i != j]
+            ridge = np.linalg.solve(gram[np.ix_(others, others)] + np.diag(penalty[others]),
+                                    gram[others, j])
+            np.testing.assert_allclose(weights[others, j], ridge, rtol=1e-9, atol=1e-12)
+            assert weights[j, j] == 0.0
+
+
+def test_ease_factors_score_history_times_weights_and_recover_planted_tastes() -> None:
+    users, items = planted()
+    config = asdict(FactorizationConfig(user_model="ease", weight_decay=1.0, dim=3, epochs=1))
+    result = train_factorization(users, items, None, N_USERS, N_ITEMS, config,
+                                 np.zeros((N_USERS, 1), np.int64))  # attributes: ignored
+    history = np.zeros((N_USERS, N_ITEMS), np.float32)
+    history[users, items] = 1.0
+    weights = ease_item_weights(torch.as_tensor(history), 1.0).numpy()
+    np.testing.assert_array_equal(result.user_factors, history)  # (users, items): x_u
+    np.testing.assert_allclose(result.item_factors, weights.T.astype(np.float32))  # row i: B[:, i]
+    np.testing.assert_array_equal(result.item_bias, np.zeros(N_ITEMS, np.float32))
+    assert result.losses == [] and result.device == "cpu"
+    np.testing.assert_allclose(result.user_factors @ result.item_factors.T, history @ weights,
+                               rtol=1e-5, atol=1e-6)
+    assert in_block_share(result.user_factors, result.item_factors, result.item_bias,
+                          users, items) == 1.0
+
+
 def test_config_rejects_unknown_choices() -> None:
     with pytest.raises(ValueError, match="unknown objective 'warp'"):
         FactorizationConfig(objective="warp")
+    with pytest.raises(ValueError, match="unknown item_model 'graph'"):
+        FactorizationConfig(item_model="graph")
+    with pytest.raises(ValueError, match="'ease' needs weight_decay > 0"):
+        FactorizationConfig(user_model="ease", weight_decay=0.0)
     with pytest.raises(ValueError, match="dropout"):
         FactorizationConfig(dropout=1.0)
     assert FactorizationConfig().to_params()["torch.dim"] == FactorizationConfig().dim
