@@ -156,31 +156,42 @@ DRAIN_TIMEOUT_S = 900.0
 
 
 def stream_into_lake(settings: Settings, config: DemoConfig, console: Console, summary: DemoSummary) -> None:
+    """One stream worker until the lake sink has committed every record read back and, when
+    the feature stage runs, that stage every try-on (so the online features are current when
+    the stage ends, not only the lake)."""
+    from streams.features import features_enabled, features_group
     from streams.ingestion import committed_offsets
     from streams.worker import start_workers, stop_workers
 
-    target = sum(summary.next_offsets.values())
+    drains = [("stream", None, summary.next_offsets)]
+    if features_enabled(settings):
+        tryon = settings.topic_name(topics.TRYON)
+        drains.append(("features", features_group(settings),
+                       {tp: end for tp, end in summary.next_offsets.items() if tp[0] == tryon}))
     workers = start_workers(settings, 1, loglevel="warn", log_dir=settings.state_path / "logs")
     console.print(f"  stream worker pid {workers[0].pid}, log {workers[0].log}")
     admin = broker.admin_client(settings)
     try:
-        with Progress(TextColumn("[bold]stream"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console) as progress:
-            task = progress.add_task("drain", total=target)
-            deadline = time.monotonic() + DRAIN_TIMEOUT_S
-            while True:
-                committed = committed_offsets(settings, admin)
-                done = sum(min(committed.get(tp, 0), end) for tp, end in summary.next_offsets.items())
-                progress.update(task, completed=done)
-                if done >= target:
-                    break
-                if workers[0].process.poll() is not None:
-                    raise RuntimeError(f"stream worker exited with {workers[0].process.returncode}; "
-                                       f"see {workers[0].log}")
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"stream worker committed {done:,} of {target:,} records "
-                                       f"in {DRAIN_TIMEOUT_S:.0f} s; see {workers[0].log}")
-                time.sleep(0.5)
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        for name, group, ends in drains:
+            target = sum(ends.values())
+            with Progress(TextColumn(f"[bold]{name}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console) as progress:
+                task = progress.add_task("drain", total=target)
+                while True:
+                    committed = committed_offsets(settings, admin, group)
+                    done = sum(min(committed.get(tp, 0), end) for tp, end in ends.items())
+                    progress.update(task, completed=done)
+                    if done >= target:
+                        break
+                    if workers[0].process.poll() is not None:
+                        raise RuntimeError(f"stream worker exited with "
+                                           f"{workers[0].process.returncode}; see {workers[0].log}")
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"stream worker's {name} stage committed {done:,} of "
+                                           f"{target:,} records in {DRAIN_TIMEOUT_S:.0f} s; see "
+                                           f"{workers[0].log}")
+                    time.sleep(0.5)
     finally:
         admin.close()
         stop_workers(workers)

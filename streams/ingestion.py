@@ -80,21 +80,23 @@ def ingest_group(settings: Settings) -> str:
 
 
 def committed_offsets(
-    settings: Settings, admin: KafkaAdminClient | None = None
+    settings: Settings, admin: KafkaAdminClient | None = None, group: str | None = None
 ) -> dict[tuple[str, int], int]:
-    """The workers' committed offsets, ``{(topic, partition): next offset}`` (for monitoring).
+    """The workers' committed offsets, ``{(topic, partition): next offset}`` (for monitoring),
+    of the lake sink's group (`ingest_group`) or of `group`.
 
     Pass an `admin` client to poll repeatedly without reconnecting each time.
     """
+    group = group or ingest_group(settings)
     client = admin or admin_client(settings)
     try:
-        groups = client.list_group_offsets(ingest_group(settings))
+        groups = client.list_group_offsets(group)
     finally:
         if admin is None:
             client.close()
     return {
         (tp.topic, tp.partition): meta.offset
-        for tp, meta in groups.get(ingest_group(settings), {}).items()
+        for tp, meta in groups.get(group, {}).items()
         if meta.offset >= 0
     }
 

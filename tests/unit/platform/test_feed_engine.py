@@ -22,7 +22,7 @@ def test_feed_message_is_compact_json_without_the_other_targets_nulls() -> None:
     assert '"product_id":null' not in message and ", " not in message
     assert json.loads(message) == {
         "user_id": "u1", "generated_at": "2026-03-01T12:00:00Z", "model_version": None,
-        "personalized": True,
+        "ranker_version": None, "personalized": True,
         "items": [{"product_id": "p1", "score": 0.5, "reasons": ["new in"]},
                   {"look_id": "L0", "products": ["p1", "p4"], "score": 0.15,
                    "reasons": ["generated for your undertone"]}],
