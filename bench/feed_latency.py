@@ -30,9 +30,10 @@ Two orders on the same world and the same server process:
 Which order the server uses is checked from its answers, not assumed: before each order the
 feeds of `PROBE_USERS` people are read from the server and compared, item by item (ids and
 reasons), with what a `FeedEngine` in this process computes on the same stores, with and without
-the ranker champion; the bench stops with an error when the server's answers are not the
-expected order's (the ranker's must also differ from the blend's somewhere, or the check could
-not tell them apart). The feed answer itself does not say which ranker ranked it.
+the ranker champion, and every answer's `ranker_version` must be the champion's (null for the
+blend); the bench stops with an error when the server's answers are not the expected order's
+(the ranker's must also differ from the blend's somewhere, or the check could not tell them
+apart).
 
 In the same run, this process times `get_online_features` for the feed's user features
 (`glamcast.platform.feed_engine.USER_REFS`) of the same people, one call per person as the API
@@ -336,31 +337,28 @@ def feed_items(items: list) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
-def served_feeds(url: str, users: list[str]) -> dict[str, list]:
+def served_feeds(url: str, users: list[str]) -> dict[str, tuple[int | None, list]]:
+    """The server's feeds of `users`: (the `ranker_version` that ordered it, its items)."""
     import httpx
 
     headers = {"X-API-Key": SERVICE_KEY}
+    out = {}
     with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
-        return {user: feed_items(client.get(f"/v1/feed/{user}", params={"k": K})
-                                 .raise_for_status().json()["items"]) for user in users}
+        for user in users:
+            body = client.get(f"/v1/feed/{user}", params={"k": K}).raise_for_status().json()
+            out[user] = (body["ranker_version"], feed_items(body["items"]))
+    return out
 
 
-def served_ranker_version(url: str, user: str) -> int | None:
-    """The `ranker_version` the server's feed of `user` says ordered it (None: the blend)."""
-    import httpx
-
-    with httpx.Client(base_url=url, headers={"X-API-Key": SERVICE_KEY}, timeout=10) as client:
-        return client.get(f"/v1/feed/{user}", params={"k": K}).raise_for_status().json()[
-            "ranker_version"]
-
-
-def wait_for_order(url: str, expected: dict[str, list], order: str, timeout_s: float) -> float:
+def wait_for_order(url: str, expected: dict[str, list], version: int | None, order: str,
+                   timeout_s: float) -> float:
     """Seconds until the server's feeds of the probe people are exactly `expected` (ids and
-    reasons of every item); SystemExit when they are not within `timeout_s`."""
+    reasons of every item) and each says it was ordered by ranker `version` (None: the blend);
+    SystemExit when they are not within `timeout_s`."""
     started = time.monotonic()
     while True:
         served = served_feeds(url, list(expected))
-        same = sum(served[user] == items for user, items in expected.items())
+        same = sum(served[user] == (version, items) for user, items in expected.items())
         if same == len(expected):
             return round(time.monotonic() - started, 1)
         if time.monotonic() - started > timeout_s:
@@ -535,13 +533,10 @@ def main() -> None:
                 if order == "ranker" and not differ:
                     raise SystemExit("the ranker's probe feeds equal the blend's: the check "
                                      "cannot tell the orders apart")
-                waited = wait_for_order(url, expected[order], order,
+                waited = wait_for_order(url, expected[order], ranker.get("version"), order,
                                         settings.feed_reload_poll_s + 60)
                 if order == "ranker":
                     ranker["pickup_s"] = waited
-                said = served_ranker_version(url, probe[0])
-                if said != (ranker["version"] if order == "ranker" else None):
-                    raise SystemExit(f"the {order}'s feed says ranker_version {said}")
                 console.print(f"the server ranks with the {order}: its feeds of {len(probe)} "
                               f"probe people ({personalized} personalized) are the {order}'s "
                               f"after {waited} s ({differ} differ from the blend's)")

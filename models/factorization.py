@@ -50,7 +50,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -85,14 +85,11 @@ class FactorizationConfig:
     threads: int = 0  # CPU threads for torch; 0 keeps torch's default
 
     def __post_init__(self) -> None:
-        if self.objective not in ("softmax", "poisson", "bpr"):
-            raise ValueError(f"unknown objective {self.objective!r}; "
-                             "use 'softmax', 'poisson' or 'bpr'")
-        if self.user_model not in ("embedding", "history", "ease"):
-            raise ValueError(f"unknown user_model {self.user_model!r}; "
-                             "use 'embedding', 'history' or 'ease'")
-        if self.item_model not in ("embedding", "history"):
-            raise ValueError(f"unknown item_model {self.item_model!r}; use 'embedding' or 'history'")
+        for name, kind in (("objective", Objective), ("user_model", UserModel),
+                           ("item_model", ItemModel)):
+            if getattr(self, name) not in get_args(kind):
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; use one of "
+                                 f"{', '.join(map(repr, get_args(kind)))}")
         if self.user_model == "ease" and self.weight_decay <= 0:
             raise ValueError("user_model 'ease' needs weight_decay > 0 (its λ)")
         if min(self.dim, self.epochs, self.batch_size, self.negatives) < 1:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from feast.protos.feast.types.Value_pb2 import Value as _Value
@@ -89,6 +90,22 @@ def encode_timestamp(when: datetime) -> bytes:
     delta = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)) - _EPOCH
     return _Timestamp(seconds=delta.days * 86_400 + delta.seconds,
                       nanos=delta.microseconds * 1_000).SerializeToString()
+
+
+def entity_key_encoder(join_key: str, key_version: int,
+                       cache_size: int = 200_000) -> Callable[[str], bytes]:
+    """Entity id → the serialized `EntityKey` of a one-key entity (Feast's
+    `serialize_entity_key` at `key_version`), cached per id: the stream stage writes the same
+    people and products over and over."""
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+
+    @lru_cache(maxsize=cache_size)
+    def encode(entity_id: str) -> bytes:
+        key = EntityKey(join_keys=[join_key], entity_values=[_Value(string_val=entity_id)])
+        return serialize_entity_key(key, entity_key_serialization_version=key_version)
+
+    return encode
 
 
 #: `Value.map_val` (field 20, length-delimited) and the `Map.val` entry (field 1): tags.

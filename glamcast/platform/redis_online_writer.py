@@ -29,10 +29,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from feast.protos.feast.types.Value_pb2 import Value as _Value
 from redis.exceptions import ResponseError
 
-from glamcast.platform.feast_values import ENCODERS, encode_timestamp
+from glamcast.platform.feast_values import ENCODERS, encode_timestamp, entity_key_encoder
 
 # --- RESP, the Redis wire protocol: commands as arrays of bulk strings ---------------------------
 
@@ -79,9 +78,7 @@ class RedisRowWriter:
 
     def __init__(self, client: Any, *, project: str, key_version: int, key_ttl_s: int | None,
                  view_name: str, entity: str, features: Mapping[str, str]) -> None:
-        from feast.infra.key_encoding_utils import serialize_entity_key
         from feast.infra.online_stores.helpers import _mmh3
-        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 
         unknown = sorted({kind for kind in features.values()} - set(ENCODERS))
         if unknown:
@@ -98,11 +95,11 @@ class RedisRowWriter:
         self._expire = (b"*3\r\n" + _bulk(b"EXPIRE"), _bulk(str(key_ttl_s).encode())
                         ) if key_ttl_s else None
         suffix = project.encode("utf-8")
+        entity_key = entity_key_encoder(entity, key_version)
 
         @lru_cache(maxsize=200_000)
         def redis_key(entity_id: str) -> bytes:
-            key = EntityKey(join_keys=[entity], entity_values=[_Value(string_val=entity_id)])
-            return serialize_entity_key(key, entity_key_serialization_version=key_version) + suffix
+            return entity_key(entity_id) + suffix
 
         self.redis_key = redis_key
 

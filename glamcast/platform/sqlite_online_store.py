@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -232,20 +231,11 @@ class SqliteRowWriter:
 
     def __init__(self, store: WideSqliteOnlineStore, config: Any, view: Any, *, entity: str,
                  features: Mapping[str, str]) -> None:
-        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-
-        from glamcast.platform.feast_values import map_value_encoder
+        from glamcast.platform.feast_values import entity_key_encoder, map_value_encoder
 
         self.store, self.config, self.view, self.entity = store, config, view, entity
         self.encode = map_value_encoder(features)
-        version = config.entity_key_serialization_version
-
-        @lru_cache(maxsize=200_000)
-        def entity_key(entity_id: str) -> bytes:
-            key = EntityKey(join_keys=[entity], entity_values=[Value(string_val=entity_id)])
-            return serialize_entity_key(key, entity_key_serialization_version=version)
-
-        self.entity_key = entity_key
+        self.entity_key = entity_key_encoder(entity, config.entity_key_serialization_version)
 
     def write(self, rows: Sequence[Mapping[str, Any]], timestamp_col: str) -> None:
         if not rows:

@@ -27,7 +27,6 @@ import mlflow
 import pytest
 import redis
 from rich.console import Console
-from testkit import wait_committed, worker_exited
 
 from glamcast import demo
 from glamcast.core import topics
@@ -95,10 +94,12 @@ def prod_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterat
             run.seconds[name] = time.monotonic() - began
         # The stream workers append pushed feature rows to Feast's Spark offline store from an
         # in-process Spark (as infra/compose.yaml runs them): a worker must not hold the
-        # cluster's cores for its whole life.
+        # cluster's cores for its whole life. The demo's stage waits for the lake sink and for
+        # the feature stage's try-ons (pushed to Redis).
         began = time.monotonic()
-        stream_until_pushed(stack.settings(**{**_overrides(settings), "spark_master": "local[1]"}),
-                            run.summary)
+        demo.stream_into_lake(
+            stack.settings(**{**_overrides(settings), "spark_master": "local[1]"}), WORLD,
+            console, run.summary)
         run.seconds["stream"] = time.monotonic() - began
         env = stack.env()
         env.update({"GLAMCAST_TOPIC_PREFIX": settings.topic_prefix,
@@ -119,31 +120,6 @@ def prod_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Iterat
         yield run
     finally:
         prod_local.down(state_dir)
-
-
-#: Longest wait for the stream worker's groups to commit what the broker holds.
-DRAIN_TIMEOUT_S = 900
-
-
-def stream_until_pushed(settings: Settings, summary: demo.DemoSummary) -> None:
-    """One stream worker until both its groups have committed every record read back: the
-    lake sink's (everything) and the feature stage's (try-ons, pushed to Redis). The demo's
-    stage waits for the lake sink only; on this stack the feature stage's first push starts
-    the offline store's in-process Spark, so it commits later."""
-    from streams.features import features_group
-    from streams.ingestion import ingest_group
-    from streams.worker import start_workers, stop_workers
-
-    workers = start_workers(settings, 1, loglevel="warn", log_dir=settings.state_path / "logs")
-    tryon = settings.topic_name(topics.TRYON)
-    try:
-        wait_committed(settings, [ingest_group(settings)], summary.next_offsets, DRAIN_TIMEOUT_S,
-                       abort=worker_exited(workers))
-        wait_committed(settings, [features_group(settings)],
-                       {tp: end for tp, end in summary.next_offsets.items() if tp[0] == tryon},
-                       DRAIN_TIMEOUT_S, abort=worker_exited(workers))
-    finally:
-        stop_workers(workers)
 
 
 def _overrides(settings: Settings) -> dict[str, Any]:
