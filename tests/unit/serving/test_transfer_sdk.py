@@ -44,3 +44,18 @@ def test_a_sheer_product_is_read_as_its_full_intensity_equivalent() -> None:
     half = [(s[0] + p) / 2 for s, p in zip(skin[0], product, strict=True)]
     expected = lab_from_rgb(np.asarray([half]))[0]
     assert float(delta_e_2000(np.asarray(answer["shadeLab"]), expected)) < 0.8
+
+
+def test_skin_inside_a_moved_lip_mask_is_left_out_of_the_shade_by_its_hue() -> None:
+    """`shadeOf`: lipstick pixels carry the shade's a*b* exactly (a highlight only scales them
+    towards 0); skin pixels that a moved mask lets in lie off that hue. With a hue tolerance the
+    median is the lipstick's own; without, a third of skin pulls it lighter and duller."""
+    lipstick = [40.7, 52.1, 22.1]
+    rng = np.random.default_rng(0)
+    rows = [[lipstick[0] + float(d), lipstick[1] * (1 - lift), lipstick[2] * (1 - lift), 0, True, 1.0]
+            for d, lift in zip(rng.normal(0, 4, 140), rng.uniform(0, 0.05, 140), strict=True)]
+    rows += [[float(v), 14.0 + float(e), 16.0, 0, True, 1.0]
+             for v, e in zip(rng.uniform(60, 80, 70), rng.normal(0, 1, 70), strict=True)]
+    answer = probe({"shadeOf": {"rows": rows, "tolerance": 8}})
+    assert float(delta_e_2000(np.asarray(answer["plain"]), np.asarray(lipstick))) > 2.5
+    assert float(delta_e_2000(np.asarray(answer["onHue"]), np.asarray(lipstick))) < 0.8

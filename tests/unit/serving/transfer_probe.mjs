@@ -1,13 +1,20 @@
 // Node probe for tests/unit/serving/test_transfer_sdk.py: the makeup-transfer inversion
 // (static/sdk/transfer.js) on a synthetic face patch made with the renderer's own mixing rule.
-// Reads a JSON request on stdin, writes the answer as JSON on stdout.
+// Reads a JSON request on stdin, writes the answer as JSON on stdout. With `shadeOf` in the
+// request: only `shadeOf` on the given rows.
 import { readFileSync } from "node:fs";
 import { labFromRgb } from "../../../glamcast/serving/static/sdk/color.js";
 import { EYES, NOSE_BRIDGE } from "../../../glamcast/serving/static/sdk/regions.js";
 import { REGION_STYLE } from "../../../glamcast/serving/static/sdk/render.js";
-import { fitSkinUnder, regionStatistics } from "../../../glamcast/serving/static/sdk/transfer.js";
+import { fitSkinUnder, regionStatistics, shadeOf } from "../../../glamcast/serving/static/sdk/transfer.js";
 
 const request = JSON.parse(readFileSync(0, "utf8"));
+if (request.shadeOf) {
+  // the shade of given unmixed pixel rows [L, a, b, z, core, w], with and without a hue tolerance
+  const { rows, tolerance } = request.shadeOf;
+  process.stdout.write(JSON.stringify({ plain: shadeOf(rows, 0), onHue: shadeOf(rows, tolerance) }));
+  process.exit(0);
+}
 const { width, height, sigma, skin, product, intensity } = request;
 // a mesh whose eyes sit 40 px apart (iod 40) and whose nose bridge splits the image in two
 const mesh = Array.from({ length: 478 }, () => [width / 2, height / 2]);

@@ -21,7 +21,10 @@
 //   (`registerRegion`): landmarks found on a made-up face sit a pixel or so off;
 // - the shade: each region pixel (mask ≥ 0.5, the renderer's own reference set) unmixed from
 //   S at its weight w, then the median CIELAB (the renderer's lightness is the shade's at the
-//   median pixel, so the median recovers it);
+//   median pixel, so the median recovers it; the cheeks from their densest pixels only, where a
+//   skin error is least amplified); on lips and brows again over the pixels on that
+//   median's hue only (`shadeOf`: every product pixel has the shade's a*b*, skin under a mask
+//   the re-found landmarks moved does not);
 // - the intensity: NOT identifiable from one photo. The fit identifies only
 //   intensity × (shade − skin): a sheer deep shade and a dense pale one give the same pixels.
 //   The extraction therefore returns the shade that reproduces the region at full intensity
@@ -31,9 +34,9 @@
 // - the finish (`finishFeatures`, `finishOf`): statistics of what the renderer's finishes do,
 //   normalised by the weight so they do not depend on the region's opacity: sparkles (share of
 //   pixels jumping above their 8 neighbours by a share of the sparkle gain, beyond the skin's own
-//   share), highlights (the unmixed colour's brightest pixels lifted towards white and losing
-//   chroma) and texture (the unmixed lightness spread against the skin's); the nearest of the
+//   share) and texture (the unmixed lightness spread against the skin's); the nearest of the
 //   renderer's finishes' prototypes (`FINISH_PROTOTYPES`, measured on the development looks).
+//   Highlights are left out: the renderer barely lifts anything on these faces (finishFeatures).
 // The photo's pixels stay in the page: only the look's numbers are sent (matchLook).
 
 import { LINEAR_OF_CODE, deltaE2000, hexFromRgb, labFromLinear, rgbFromLab } from "./color.js";
@@ -44,20 +47,20 @@ import { REGIONS, REGION_STYLE, regionMask } from "./render.js";
  *  printed by `bench/look_transfer.py --calibrate --looks 8` (the development looks: seed 0, the
  *  astronaut and Grace Hopper, full intensity; 64 regions): per region each feature's mean and
  *  spread (`standardise`), per finish the mean standardised features, and the pooled spread. */
-export const FINISH_FEATURES = ["sparkleLow", "sparkleHigh", "liftL", "liftChroma", "texture"];
+export const FINISH_FEATURES = ["sparkleLow", "sparkleHigh", "texture"];
 export const FINISH_PROTOTYPES = {
   standardise: {
-    lips: { mean: [0.0173, 0.006, 0.5634, 0.3152, 2.0182], std: [0.0257, 0.0109, 0.1802, 0.3315, 0.4575] },
-    eyes: { mean: [0.0832, 0.0557, 0.8005, 0.3687, 2.5097], std: [0.0372, 0.0391, 0.1895, 0.4351, 0.4497] },
-    cheeks: { mean: [-0.0327, -0.0105, 0.854, 0.6259, 1.0199], std: [0.0285, 0.0184, 0.1108, 0.2293, 0.1923] },
-    brows: { mean: [0.0111, 0.0051, 0.6095, -0.3659, 0.9997], std: [0.0265, 0.0107, 0.1921, 0.4731, 0.1419] },
+    lips: { mean: [0.0173, 0.006, 2.0182], std: [0.0257, 0.0109, 0.4575] },
+    eyes: { mean: [0.0832, 0.0557, 2.5097], std: [0.0372, 0.0391, 0.4497] },
+    cheeks: { mean: [-0.0327, -0.0105, 1.0199], std: [0.0285, 0.0184, 0.1923] },
+    brows: { mean: [0.0111, 0.0051, 0.9997], std: [0.0265, 0.0107, 0.1419] },
   },
-  matte: [-0.951, -0.959, -0.246, 0.152, -0.616],
-  satin: [-0.425, -0.326, 0.328, -0.235, -0.222],
-  gloss: [-0.582, -0.367, -0.169, -0.394, 0.006],
-  shimmer: [0.512, 1.106, -0.144, -0.004, -0.14],
-  metallic: [1.244, 0.415, 0.22, 0.441, 0.844],
-  scale: [0.58, 0.703, 0.974, 0.955, 0.872],
+  matte: [-0.951, -0.959, -0.616],
+  satin: [-0.425, -0.326, -0.222],
+  gloss: [-0.582, -0.367, 0.006],
+  shimmer: [0.512, 1.106, -0.14],
+  metallic: [1.244, 0.415, 0.844],
+  scale: [0.58, 0.703, 0.872],
 };
 
 /** The knobs of the extraction, in one object (docs/mirror.md says how each was set). */
@@ -79,7 +82,14 @@ export const TRANSFER_CONFIG = {
   assumedIntensity: 1, // intensity is not identifiable: the shade is the full-intensity equivalent
   minWeight: 0.08, // pixels whose weight (mask × opacity × intensity) is below this are not unmixed
   sparkleZ: [0.6, 1.25], // sparkle thresholds, in units of 12 L* × the pixel's weight
-  topShare: 0.05, // highlights: the brightest share of the region's (non-sparkle) pixels
+  minChroma: 4, // below this chroma (a*b*) a shade has no hue: no hue filter (`shadeOf`)
+  // per region, the hue tolerance (a*b* at weight 1) of the shade's pixels (`shadeOf`); seed-0
+  // development: lips 3.91 → 2.65, brows 5.92 → 5.39 ΔE00; on lids and cheeks it did not help
+  shadeHueTolerance: { lips: 8, brows: 5 },
+  // per region, the shade from the pixels whose mask is at least this (× its peak at most 0.9):
+  // a skin error δ comes back × (1 − w) / w, smallest where w is largest (seed-0 development:
+  // cheeks 8.93 → 7.63 ΔE00; the lids were worse from 0.6 up, 9.1 → 13–15)
+  shadeBodyOf: { cheeks: 0.8 },
   prototypes: FINISH_PROTOTYPES,
 };
 
@@ -233,7 +243,7 @@ export function regionStatistics(pixels, mesh, masks, region, excluded, config =
     if (l === undefined) { const i = 4 * key; l = labOfCodes(data[i], data[i + 1], data[i + 2])[0]; cache.set(key, l); }
     return l;
   };
-  const made = []; // [L, a, b, z (sparkle jump / its expected size), core?]
+  const made = []; // [L, a, b, z (sparkle jump / its expected size), core?, w, mask]
   const ring = []; // jumps of the skin around (mask < 0.02), for the skin's own sparkle share
   const ringL = [];
   let coreWeight = 0, coreCount = 0;
@@ -258,22 +268,43 @@ export function regionStatistics(pixels, mesh, masks, region, excluded, config =
       const core = m >= config.core * peak;
       const z = core ? jumpAt(lightness, width, height, x, y) / (12 * w) : 0;
       if (core) { coreWeight += w; coreCount += 1; }
-      made.push([lab[0], lab[1], lab[2], z, core]);
+      made.push([lab[0], lab[1], lab[2], z, core, w, m]);
     }
   }
   if (!made.length) return { pixels: 0, fit };
-  const shadeLab = [0, 1, 2].map((c) => median(made.map((p) => p[c])));
+  // the shade from the pixels with the least amplified skin error, (1 − w) / w, where asked
+  const shadeBody = Math.min(config.shadeBodyOf?.[region] ?? 0, 0.9 * peak);
+  const dense = made.filter((p) => p[6] >= shadeBody);
+  const shadeLab = shadeOf(dense.length >= 20 ? dense : made, config.shadeHueTolerance?.[region], config);
   const features = finishFeatures(made, ring, ringL, coreWeight / Math.max(1, coreCount), lightness, pixels, config);
   return { shadeLab, features, opacity, intensity, pixels: made.length, core: coreCount, fit };
 }
 
+/** The shade of a region from its unmixed pixels (`made` rows [L, a, b, z, core, w, …]): the
+ *  median CIELAB; with a `tolerance` (a*b* units at weight 1, widened as 1/w), again over the
+ *  pixels whose a*b* lie within it of the ray of that median's hue only. Every product pixel has
+ *  the shade's a*b* (a highlight only scales them towards 0), so pixels off the ray are not the
+ *  product: skin under a mask that the landmarks re-found on the made-up photo moved. */
+export function shadeOf(made, tolerance, config = TRANSFER_CONFIG) {
+  const shade = [0, 1, 2].map((c) => median(made.map((p) => p[c])));
+  const chroma = Math.hypot(shade[1], shade[2]);
+  if (!tolerance || !(chroma > config.minChroma)) return shade;
+  const [a0, b0] = [shade[1], shade[2]];
+  const onRay = made.filter((p) => Math.abs(p[1] * b0 - p[2] * a0) / chroma <= tolerance / p[5]);
+  return onRay.length >= 20 ? [0, 1, 2].map((c) => median(onRay.map((p) => p[c]))) : shade;
+}
+
 /** The finish features of a region (FINISH_FEATURES): sparkle shares (core pixels whose jump
  *  over their neighbours exceeds sparkleZ × 12 L* × weight, less the skin ring's share at the
- *  core's mean weight), the lift towards white and the chroma lost of the brightest non-sparkle
- *  unmixed pixels, and the unmixed lightness spread against the ring's. */
+ *  core's mean weight) and the unmixed lightness spread of the non-sparkle core against the
+ *  ring's (the texture the finish keeps). The highlights are not a feature: the renderer lifts
+ *  only pixels over one interquartile range above the median, and on the development faces
+ *  that left even gloss lips (mesh of the bare photo) at a measured lift ≤ 0.03; the brightest
+ *  pixels' lift and chroma loss measured skin under a moved mask and sRGB clipping instead
+ *  (docs/mirror.md). */
 export function finishFeatures(made, ring, ringL, meanWeight, lightness, pixels, config = TRANSFER_CONFIG) {
   const core = made.filter((p) => p[4]);
-  if (!core.length) return [0, 0, 0, 0, 1];
+  if (!core.length) return [0, 0, 1];
   const ringZ = ring.map(([x, y]) => jumpAt(lightness, pixels.width, pixels.height, x, y) / (12 * Math.max(0.05, meanWeight)));
   const share = (values, t) => (values.length ? values.filter((z) => z > t).length / values.length : 0);
   const [lo, hi] = config.sparkleZ;
@@ -281,19 +312,10 @@ export function finishFeatures(made, ring, ringL, meanWeight, lightness, pixels,
   const sparkleHigh = share(core.map((p) => p[3]), hi) - share(ringZ, hi);
   const plain = core.filter((p) => p[3] <= lo);
   const body = plain.length >= 20 ? plain : core;
-  const sorted = [...body].sort((p, q) => p[0] - q[0]);
-  const top = sorted.slice(Math.floor((1 - config.topShare) * sorted.length));
-  const mid = sorted.slice(Math.floor(0.3 * sorted.length), Math.ceil(0.7 * sorted.length));
-  const medL = median(mid.map((p) => p[0]));
-  const chroma = (p) => Math.hypot(p[1], p[2]);
-  const topL = median(top.map((p) => p[0]));
-  const liftL = (topL - medL) / Math.max(5, 100 - medL);
-  const midC = median(mid.map(chroma));
-  const liftChroma = midC > 3 ? 1 - median(top.map(chroma)) / midC : 0;
   const Ls = sortedOf(body.map((p) => p[0])), R = sortedOf(ringL);
   const ringSpread = R.length ? quantile(R, 0.75) - quantile(R, 0.25) : 0;
   const texture = ringSpread > 0.5 ? (quantile(Ls, 0.75) - quantile(Ls, 0.25)) / ringSpread : 1;
-  return [sparkleLow, sparkleHigh, liftL, liftChroma, texture];
+  return [sparkleLow, sparkleHigh, texture];
 }
 
 /** The finish whose prototype (FINISH_PROTOTYPES) is nearest to the region's features: each
