@@ -84,6 +84,7 @@ from glamcast.platform.model_registry import (
 from glamcast.platform.spark import torch_distributor
 from models.look_baselines import GaussianLooks, MixtureLooks, NearestLooks
 from models.look_gan import (
+    ConditionPrior,
     LookGanConfig,
     LookGanFit,
     LookGenerator,
@@ -100,7 +101,9 @@ from models.look_quality import (
     ALL,
     DEFAULT_K,
     NOVELTY_QUANTILE,
+    distinct,
     evaluate_generators,
+    nearest_distances,
     novelty_threshold,
     precision_recall,
 )
@@ -140,6 +143,12 @@ PALETTE_TONES = {"light": 2, "medium": 5, "deep": 8}
 
 
 
+#: How the sampling temperature is chosen on the validation looks (`calibrate_temperature`).
+CALIBRATIONS = ("distance", "score")
+#: Quantiles of the nearest-training-look distances matched by the "distance" calibration.
+DISTANCE_QUANTILES = tuple(np.round(np.linspace(0.1, 0.9, 9), 2))
+
+
 class LookGanInputError(ValueError):
     """The lake cannot train a look GAN (no try-ons with looks, no looks dataset, too few pairs)."""
 
@@ -153,8 +162,10 @@ class TrainLookGanConfig:
     end: datetime | None = None  # end of the window (exclusive); None: everything
     heldout_share: float = 0.25  # share of looks (by a stable hash of look_id) held out for the test
     validation_share: float = 0.15  # share of the other looks kept to calibrate the temperature
-    temperatures: tuple[float, ...] = tuple(0.75 + 0.125 * i for i in range(13))  # 0.75 … 2.25
-    group_temperatures: bool = True  # also calibrate one temperature per condition group
+    temperatures: tuple[float, ...] = tuple(0.75 + 0.125 * i for i in range(19))  # 0.75 … 3.0
+    calibration: str = "distance"  # temperature by: "distance" (as far from training as new looks) | "score"
+    group_temperatures: bool = False  # also calibrate one temperature per condition group
+    condition_prior: bool = True  # draw open lip terms and boldness as the face's group chose them
     k: int = DEFAULT_K  # neighbours of the precision/recall manifolds
     novelty_quantile: float = NOVELTY_QUANTILE  # τ = this quantile of held-out NN distances
     novelty_floor: float = 0.5  # a model with less novelty never becomes champion
@@ -179,6 +190,8 @@ class TrainLookGanConfig:
             raise ValueError(f"temperatures must be positive, got {self.temperatures}")
         if self.k < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {self.calibration!r}")
 
     def as_params(self) -> dict[str, Any]:
         """Flat run parameters: the job's options and every GAN hyperparameter (gan.*)."""
@@ -483,6 +496,18 @@ def fit_gan(
     return fit
 
 
+def condition_prior(data: LookTrainingData, skeleton: bool = False) -> ConditionPrior:
+    """The open conditions' prior of the training pairs: each pair's group, its look's lip terms
+    and boldness (the values the generator was trained with), and with `skeleton` its look's
+    categories and finishes."""
+    rows = np.flatnonzero(data.train)
+    return ConditionPrior.from_pairs(
+        data.conditions.take(rows),
+        boldness_of(data.looks.intensity[rows]),
+        data.x[rows] if skeleton else None,
+    )
+
+
 # --- evaluation ----------------------------------------------------------------------------------
 
 
@@ -634,19 +659,42 @@ def score_on(
     return {key: value / weight if weight else math.nan for key, value in totals.items()}
 
 
+def distance_error(fake: np.ndarray, real: np.ndarray, train: np.ndarray) -> float:
+    """How differently far from the training looks `fake` looks lie than `real` ones: the RMS
+    difference of the `DISTANCE_QUANTILES` of their nearest-training-look distances."""
+    if len(fake) == 0 or len(real) == 0:
+        return math.nan
+    quantiles = np.asarray(DISTANCE_QUANTILES)
+    mine = np.quantile(nearest_distances(fake, train), quantiles)
+    theirs = np.quantile(nearest_distances(real, train), quantiles)
+    return float(np.sqrt(np.mean((mine - theirs) ** 2)))
+
+
 def calibrate_temperature(
     generator: LookGenerator, data: LookTrainingData, config: TrainLookGanConfig
 ) -> tuple[float, pd.DataFrame]:
-    """The temperature (z spread) with the best champion score on the validation looks, which
-    neither training nor the test uses; 1.0 when there are none. Returns (temperature, table)."""
+    """The temperature (z spread) for the validation looks, which neither training nor the test
+    uses; 1.0 when there are none. Returns (temperature, table of every candidate).
+
+    `config.calibration` "distance" (default): the temperature whose looks, asked for the
+    validation faces, lie as far from the training looks as the validation looks do (the
+    smallest `distance_error`): a temperature sets how far from what it learnt a generator
+    strays, and new real looks say how far that should be. The distances are to the training
+    set, so the rule does not depend on how many validation looks there are; precision and recall
+    do (k-NN balls over 13–35 distinct looks per condition are wider than over the test's 46–88),
+    and the best "score" (mean of validation precision and recall) sat 0.25–0.5 below the test's
+    best temperature on a development world. "score": that best score (ties: nearest 1)."""
     rows = np.flatnonzero(data.validation)
+    columns = ["temperature", "precision", "recall", "novelty", "score", "distance_error"]
     if rows.size == 0:
-        return 1.0, pd.DataFrame(columns=["temperature", "precision", "recall", "novelty", "score"])
+        return 1.0, pd.DataFrame(columns=columns)
     threshold = novelty_threshold(data.x[rows], data.x[data.train], config.novelty_quantile)
+    train = distinct(data.x[data.train])
     scores = []
     for temperature in config.temperatures:
         sampler = gan_sampler(generator.with_temperature(temperature), data.space)
         result = score_on(sampler, data, rows, config, threshold)
+        fake = sampler(data.faces(rows), config.eval_seed)
         scores.append(
             {
                 "temperature": temperature,
@@ -654,11 +702,16 @@ def calibrate_temperature(
                 "score": champion_score(
                     result["precision"], result["recall"], result["novelty"], config.novelty_floor
                 ),
+                "distance_error": distance_error(fake, data.x[rows], train),
             }
         )
-    table = pd.DataFrame(scores)
+    table = pd.DataFrame(scores, columns=columns)
+    distance = (table["temperature"] - 1.0).abs()
+    if config.calibration == "distance":
+        best = table.loc[table["distance_error"].idxmin()]
+        return float(best["temperature"]), table
     # the best score; among equals, the temperature nearest 1 (sampling as trained)
-    order = table.assign(distance=(table["temperature"] - 1.0).abs()).sort_values(
+    order = table.assign(distance=distance).sort_values(
         ["score", "distance"], ascending=[False, True]
     )
     best = order.iloc[0]
@@ -672,16 +725,18 @@ GROUP_CALIBRATION_DRAWS = 2
 def calibrate_group_temperatures(
     generator: LookGenerator, data: LookTrainingData, config: TrainLookGanConfig
 ) -> tuple[dict[str, float], pd.DataFrame]:
-    """Per condition group, the temperature of `config.temperatures` with the best champion
-    score on that group's validation pairs (mean over `GROUP_CALIBRATION_DRAWS` draws; among
-    scores within 0.005 of the best, the one nearest the generator's own temperature). Groups
+    """Per condition group, the temperature of `config.temperatures` that `calibrate_temperature`'s
+    rule picks on that group's validation pairs (means over `GROUP_CALIBRATION_DRAWS` draws):
+    the smallest `distance_error` ("distance"), or the best champion score ("score"); among
+    candidates within 0.005 of the best, the one nearest the generator's own temperature. Groups
     without validation pairs keep the generator's temperature. Returns (temperatures, table)."""
     rows = np.flatnonzero(data.validation)
-    columns = ["group", "temperature", "precision", "recall", "novelty", "score"]
+    columns = ["group", "temperature", "precision", "recall", "novelty", "score", "distance_error"]
     if rows.size == 0:
         return {}, pd.DataFrame(columns=columns)
     threshold = novelty_threshold(data.x[rows], data.x[data.train], config.novelty_quantile)
     faces, real, train = data.faces(rows), data.x[rows], data.x[data.train]
+    train_points = distinct(train)
     groups = faces.groups()
     records = []
     for temperature in config.temperatures:
@@ -707,18 +762,26 @@ def calibrate_group_temperatures(
                     "recall": values[1],
                     "novelty": values[2],
                     "score": champion_score(*values, config.novelty_floor),
+                    "distance_error": float(
+                        np.mean([distance_error(fake[mine], real[mine], train_points)
+                                 for fake in draws])
+                    ),
                 }
             )
     table = pd.DataFrame(records, columns=columns)
+    # every rule as "higher is better"
+    table["_merit"] = (
+        -table["distance_error"] if config.calibration == "distance" else table["score"]
+    )
     chosen: dict[str, float] = {}
     for group, part in table.groupby("group"):
-        finite = part[np.isfinite(part["score"])]
+        finite = part[np.isfinite(part["_merit"])]
         if finite.empty:
             continue
-        near_best = finite[finite["score"] >= finite["score"].max() - 0.005]
+        near_best = finite[finite["_merit"] >= finite["_merit"].max() - 0.005]
         distance = (near_best["temperature"] - generator.temperature).abs()
         chosen[str(group)] = float(near_best.loc[distance.idxmin(), "temperature"])
-    return chosen, table
+    return chosen, table.drop(columns="_merit")
 
 
 # --- palettes and plots ------------------------------------------------------------------------------
@@ -905,10 +968,14 @@ def train_look_gan_on(
             )
             fit = fit_gan(spark, data, config, checkpoint_dir, report)
             report("calibrating the temperature", None, None)
-            temperature, calibration = calibrate_temperature(
-                LookGenerator.from_fit(fit, data.space), data, config
+            prior = (
+                condition_prior(data, config.gan.skeleton)
+                if config.condition_prior or config.gan.skeleton
+                else None
             )
-            generator = LookGenerator.from_fit(fit, data.space).with_temperature(temperature)
+            trained = LookGenerator.from_fit(fit, data.space, prior)
+            temperature, calibration = calibrate_temperature(trained, data, config)
+            generator = trained.with_temperature(temperature)
             if config.group_temperatures:
                 by_group, group_calibration = calibrate_group_temperatures(
                     generator, data, config

@@ -22,11 +22,12 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,6 +35,7 @@ from torch import nn
 from models.look_space import (
     BLOCKS,
     CONDITION_SPACE,
+    FINISHES,
     LOOK_DIM,
     ONE_HOT_SCALE,
     Conditions,
@@ -69,7 +71,7 @@ class LookGanConfig:
     steps: int = 3_000  # generator steps
     term_dropout: float = 0.5  # chance each trend term (lip family, lip finish) is hidden
     face_shape_dropout: float = 0.2  # chance the face shape is hidden (asked for as unknown)
-    instance_noise: float = 0.0  # std of Gaussian noise on real continuous values
+    instance_noise: float = 0.3  # std of Gaussian noise on real continuous values (z-units)
     seed: int = 42
     device: str = "auto"  # "auto": CUDA when available, else CPU; or a torch device string
     threads: int = 1  # torch CPU threads (0: torch default); more only contend on small layers
@@ -79,6 +81,7 @@ class LookGanConfig:
     boldness_dropout: float = 0.3  # chance boldness is hidden while training (asked as "any")
     ema_decay: float = 0.999  # EMA of generator weights served and evaluated (0: the last weights)
     diversity_weight: float = 0.0  # mode-seeking term (Mao et al. 2019): λ of −‖ΔG‖ / ‖Δz‖
+    skeleton: bool = True  # condition on the look's categories and finishes (drawn at generation)
 
     def __post_init__(self) -> None:
         if self.batch_size % self.pac:
@@ -97,11 +100,20 @@ class LookGanConfig:
 
 #: Extra condition inputs with boldness: (2·b − 1 when asked, else 0; 1 when asked, else 0).
 BOLDNESS_INPUTS = 2
+#: Columns of a look vector that are one-hot (every region's category and finish): the look's
+#: skeleton, a condition of a `skeleton` generator (as encoded: 0 or `ONE_HOT_SCALE`).
+SKELETON_COLUMNS = np.array([c for b in BLOCKS if b.one_hot for c in range(b.start, b.stop)])
+SKELETON_DIM = int(SKELETON_COLUMNS.size)
 
 
 def condition_width(config: LookGanConfig) -> int:
-    """Width of the networks' condition input: the condition space, plus boldness."""
-    return CONDITION_SPACE.dim + (BOLDNESS_INPUTS if config.boldness else 0)
+    """Width of the networks' condition input: the condition space, plus boldness, plus the
+    skeleton."""
+    return (
+        CONDITION_SPACE.dim
+        + (BOLDNESS_INPUTS if config.boldness else 0)
+        + (SKELETON_DIM if config.skeleton else 0)
+    )
 
 
 def boldness_of(intensity: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
@@ -167,6 +179,7 @@ class Generator(nn.Module):
         cond_dim = condition_width(config) if cond_dim is None else cond_dim
         self.latent_dim, self.tau = config.latent_dim, config.gumbel_tau
         self.straight_through = config.straight_through
+        self.skeleton = config.skeleton
         self.body = _mlp(
             config.latent_dim + cond_dim,
             config.hidden,
@@ -183,6 +196,10 @@ class Generator(nn.Module):
         """Look vectors; `hard` one-hot blocks (default: `straight_through`)."""
         hard = self.straight_through if hard is None else hard
         raw = self.head(self.body(torch.cat([z, cond], dim=1)))  # (batch, LOOK_DIM)
+        if self.skeleton:  # categories and finishes are given: the last SKELETON_DIM inputs
+            out = raw.clone()
+            out[:, torch.as_tensor(SKELETON_COLUMNS, device=raw.device)] = cond[:, -SKELETON_DIM:]
+            return out
         parts = [
             ONE_HOT_SCALE * F.gumbel_softmax(raw[:, start:stop], tau=self.tau, hard=hard)
             if one_hot
@@ -317,6 +334,8 @@ def train_look_gan(
             columns = [b.start for b in BLOCKS if b.kind == "intensity"]
             boldness = boldness_of(x[:, columns])
         cond = np.concatenate([cond, boldness_inputs(np.asarray(boldness), len(x))], axis=1)
+    if config.skeleton:
+        cond = np.concatenate([cond, x[:, SKELETON_COLUMNS]], axis=1)
     real_all = torch.as_tensor(x, device=device)
     cond_all = torch.as_tensor(cond, device=device)
     continuous = torch.zeros(LOOK_DIM, dtype=torch.bool, device=device)
@@ -443,6 +462,136 @@ def train_look_gan(
     )
 
 
+# --- open conditions -------------------------------------------------------------------------------
+
+
+@dataclass
+class ConditionPrior:
+    """What a request leaves open (the lips' trend terms, the boldness and, for a `skeleton`
+    generator, the look's categories and finishes) drawn the way people of the face's condition
+    group chose it: from one training pair of that group.
+
+    A generator asked for "any look for this face" with the terms and boldness zeroed samples
+    the mixture over all of them in one pass, and GANs drop modes of such mixtures (measured,
+    docs/look_gan.md: the lips' category and finish marginals 0.10–0.15 off in total variation,
+    recall far below the Gaussian's at the temperature it was trained with). Sampling the open
+    conditions first and the look given them (ancestral sampling: p(look | face) =
+    Σ p(terms, boldness | face) · p(look | face, terms, boldness)) asks the generator only the
+    narrower questions it answers well, and the terms then follow the group's own shares.
+    Asked terms stay as asked and narrow the draw (a coral request draws the finish and boldness
+    of the group's coral looks; when the group has none, of the whole group).
+    """
+
+    groups: np.ndarray  # (n,) condition group of each training pair
+    family: np.ndarray  # (n,) the lips' shade family of its look
+    finish: np.ndarray  # (n,) the lips' finish of its look
+    boldness: np.ndarray  # (n,) float: the look's boldness (`boldness_of`)
+    skeleton: np.ndarray | None = None  # (n, SKELETON_DIM) its look's one-hot columns
+
+    @classmethod
+    def from_pairs(
+        cls, conditions: Conditions, boldness: np.ndarray, x: np.ndarray | None = None
+    ) -> ConditionPrior:
+        """From the training pairs: their conditions (with the looks' lip terms), boldness and,
+        given their look vectors `x`, the looks' skeletons."""
+        return cls(
+            np.asarray(conditions.groups(), dtype=object),
+            np.asarray(conditions.family, dtype=object),
+            np.asarray(conditions.finish, dtype=object),
+            np.asarray(boldness, dtype=np.float64),
+            None if x is None else np.asarray(x, dtype=np.float32)[:, SKELETON_COLUMNS],
+        )
+
+    def __len__(self) -> int:
+        return int(self.groups.size)
+
+    def fill(
+        self, conditions: Conditions, boldness: np.ndarray, rng: np.random.Generator
+    ) -> tuple[Conditions, np.ndarray, np.ndarray | None]:
+        """(conditions, boldness, skeletons) with each open term (None) and open boldness (NaN)
+        drawn from one training pair of the row's group that agrees with the row's asked terms;
+        with skeletons, every row draws one (its lips' finish set to an asked finish)."""
+        n = len(conditions)
+        family = np.asarray(conditions.family, dtype=object).copy()
+        finish = np.asarray(conditions.finish, dtype=object).copy()
+        boldness = np.asarray(boldness, dtype=np.float64).copy()
+        open_family, open_finish = pd.isna(family), pd.isna(finish)
+        draws = open_family | open_finish | np.isnan(boldness)
+        if self.skeleton is not None:
+            draws = np.ones(n, dtype=bool)
+        if len(self) == 0 or not draws.any():
+            return conditions, boldness, None
+        keys = pd.DataFrame(
+            {
+                "g": np.asarray(conditions.groups(), dtype=object),
+                "f": np.where(open_family, "", family),
+                "x": np.where(open_finish, "", finish),
+            }
+        ).astype(str)
+        picks = np.zeros(n, dtype=np.int64)
+        for (group, fam, fin), index in keys.groupby(["g", "f", "x"], sort=True).indices.items():
+            index = index[draws[index]]
+            if index.size == 0:
+                continue
+            mine = self.groups == group
+            pool = np.flatnonzero(
+                mine
+                & ((self.family == fam) if fam else True)
+                & ((self.finish == fin) if fin else True)
+            )
+            if pool.size == 0:
+                pool = np.flatnonzero(mine) if mine.any() else np.arange(len(self))
+            picks[index] = rng.choice(pool, size=index.size)
+        family[open_family] = self.family[picks[open_family]]
+        finish[open_finish] = self.finish[picks[open_finish]]
+        open_boldness = np.isnan(boldness)
+        boldness[open_boldness] = self.boldness[picks[open_boldness]]
+        skeleton = None
+        if self.skeleton is not None:
+            skeleton = self.skeleton[picks].copy()
+            asked = ~open_finish
+            if asked.any():  # the asked finish wins over the drawn look's (a fallback draw)
+                lips = _LIPS_FINISH_COLUMNS
+                skeleton[np.ix_(asked, lips)] = 0.0
+                codes = pd.Index(FINISHES).get_indexer(finish[asked])
+                skeleton[np.flatnonzero(asked), lips[codes]] = ONE_HOT_SCALE
+        filled = Conditions(
+            conditions.skin_tone, conditions.undertone, conditions.face_shape, family, finish
+        )
+        return filled, boldness, skeleton
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "groups": self.groups.tolist(),
+            "family": self.family.tolist(),
+            "finish": self.finish.tolist(),
+            "boldness": self.boldness.tolist(),
+            "skeleton": None if self.skeleton is None else self.skeleton.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConditionPrior:
+        skeleton = data.get("skeleton")
+        return cls(
+            np.asarray(data["groups"], dtype=object),
+            np.asarray(data["family"], dtype=object),
+            np.asarray(data["finish"], dtype=object),
+            np.asarray(data["boldness"], dtype=np.float64),
+            None if skeleton is None else np.asarray(skeleton, dtype=np.float32),
+        )
+
+
+#: Positions, within the skeleton, of the lips' finish one-hot.
+_LIPS_FINISH_COLUMNS = np.array(
+    [
+        int(np.flatnonzero(SKELETON_COLUMNS == c)[0])
+        for b in BLOCKS
+        if b.kind == "finish" and b.region == 0
+        for c in range(b.start, b.stop)
+    ]
+)
+
+
 # --- inference -----------------------------------------------------------------------------------
 
 
@@ -454,7 +603,9 @@ class LookGenerator:
     above 1 spreads the looks (recall and novelty up, precision down), below 1 concentrates them
     (the "truncation trick"). `group_temperatures` may override it per evaluation condition
     (`models.look_space.condition_groups`: undertone × skin-depth band). The job calibrates both
-    on validation looks.
+    on validation looks. With a `prior` (`ConditionPrior`), the conditions a request leaves open
+    (lip terms, boldness) are drawn first, as the face's group chose them, and the look is
+    generated for them; without one (a generator saved before it existed) they stay "any".
     """
 
     config: LookGanConfig
@@ -462,6 +613,7 @@ class LookGenerator:
     generator_state: dict[str, torch.Tensor] = field(repr=False)
     temperature: float = 1.0
     group_temperatures: dict[str, float] = field(default_factory=dict)
+    prior: ConditionPrior | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._net = Generator(self.config)
@@ -469,17 +621,22 @@ class LookGenerator:
         self._net.eval()
 
     @classmethod
-    def from_fit(cls, fit: LookGanFit, space: LookSpace) -> LookGenerator:
-        return cls(LookGanConfig.from_dict(fit.config), space, fit.generator_state)
+    def from_fit(
+        cls, fit: LookGanFit, space: LookSpace, prior: ConditionPrior | None = None
+    ) -> LookGenerator:
+        return cls(LookGanConfig.from_dict(fit.config), space, fit.generator_state, prior=prior)
 
     def with_temperature(self, temperature: float) -> LookGenerator:
-        return LookGenerator(self.config, self.space, self.generator_state, temperature,
-                             dict(self.group_temperatures))
+        return replace(self, temperature=temperature,
+                       group_temperatures=dict(self.group_temperatures))
 
     def with_group_temperatures(self, temperatures: dict[str, float]) -> LookGenerator:
         """The same generator with per-condition temperatures (others: `temperature`)."""
-        return LookGenerator(self.config, self.space, self.generator_state, self.temperature,
-                             {str(k): float(v) for k, v in temperatures.items()})
+        return replace(self, group_temperatures={str(k): float(v) for k, v in temperatures.items()})
+
+    def with_prior(self, prior: ConditionPrior | None) -> LookGenerator:
+        """The same generator drawing open conditions from `prior` (None: leaving them open)."""
+        return replace(self, prior=prior)
 
     def temperatures_of(self, conditions: Conditions) -> np.ndarray:
         """(n,) the noise spread each condition row is sampled with."""
@@ -494,12 +651,28 @@ class LookGenerator:
         self, conditions: Conditions, seed: int = 0, boldness: np.ndarray | float | None = None
     ) -> np.ndarray:
         """(n, LOOK_DIM) look vectors, one per condition row (hard one-hot blocks). `boldness`
-        (a value in [0, 1] or one per row; None or NaN: any) needs a generator trained with it."""
+        (a value in [0, 1] or one per row; None or NaN: any) needs a generator trained with it.
+        Open conditions are drawn from the `prior` first (class docstring)."""
+        n = len(conditions)
+        asked = np.broadcast_to(
+            np.asarray(np.nan if boldness is None else boldness, dtype=np.float64), (n,)
+        )
+        if not self.config.boldness and not np.isnan(asked).all():
+            raise ValueError("this look generator was trained without a boldness condition")
+        skeleton = None
+        if self.prior is not None:
+            if not self.config.boldness:
+                asked = np.zeros(n)  # nothing to draw: the network has no boldness input
+            conditions, asked, skeleton = self.prior.fill(
+                conditions, asked, np.random.default_rng(seed)
+            )
         cond = CONDITION_SPACE.encode(conditions)
         if self.config.boldness:
-            cond = np.concatenate([cond, boldness_inputs(boldness, len(conditions))], axis=1)
-        elif boldness is not None and not np.isnan(np.asarray(boldness, dtype=float)).all():
-            raise ValueError("this look generator was trained without a boldness condition")
+            cond = np.concatenate([cond, boldness_inputs(asked, n)], axis=1)
+        if self.config.skeleton:
+            if skeleton is None:
+                raise ValueError("a skeleton look generator needs its condition prior")
+            cond = np.concatenate([cond, skeleton.astype(np.float32)], axis=1)
         cond = torch.as_tensor(cond)
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(seed)
@@ -522,6 +695,7 @@ class LookGenerator:
                 "generator": self.generator_state,
                 "temperature": self.temperature,
                 "group_temperatures": self.group_temperatures,
+                "condition_prior": None if self.prior is None else self.prior.as_dict(),
             },
             path,
         )
@@ -532,9 +706,12 @@ class LookGenerator:
         state = torch.load(path, map_location="cpu", weights_only=False)
         # a generator saved before boldness existed has no boldness input
         return cls(
-            LookGanConfig.from_dict({"boldness": False, **state["config"]}),
+            LookGanConfig.from_dict({"boldness": False, "skeleton": False, **state["config"]}),
             LookSpace.from_dict(state["space"]),
             state["generator"],
             float(state.get("temperature", 1.0)),
             dict(state.get("group_temperatures", {})),
+            None
+            if state.get("condition_prior") is None
+            else ConditionPrior.from_dict(state["condition_prior"]),
         )

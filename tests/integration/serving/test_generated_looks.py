@@ -23,7 +23,13 @@ from fastapi.testclient import TestClient
 from glamcast.core.settings import Settings
 from glamcast.platform.model_registry import tracking_uri
 from glamcast.serving.app import create_app
-from models.look_gan import LookGanConfig, LookGenerator, train_look_gan
+from models.look_gan import (
+    ConditionPrior,
+    LookGanConfig,
+    LookGenerator,
+    boldness_of,
+    train_look_gan,
+)
 from models.look_gan_pyfunc import CATALOG_ARTIFACT, GENERATOR_ARTIFACT, LookGanModel
 from models.look_space import (
     CONDITION_SPACE,
@@ -79,9 +85,12 @@ def champion(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory)
     config = LookGanConfig(latent_dim=8, hidden=64, generator_layers=2, critic_layers=2,
                            batch_size=64, n_critic=2, steps=300, lr_generator=1e-3,
                            lr_critic=1e-3, checkpoint_every=0, seed=1)
-    fit = train_look_gan(space.encode(looks), CONDITION_SPACE.encode(conditions), config)
+    x = space.encode(looks)
+    fit = train_look_gan(x, CONDITION_SPACE.encode(conditions), config)
     folder = tmp_path_factory.mktemp("look-gan-model")
-    generator_path = LookGenerator.from_fit(fit, space).save(Path(folder) / "generator.pt")
+    # as the job serves it: open conditions and the skeleton drawn from the training pairs
+    prior = ConditionPrior.from_pairs(conditions, boldness_of(looks.intensity), x)
+    generator_path = LookGenerator.from_fit(fit, space, prior).save(Path(folder) / "generator.pt")
     catalog_path = Path(folder) / "catalog.parquet"
     _catalogue().to_parquet(catalog_path, index=False)
     name = f"test-generate-looks-{uuid.uuid4().hex[:8]}"  # not the real name: other tests own it

@@ -15,6 +15,7 @@ from jobs.train_look_gan import (
     LookGanInputError,
     TrainLookGanConfig,
     champion_score,
+    distance_error,
     look_split,
     palette_requests,
     prepare_training_data,
@@ -98,7 +99,22 @@ def test_config_validation_and_palette_rows():
         TrainLookGanConfig(heldout_share=1.0)
     with pytest.raises(ValueError, match="temperatures"):
         TrainLookGanConfig(temperatures=(0.0,))
+    with pytest.raises(ValueError, match="calibration"):
+        TrainLookGanConfig(calibration="guess")
     params = TrainLookGanConfig().as_params()
-    assert params["gan.steps"] == 3000 and params["temperatures"] == "0.75,0.875,1.0,1.125,1.25,1.375,1.5,1.625,1.75,1.875,2.0,2.125,2.25"
+    assert params["gan.steps"] == 3000 and params["calibration"] == "distance"
+    assert params["temperatures"] == ",".join(str(0.75 + 0.125 * i) for i in range(19))
     rows = palette_requests(4)
     assert len(rows) == 11 and all(request["n"] == 4 for _, request in rows)
+
+
+def test_distance_error_compares_how_far_from_training_two_sets_lie():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(200, 4))
+    new = train[:100] + rng.normal(0, 0.5, (100, 4))  # new looks, about 0.5·√4 from training
+    assert distance_error(new, new, train) == 0.0
+    near = train[:100] + rng.normal(0, 0.1, (100, 4))  # too close: nearly copies
+    far = train[:100] + rng.normal(0, 1.5, (100, 4))  # strays too far
+    errors = [distance_error(fake, new, train) for fake in (near, new[::-1], far)]
+    assert errors[1] == 0.0 and errors[0] > 0.3 and errors[2] > 0.3
+    assert math.isnan(distance_error(new[:0], new, train))

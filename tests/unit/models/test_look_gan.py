@@ -14,6 +14,9 @@ from glamcast.core.shades import hex_to_lab
 from models.look_baselines import GaussianLooks, MixtureLooks, NearestLooks
 from models.look_gan import (
     BOLDNESS_INPUTS,
+    SKELETON_COLUMNS,
+    SKELETON_DIM,
+    ConditionPrior,
     Critic,
     Generator,
     LookGanConfig,
@@ -51,6 +54,8 @@ TOY = LookGanConfig(
     log_every=10,
     checkpoint_every=0,
     seed=3,
+    skeleton=False,  # the generator draws categories and finishes itself (skeleton: own tests)
+    instance_noise=0.0,  # the toy looks barely vary: noise of 0.3 z-units would blur them
 )
 
 
@@ -82,7 +87,9 @@ def _toy(n: int = 512, seed: int = 0) -> tuple[LookArrays, Conditions]:
 def _critic_wasserstein(real: torch.Tensor, fake: torch.Tensor, cond: torch.Tensor) -> float:
     """W1 estimate of an independent critic trained from scratch to tell `real` from `fake`."""
     torch.manual_seed(0)
-    config = LookGanConfig(hidden=64, critic_layers=2, pac=1, batch_size=64, boldness=False)
+    config = LookGanConfig(
+        hidden=64, critic_layers=2, pac=1, batch_size=64, boldness=False, skeleton=False
+    )
     critic = Critic(config)
     optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.9))
     for _ in range(150):
@@ -122,7 +129,7 @@ def toy_run() -> ToyRun:
 
 
 def test_generator_and_critic_shapes():
-    config = LookGanConfig(latent_dim=8, hidden=32, pac=4, batch_size=8)
+    config = LookGanConfig(latent_dim=8, hidden=32, pac=4, batch_size=8, skeleton=False)
     generator, critic = Generator(config), Critic(config)
     z, c = torch.randn(8, 8), torch.zeros(8, condition_width(config))
     assert condition_width(config) == CONDITION_SPACE.dim + BOLDNESS_INPUTS
@@ -321,3 +328,100 @@ def test_mixture_baseline_finds_the_modes_and_chooses_its_size_on_validation():
     assert np.linalg.norm(draws - centres[nearest], axis=1).mean() < 1.0
     unknown = model.sample(np.full(10, "zzz", dtype=object), rng)  # the pooled fit
     assert unknown.shape == (10, 2)
+
+
+def _prior() -> ConditionPrior:
+    """Warm/medium people chose coral matte (bold) three times as often as berry gloss (natural);
+    cool/light people only nude satin."""
+    n = 400
+    warm = np.arange(n) < 300
+    coral = np.arange(n) < 225
+    return ConditionPrior.from_pairs(
+        Conditions(
+            np.where(warm, 5, 2),
+            np.where(warm, "warm", "cool").astype(object),
+            np.full(n, None, dtype=object),
+            np.where(coral, "coral", np.where(warm, "berry", "nude")).astype(object),
+            np.where(coral, "matte", np.where(warm, "gloss", "satin")).astype(object),
+        ),
+        np.where(coral, 0.9, np.where(warm, 0.1, 0.5)),
+    )
+
+
+def test_the_prior_draws_open_conditions_as_the_group_chose_them():
+    prior, n = _prior(), 20_000
+    rng = np.random.default_rng(0)
+    filled, bold, _ = prior.fill(Conditions.of(6, "warm", n=n), np.full(n, np.nan), rng)
+    coral = filled.family == "coral"
+    assert abs(coral.mean() - 0.75) < 0.02  # the group's share, not the pooled 0.5625
+    assert set(filled.family) == {"coral", "berry"}  # never the cool group's nude
+    # terms and boldness come from one pair: coral looks are matte and bold together
+    assert (filled.finish[coral] == "matte").all() and (bold[coral] == 0.9).all()
+    assert (filled.finish[~coral] == "gloss").all() and (bold[~coral] == 0.1).all()
+    cool, _, _ = prior.fill(Conditions.of(2, "cool", n=50), np.full(50, np.nan), rng)
+    assert set(cool.family) == {"nude"} and set(cool.finish) == {"satin"}
+
+
+def test_asked_conditions_stay_and_narrow_the_draw():
+    prior, rng = _prior(), np.random.default_rng(1)
+    asked = Conditions.of(5, "warm", family="berry", n=200)
+    filled, bold, _ = prior.fill(asked, np.full(200, np.nan), rng)
+    assert set(filled.family) == {"berry"} and set(filled.finish) == {"gloss"}
+    assert (bold == 0.1).all()
+    # an asked boldness is kept; a family the group never chose falls back to the whole group
+    filled, bold, _ = prior.fill(Conditions.of(5, "warm", family="red", n=200), np.full(200, 0.3), rng)
+    assert set(filled.family) == {"red"} and set(filled.finish) == {"matte", "gloss"}
+    assert (bold == 0.3).all()
+    # nothing open: returned as asked
+    both = Conditions.of(5, "warm", family="red", finish="metallic", n=3)
+    same, bold, _ = prior.fill(both, np.full(3, 0.5), rng)
+    assert same is both and (bold == 0.5).all()
+
+
+def test_a_generator_with_a_prior_is_seeded_and_keeps_it_through_save_and_load(
+    toy_run: ToyRun, tmp_path
+):
+    looks, conditions = _toy()
+    prior = ConditionPrior.from_pairs(conditions, boldness_of(looks.intensity))
+    with_prior = toy_run.after.with_prior(prior).with_temperature(1.25)
+    asked = Conditions.of(np.array([6] * 60 + [3] * 60), ["warm"] * 60 + ["cool"] * 60, "oval")
+    first = with_prior.generate_vectors(asked, seed=4)
+    np.testing.assert_array_equal(first, with_prior.generate_vectors(asked, seed=4))
+    loaded = LookGenerator.load(with_prior.save(tmp_path / "p.pt"))
+    assert loaded.prior is not None and len(loaded.prior) == len(prior)
+    assert loaded.temperature == 1.25
+    np.testing.assert_allclose(loaded.generate_vectors(asked, seed=4), first)
+    # the drawn terms are the group's: warm faces get the coral lipstick of the warm pairs
+    families, _ = lip_terms(loaded.generate(asked, seed=4))
+    assert (families[:60] == "coral").mean() > 0.5
+    assert LookGenerator.load(toy_run.after.save(tmp_path / "np.pt")).prior is None
+
+
+def test_a_skeleton_generator_keeps_the_drawn_categories_and_finishes(tmp_path):
+    config = LookGanConfig(latent_dim=8, hidden=32, pac=2, batch_size=8)
+    assert config.skeleton and condition_width(config) == (
+        CONDITION_SPACE.dim + BOLDNESS_INPUTS + SKELETON_DIM
+    )
+    looks, conditions = _toy(256, seed=2)
+    space = LookSpace.fit(looks)
+    x = space.encode(looks)
+    skeleton = torch.as_tensor(x[:8, SKELETON_COLUMNS])
+    c = torch.cat([torch.zeros(8, CONDITION_SPACE.dim + BOLDNESS_INPUTS), skeleton], dim=1)
+    out = Generator(config)(torch.randn(8, 8), c)
+    torch.testing.assert_close(out[:, SKELETON_COLUMNS], skeleton)  # given, not generated
+    # trained with the skeleton as a condition; generating needs the prior that draws it
+    trained = LookGenerator.from_fit(
+        train_look_gan(x, CONDITION_SPACE.encode(conditions), {**TOY.__dict__, "skeleton": True}),
+        space,
+    )
+    asked = Conditions.of(np.array([6] * 100 + [3] * 100), ["warm"] * 100 + ["cool"] * 100, "oval")
+    with pytest.raises(ValueError, match="condition prior"):
+        trained.generate(asked)
+    prior = ConditionPrior.from_pairs(conditions, boldness_of(looks.intensity), x)
+    generator = LookGenerator.load(trained.with_prior(prior).save(tmp_path / "s.pt"))
+    made = generator.generate(asked, seed=1)
+    # warm faces only ever chose coral lipstick, cool ones berry gloss: the drawn skeletons say so
+    assert (made.category[:100, 0] == 0).all() and (made.category[100:, 0] == 1).all()
+    # an asked lip finish wins over a drawn skeleton's
+    metallic = generator.generate(asked.with_terms(finish="metallic"), seed=1)
+    assert (metallic.finish_names()[:, 0] == "metallic").all()

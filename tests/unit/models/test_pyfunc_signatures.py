@@ -96,7 +96,8 @@ def test_the_look_gan_logs_its_request_and_output_schema_without_a_warning(
     rng = np.random.default_rng(0)
     looks = LookArrays(np.zeros((32, 4), np.int64), rng.normal(50, 10, (32, 4, 3)),
                        np.zeros((32, 4), np.int64), rng.uniform(0.2, 0.8, (32, 4)))
-    config = LookGanConfig(latent_dim=8, hidden=32, generator_layers=2, critic_layers=2)
+    config = LookGanConfig(latent_dim=8, hidden=32, generator_layers=2, critic_layers=2,
+                           skeleton=False)
     generator = LookGenerator(config, LookSpace.fit(looks), Generator(config).state_dict())
     CATALOG.to_parquet(directory / "catalog.parquet", index=False)
     example = pd.DataFrame({"skin_tone": [7], "undertone": ["warm"], "face_shape": ["oval"],
