@@ -637,11 +637,14 @@ def score_on(
     rows: np.ndarray,
     config: TrainLookGanConfig,
     threshold: float,
+    fake: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Overall precision, recall and novelty of one sampler on some pairs (the validation or the
-    held-out ones), the way `evaluate` computes them: per condition, weighted by pairs."""
+    held-out ones), the way `evaluate` computes them: per condition, weighted by pairs. `fake`:
+    the sampler's looks for those pairs (its `eval_seed` draw) when the caller has them."""
     faces = data.faces(rows)
-    fake, real = sampler(faces, config.eval_seed), data.x[rows]
+    real = data.x[rows]
+    fake = sampler(faces, config.eval_seed) if fake is None else fake
     train = data.x[data.train]
     groups = faces.groups()
     totals = {"precision": 0.0, "recall": 0.0, "novelty": 0.0}
@@ -693,8 +696,8 @@ def calibrate_temperature(
     scores = []
     for temperature in config.temperatures:
         sampler = gan_sampler(generator.with_temperature(temperature), data.space)
-        result = score_on(sampler, data, rows, config, threshold)
         fake = sampler(data.faces(rows), config.eval_seed)
+        result = score_on(sampler, data, rows, config, threshold, fake)
         scores.append(
             {
                 "temperature": temperature,
@@ -706,12 +709,11 @@ def calibrate_temperature(
             }
         )
     table = pd.DataFrame(scores, columns=columns)
-    distance = (table["temperature"] - 1.0).abs()
     if config.calibration == "distance":
         best = table.loc[table["distance_error"].idxmin()]
         return float(best["temperature"]), table
     # the best score; among equals, the temperature nearest 1 (sampling as trained)
-    order = table.assign(distance=distance).sort_values(
+    order = table.assign(distance=(table["temperature"] - 1.0).abs()).sort_values(
         ["score", "distance"], ascending=[False, True]
     )
     best = order.iloc[0]

@@ -465,6 +465,17 @@ def train_look_gan(
 # --- open conditions -------------------------------------------------------------------------------
 
 
+#: Positions, within the skeleton, of the lips' finish one-hot.
+_LIPS_FINISH_COLUMNS = np.array(
+    [
+        int(np.flatnonzero(SKELETON_COLUMNS == c)[0])
+        for b in BLOCKS
+        if b.kind == "finish" and b.region == 0
+        for c in range(b.start, b.stop)
+    ]
+)
+
+
 @dataclass
 class ConditionPrior:
     """What a request leaves open (the lips' trend terms, the boldness and, for a `skeleton`
@@ -579,17 +590,6 @@ class ConditionPrior:
             np.asarray(data["boldness"], dtype=np.float64),
             None if skeleton is None else np.asarray(skeleton, dtype=np.float32),
         )
-
-
-#: Positions, within the skeleton, of the lips' finish one-hot.
-_LIPS_FINISH_COLUMNS = np.array(
-    [
-        int(np.flatnonzero(SKELETON_COLUMNS == c)[0])
-        for b in BLOCKS
-        if b.kind == "finish" and b.region == 0
-        for c in range(b.start, b.stop)
-    ]
-)
 
 
 # --- inference -----------------------------------------------------------------------------------
