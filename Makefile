@@ -18,8 +18,8 @@ demo: $(STAMP) $(NODE_STAMP)
 test: $(STAMP) system-deps $(NODE_STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The prod-local profile end to end (Spark standalone, S3 server, PostgreSQL, Redis): not yet in
-# `make test` (docs/runbook.md, "prod-local").
+# The prod-local profile end to end (Spark standalone, S3 server, PostgreSQL, Redis) alone; it
+# is part of `make test` too (docs/runbook.md, "prod-local").
 test-prod: $(STAMP) system-deps $(NODE_STAMP) lint
 	$(PY) -m pytest -m prod tests/integration/prod $(PYTEST_ARGS)
 
