@@ -180,6 +180,10 @@ class Generator(nn.Module):
         self.latent_dim, self.tau = config.latent_dim, config.gumbel_tau
         self.straight_through = config.straight_through
         self.skeleton = config.skeleton
+        # where the given skeleton goes in the output; a buffer, so it follows .to(device)
+        self.register_buffer(
+            "skeleton_columns", torch.as_tensor(SKELETON_COLUMNS), persistent=False
+        )
         self.body = _mlp(
             config.latent_dim + cond_dim,
             config.hidden,
@@ -198,7 +202,7 @@ class Generator(nn.Module):
         raw = self.head(self.body(torch.cat([z, cond], dim=1)))  # (batch, LOOK_DIM)
         if self.skeleton:  # categories and finishes are given: the last SKELETON_DIM inputs
             out = raw.clone()
-            out[:, torch.as_tensor(SKELETON_COLUMNS, device=raw.device)] = cond[:, -SKELETON_DIM:]
+            out[:, self.skeleton_columns] = cond[:, -SKELETON_DIM:]
             return out
         parts = [
             ONE_HOT_SCALE * F.gumbel_softmax(raw[:, start:stop], tau=self.tau, hard=hard)

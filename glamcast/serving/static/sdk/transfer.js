@@ -83,6 +83,7 @@ export const TRANSFER_CONFIG = {
   minWeight: 0.08, // pixels whose weight (mask × opacity × intensity) is below this are not unmixed
   sparkleZ: [0.6, 1.25], // sparkle thresholds, in units of 12 L* × the pixel's weight
   minChroma: 4, // below this chroma (a*b*) a shade has no hue: no hue filter (`shadeOf`)
+  minPixels: 20, // fewest pixels a subset of a region (densest, on-hue, non-sparkle) must keep to stand for it
   // per region, the hue tolerance (a*b* at weight 1) of the shade's pixels (`shadeOf`); seed-0
   // development: lips 3.91 → 2.65, brows 5.92 → 5.39 ΔE00; on lids and cheeks it did not help
   shadeHueTolerance: { lips: 8, brows: 5 },
@@ -275,7 +276,7 @@ export function regionStatistics(pixels, mesh, masks, region, excluded, config =
   // the shade from the pixels with the least amplified skin error, (1 − w) / w, where asked
   const shadeBody = Math.min(config.shadeBodyOf?.[region] ?? 0, 0.9 * peak);
   const dense = made.filter((p) => p[6] >= shadeBody);
-  const shadeLab = shadeOf(dense.length >= 20 ? dense : made, config.shadeHueTolerance?.[region], config);
+  const shadeLab = shadeOf(dense.length >= config.minPixels ? dense : made, config.shadeHueTolerance?.[region], config);
   const features = finishFeatures(made, ring, ringL, coreWeight / Math.max(1, coreCount), lightness, pixels, config);
   return { shadeLab, features, opacity, intensity, pixels: made.length, core: coreCount, fit };
 }
@@ -291,7 +292,7 @@ export function shadeOf(made, tolerance, config = TRANSFER_CONFIG) {
   if (!tolerance || !(chroma > config.minChroma)) return shade;
   const [a0, b0] = [shade[1], shade[2]];
   const onRay = made.filter((p) => Math.abs(p[1] * b0 - p[2] * a0) / chroma <= tolerance / p[5]);
-  return onRay.length >= 20 ? [0, 1, 2].map((c) => median(onRay.map((p) => p[c]))) : shade;
+  return onRay.length >= config.minPixels ? [0, 1, 2].map((c) => median(onRay.map((p) => p[c]))) : shade;
 }
 
 /** The finish features of a region (FINISH_FEATURES): sparkle shares (core pixels whose jump
@@ -308,10 +309,11 @@ export function finishFeatures(made, ring, ringL, meanWeight, lightness, pixels,
   const ringZ = ring.map(([x, y]) => jumpAt(lightness, pixels.width, pixels.height, x, y) / (12 * Math.max(0.05, meanWeight)));
   const share = (values, t) => (values.length ? values.filter((z) => z > t).length / values.length : 0);
   const [lo, hi] = config.sparkleZ;
-  const sparkleLow = share(core.map((p) => p[3]), lo) - share(ringZ, lo);
-  const sparkleHigh = share(core.map((p) => p[3]), hi) - share(ringZ, hi);
+  const jumps = core.map((p) => p[3]);
+  const sparkleLow = share(jumps, lo) - share(ringZ, lo);
+  const sparkleHigh = share(jumps, hi) - share(ringZ, hi);
   const plain = core.filter((p) => p[3] <= lo);
-  const body = plain.length >= 20 ? plain : core;
+  const body = plain.length >= config.minPixels ? plain : core;
   const Ls = sortedOf(body.map((p) => p[0])), R = sortedOf(ringL);
   const ringSpread = R.length ? quantile(R, 0.75) - quantile(R, 0.25) : 0;
   const texture = ringSpread > 0.5 ? (quantile(Ls, 0.75) - quantile(Ls, 0.25)) / ringSpread : 1;
